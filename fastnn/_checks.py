@@ -1,0 +1,187 @@
+"""Argument checks shared by both backends.
+
+Every public function calls these before computing anything, so the reference and the
+compiled backend accept the same inputs and raise the same errors.  Messages name the
+function, the argument, what it got and what it needed.
+"""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_arrays(func, **arrays):
+    """Convert array-likes to one floating dtype by NumPy promotion.
+
+    The common dtype is ``np.result_type(*arrays, np.float32)``: float32 stays float32,
+    float32 with float64 gives float64, integers give float64 (small unsigned ones,
+    such as uint8 images, float32), exactly as NumPy arithmetic would.  Complex, object,
+    string and extended-precision inputs raise ``TypeError``.  Inputs are never
+    modified; an input already of the common dtype is returned as it is (not copied).
+
+    Returns the converted arrays in the order given.
+    """
+    converted = {}
+    for name, value in arrays.items():
+        a = np.asarray(value)
+        kind = a.dtype.kind
+        if kind not in "biuf":
+            raise TypeError(
+                f"{func}: {name} must be a real numeric array, got dtype {a.dtype}")
+        converted[name] = a
+    dtype = np.result_type(*converted.values(), np.float32)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{func}: inputs promote to {dtype}; only float32 and float64 are supported")
+    return tuple(a.astype(dtype, copy=False) for a in converted.values())
+
+
+def check_ndim(func, name, a, ndim, layout):
+    """Require ``a.ndim == ndim``; ``layout`` names the axes, e.g. '(N, C, H, W)'."""
+    if a.ndim != ndim:
+        raise ValueError(
+            f"{func}: {name} must be {ndim}-D {layout}, got shape {a.shape}")
+
+
+def check_shape(func, name, a, shape, layout):
+    """Require ``a.shape == shape``."""
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(
+            f"{func}: {name} must have shape {layout} = {tuple(shape)}, got {a.shape}")
+
+
+def integer_param(func, name, value, minimum):
+    """An integer hyper-parameter (stride, pad, window size) that is ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def float_param(func, name, value, low, high, low_open=False):
+    """A real hyper-parameter in ``[low, high]`` (``(low, high]`` when ``low_open``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{func}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high or value != value:
+        interval = ("(" if low_open else "[") + f"{low}, {high}]"
+        raise ValueError(f"{func}: {name} must be in {interval}, got {value}")
+    return value
+
+
+def required_key(func, param_name, params, key):
+    if not isinstance(params, dict):
+        raise TypeError(
+            f"{func}: {param_name} must be a dict, got {type(params).__name__}")
+    if key not in params:
+        raise ValueError(f"{func}: {param_name} is missing the key {key!r}")
+    return params[key]
+
+
+def mode_param(func, params):
+    """``params['mode']``, which must be 'train' or 'test'."""
+    mode = required_key(func, "the parameter dict", params, "mode")
+    if mode not in ("train", "test"):
+        raise ValueError(f"{func}: mode must be 'train' or 'test', got {mode!r}")
+    return mode
+
+
+def window_output_size(func, what, size, window, stride, pad, axis):
+    """Output length of a window slid along one axis; the window must fit."""
+    padded = size + 2 * pad
+    if window > padded:
+        raise ValueError(
+            f"{func}: {what} {axis} {window} is larger than the padded input {axis} "
+            f"{padded} (= {size} + 2*pad)")
+    return (padded - window) // stride + 1
+
+
+def conv_geometry(func, x, w, b, conv_param):
+    """Check a convolution's arguments; return ``(stride, pad, out_h, out_w)``.
+
+    x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad'}.
+    """
+    check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_ndim(func, "w", w, 4, "(F, C, HH, WW)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{func}: w has {w.shape[1]} input channels (shape {w.shape}) but x has "
+            f"{x.shape[1]} (shape {x.shape}); they must match")
+    check_shape(func, "b", b, (w.shape[0],), "(F,)")
+    if w.shape[2] < 1 or w.shape[3] < 1:
+        raise ValueError(f"{func}: w must have a non-empty window, got shape {w.shape}")
+    stride = integer_param(func, "stride", required_key(func, "conv_param", conv_param, "stride"), 1)
+    pad = integer_param(func, "pad", required_key(func, "conv_param", conv_param, "pad"), 0)
+    out_h = window_output_size(func, "filter", x.shape[2], w.shape[2], stride, pad, "height")
+    out_w = window_output_size(func, "filter", x.shape[3], w.shape[3], stride, pad, "width")
+    return stride, pad, out_h, out_w
+
+
+def pool_geometry(func, x, pool_param):
+    """Check a pooling's arguments; return ``(pool_h, pool_w, stride, pad, out_h, out_w)``.
+
+    x (N, C, H, W); pool_param {'pool_height', 'pool_width', 'stride'} and optional
+    'pad' (default 0), which may be at most half the window, as in PyTorch, so every
+    window holds at least one element of x.
+    """
+    check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    get = lambda key: required_key(func, "pool_param", pool_param, key)  # noqa: E731
+    pool_h = integer_param(func, "pool_height", get("pool_height"), 1)
+    pool_w = integer_param(func, "pool_width", get("pool_width"), 1)
+    stride = integer_param(func, "stride", get("stride"), 1)
+    pad = integer_param(func, "pad", pool_param.get("pad", 0), 0)
+    if pad > min(pool_h, pool_w) // 2:
+        raise ValueError(
+            f"{func}: pad must be at most half the pooling window "
+            f"({pool_h}x{pool_w} allows pad <= {min(pool_h, pool_w) // 2}), got {pad}")
+    out_h = window_output_size(func, "pool_height", x.shape[2], pool_h, stride, pad, "height")
+    out_w = window_output_size(func, "pool_width", x.shape[3], pool_w, stride, pad, "width")
+    return pool_h, pool_w, stride, pad, out_h, out_w
+
+
+def im2col_geometry(func, x, filter_h, filter_w, stride, pad):
+    """Check im2col's arguments; return ``(filter_h, filter_w, stride, pad, out_h, out_w)``."""
+    check_ndim(func, "input_data", x, 4, "(N, C, H, W)")
+    filter_h = integer_param(func, "filter_h", filter_h, 1)
+    filter_w = integer_param(func, "filter_w", filter_w, 1)
+    stride = integer_param(func, "stride", stride, 1)
+    pad = integer_param(func, "pad", pad, 0)
+    out_h = window_output_size(func, "filter_h", x.shape[2], filter_h, stride, pad, "height")
+    out_w = window_output_size(func, "filter_w", x.shape[3], filter_w, stride, pad, "width")
+    return filter_h, filter_w, stride, pad, out_h, out_w
+
+
+def input_shape_param(func, input_shape):
+    """A 4-tuple of non-negative ints (N, C, H, W)."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(
+            f"{func}: input_shape must be a tuple (N, C, H, W), got {input_shape!r}") from None
+    if len(shape) != 4:
+        raise ValueError(f"{func}: input_shape must have 4 entries (N, C, H, W), got {shape}")
+    return tuple(integer_param(func, "input_shape entry", s, 0) for s in shape)
+
+
+def labels(func, y, num_samples, num_classes):
+    """Integer class labels (N,) with values in [0, num_classes)."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{func}: y must hold integer class labels, got dtype {y.dtype}")
+    check_shape(func, "y", y, (num_samples,), "(N,)")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"{func}: labels in y must be in [0, {num_classes}), got values from "
+            f"{y.min()} to {y.max()}")
+    return y.astype(np.intp, copy=False)
+
+
+def dout_array(func, dout, shape, dtype):
+    """An upstream gradient of the shape the forward pass produced, in its dtype."""
+    (dout,) = as_float_arrays(func, dout=dout)
+    check_shape(func, "dout", dout, shape, "(the forward output's shape)")
+    return dout.astype(dtype, copy=False)

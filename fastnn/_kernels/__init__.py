@@ -1,0 +1,1 @@
+"""Compiled kernels (Cython + OpenMP). Private: use fastnn.functional and fastnn.layers."""

@@ -1,0 +1,16 @@
+# OpenMP helpers shared by every kernel module: cimport them from here, never from
+# Cython's `openmp` module, so that a build without OpenMP still compiles.
+
+cdef extern from "fastnn_omp.h" nogil:
+    int FASTNN_HAVE_OPENMP
+    int omp_get_max_threads()
+    int omp_get_thread_num()
+    void omp_set_num_threads(int n)
+
+# Below this many elements of work a kernel stays serial: a parallel region costs
+# a few microseconds, more than small work saves (PyTorch uses the same grain).
+cdef enum:
+    PARALLEL_GRAIN = 32768
+
+cdef int effective_num_threads() noexcept nogil
+cdef int num_threads_for(Py_ssize_t work) noexcept nogil

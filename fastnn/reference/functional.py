@@ -1,0 +1,482 @@
+"""The NumPy reference: the specification every fast kernel is tested against.
+
+CS231n conventions: each ``*_forward`` returns ``(out, cache)`` and the matching
+``*_backward(dout, cache)`` returns the gradients of its inputs; losses return
+``(loss, dx)``.  Written to be read; the compiled backend in ``fastnn.functional`` has
+the same names, signatures and results.
+
+Inputs are converted to one floating dtype by NumPy promotion (float32 stays float32;
+float32 with float64 gives float64; integers give float64); gradients come back in the
+dtype of the forward pass.  Inputs are never modified, except ``bn_param``'s running
+statistics, which training-mode batch normalisation updates in place as in CS231n.
+"""
+import numpy as np
+
+from fastnn import _checks
+
+__all__ = [
+    "affine_forward", "affine_backward",
+    "relu_forward", "relu_backward",
+    "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward",
+    "conv_forward", "conv_backward",
+    "max_pool_forward", "max_pool_backward",
+    "avg_pool_forward", "avg_pool_backward",
+    "batchnorm_forward", "batchnorm_backward",
+    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "dropout_forward", "dropout_backward",
+    "softmax_loss", "svm_loss", "mse_loss",
+    "im2col", "col2im",
+]
+
+
+# ----------------------------------------------------------------------------------
+# im2col / col2im (the textbook's layout)
+# ----------------------------------------------------------------------------------
+
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    """Unfold every filter window of an image batch into a row.
+
+    input_data (N, C, H, W) -> col (N*OH*OW, C*filter_h*filter_w), with
+    OH = (H + 2*pad - filter_h) // stride + 1 (likewise OW).  Row ``(n*OH + i)*OW + j``
+    holds the window whose top-left corner is at padded position ``(i*stride, j*stride)``
+    of image n, ordered (channel, row, column).  Zero padding.
+    """
+    func = "im2col"
+    (x,) = _checks.as_float_arrays(func, input_data=input_data)
+    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+        func, x, filter_h, filter_w, stride, pad)
+    N, C, _, _ = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    col = np.empty((N, C, filter_h, filter_w, out_h, out_w), dtype=x.dtype)
+    for i in range(filter_h):
+        for j in range(filter_w):
+            col[:, :, i, j] = xp[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride]
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, C * filter_h * filter_w)
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """The adjoint of :func:`im2col`: add every row back onto its window.
+
+    col (N*OH*OW, C*filter_h*filter_w) -> (N, C, H, W) with ``input_shape = (N, C, H, W)``.
+    Where windows overlap their values are summed, so
+    ``sum(im2col(x) * c) == sum(x * col2im(c))`` for all x and c.
+    """
+    func = "col2im"
+    N, C, H, W = _checks.input_shape_param(func, input_shape)
+    (col,) = _checks.as_float_arrays(func, col=col)
+    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+        func, np.empty((N, C, H, W), dtype=np.uint8), filter_h, filter_w, stride, pad)
+    _checks.check_shape(func, "col", col, (N * out_h * out_w, C * filter_h * filter_w),
+                        "(N*OH*OW, C*filter_h*filter_w)")
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
+    for i in range(filter_h):
+        for j in range(filter_w):
+            img[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += col[:, :, i, j]
+    return img[:, :, pad:pad + H, pad:pad + W].copy()
+
+
+# ----------------------------------------------------------------------------------
+# Affine and activations
+# ----------------------------------------------------------------------------------
+
+def affine_forward(x, w, b):
+    """out = x.reshape(N, D) @ w + b.
+
+    x (N, d_1, ..., d_k) with D = d_1*...*d_k, w (D, M), b (M,) -> out (N, M).
+    cache = (x, w, b).
+    """
+    func = "affine_forward"
+    x, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
+    if x.ndim < 1:
+        raise ValueError(f"{func}: x must have a batch axis (N, ...), got shape {x.shape}")
+    _checks.check_ndim(func, "w", w, 2, "(D, M)")
+    D = int(np.prod(x.shape[1:]))
+    if w.shape[0] != D:
+        raise ValueError(
+            f"{func}: w must have {D} rows, one per feature of x (shape {x.shape}), "
+            f"got shape {w.shape}")
+    _checks.check_shape(func, "b", b, (w.shape[1],), "(M,)")
+    out = x.reshape(x.shape[0], D) @ w + b
+    return out, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    """dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
+    x, w, b = cache
+    dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db
+
+
+def relu_forward(x):
+    """out = max(x, 0), elementwise (NaN stays NaN). cache = x."""
+    (x,) = _checks.as_float_arrays("relu_forward", x=x)
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    """dx = dout where x > 0, else 0."""
+    x = cache
+    dout = _checks.dout_array("relu_backward", dout, x.shape, x.dtype)
+    return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
+
+
+def sigmoid_forward(x):
+    """out = 1 / (1 + exp(-x)), elementwise. cache = out.
+
+    Computed as ``(1 + tanh(x/2)) / 2``, which never overflows.
+    """
+    (x,) = _checks.as_float_arrays("sigmoid_forward", x=x)
+    out = 0.5 * (1 + np.tanh(0.5 * x))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """dx = dout * out * (1 - out)."""
+    out = cache
+    dout = _checks.dout_array("sigmoid_backward", dout, out.shape, out.dtype)
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    """out = tanh(x), elementwise. cache = out."""
+    (x,) = _checks.as_float_arrays("tanh_forward", x=x)
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """dx = dout * (1 - out**2)."""
+    out = cache
+    dout = _checks.dout_array("tanh_backward", dout, out.shape, out.dtype)
+    return dout * (1 - out * out)
+
+
+# ----------------------------------------------------------------------------------
+# Convolution
+# ----------------------------------------------------------------------------------
+
+def conv_forward(x, w, b, conv_param):
+    """Cross-correlation of a batch of images with a bank of filters.
+
+    x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride': int >= 1,
+    'pad': int >= 0} (zero padding on all four sides) -> out (N, F, OH, OW) with
+    OH = (H + 2*pad - HH) // stride + 1 and OW = (W + 2*pad - WW) // stride + 1.
+
+    out[n, f, i, j] = b[f] + sum_{c, p, q} xpad[n, c, i*stride + p, j*stride + q] * w[f, c, p, q]
+    """
+    func = "conv_forward"
+    x, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
+    stride, pad, out_h, out_w = _checks.conv_geometry(func, x, w, b, conv_param)
+    N = x.shape[0]
+    F, _, HH, WW = w.shape
+    col = im2col(x, HH, WW, stride, pad)                # (N*OH*OW, C*HH*WW)
+    out = col @ w.reshape(F, -1).T + b                  # (N*OH*OW, F)
+    out = out.reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
+    cache = (x, w, b, {"stride": stride, "pad": pad}, col)
+    return np.ascontiguousarray(out), cache
+
+
+def conv_backward(dout, cache):
+    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
+    x, w, b, conv_param, col = cache
+    N = x.shape[0]
+    F, _, HH, WW = w.shape
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    out_h, out_w = (x.shape[2] + 2 * pad - HH) // stride + 1, (x.shape[3] + 2 * pad - WW) // stride + 1
+    dout = _checks.dout_array("conv_backward", dout, (N, F, out_h, out_w), x.dtype)
+    dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)    # (N*OH*OW, F)
+    db = dout_rows.sum(axis=0)
+    dw = (dout_rows.T @ col).reshape(w.shape)
+    dcol = dout_rows @ w.reshape(F, -1)                      # (N*OH*OW, C*HH*WW)
+    dx = col2im(dcol, x.shape, HH, WW, stride, pad)
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------
+# Pooling: windows are im2col rows of single-channel images, so the backward pass is
+# col2im of the window gradients.
+# ----------------------------------------------------------------------------------
+
+def _pool_windows(x, pool_h, pool_w, stride, pad, fill):
+    """x (N, C, H, W) -> (N*C*OH*OW, pool_h*pool_w) windows, padded with ``fill``."""
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=fill)
+    return im2col(xp.reshape(N * C, 1, H + 2 * pad, W + 2 * pad), pool_h, pool_w, stride, 0)
+
+
+def _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad):
+    """The adjoint of :func:`_pool_windows`: sum window gradients back onto x."""
+    N, C, H, W = x_shape
+    dxp = col2im(dwindows, (N * C, 1, H + 2 * pad, W + 2 * pad), pool_h, pool_w, stride, 0)
+    return dxp.reshape(N, C, H + 2 * pad, W + 2 * pad)[:, :, pad:pad + H, pad:pad + W].copy()
+
+
+def max_pool_forward(x, pool_param):
+    """Max over each pooling window.
+
+    x (N, C, H, W), pool_param {'pool_height', 'pool_width', 'stride', optional 'pad'
+    (padding never wins: it is -inf; at most half the window)} -> out (N, C, OH, OW),
+    OH = (H + 2*pad - pool_height) // stride + 1.  A NaN in a window is its maximum.
+    """
+    func = "max_pool_forward"
+    (x,) = _checks.as_float_arrays(func, x=x)
+    pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
+    N, C = x.shape[:2]
+    windows = _pool_windows(x, pool_h, pool_w, stride, pad, -np.inf)
+    argmax = windows.argmax(axis=1)                       # the first maximum (or NaN)
+    out = windows[np.arange(windows.shape[0]), argmax].reshape(N, C, out_h, out_w)
+    cache = (x.shape, x.dtype, (pool_h, pool_w, stride, pad), argmax)
+    return out, cache
+
+
+def max_pool_backward(dout, cache):
+    """dout (N, C, OH, OW) -> dx (N, C, H, W): each gradient goes to the first maximum
+    of its window; overlapping windows add up."""
+    x_shape, dtype, (pool_h, pool_w, stride, pad), argmax = cache
+    out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
+    dout = _checks.dout_array("max_pool_backward", dout, out_shape, dtype)
+    dwindows = np.zeros((argmax.size, pool_h * pool_w), dtype=dtype)
+    dwindows[np.arange(argmax.size), argmax] = dout.ravel()
+    return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
+
+
+def avg_pool_forward(x, pool_param):
+    """Mean over each pooling window; arguments and shapes as :func:`max_pool_forward`.
+
+    Zero padding counts in the mean (the divisor is always pool_height*pool_width,
+    PyTorch's ``count_include_pad=True``).
+    """
+    func = "avg_pool_forward"
+    (x,) = _checks.as_float_arrays(func, x=x)
+    pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
+    N, C = x.shape[:2]
+    windows = _pool_windows(x, pool_h, pool_w, stride, pad, 0)
+    out = windows.mean(axis=1).reshape(N, C, out_h, out_w)
+    cache = (x.shape, x.dtype, (pool_h, pool_w, stride, pad))
+    return out, cache
+
+
+def avg_pool_backward(dout, cache):
+    """dout (N, C, OH, OW) -> dx (N, C, H, W): each window gets dout / window size."""
+    x_shape, dtype, (pool_h, pool_w, stride, pad) = cache
+    out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
+    dout = _checks.dout_array("avg_pool_backward", dout, out_shape, dtype)
+    share = (dout.reshape(-1, 1) / (pool_h * pool_w)).astype(dtype, copy=False)
+    dwindows = np.broadcast_to(share, (dout.size, pool_h * pool_w))
+    return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
+
+
+def _pooled_hw(x_shape, pool_h, pool_w, stride, pad):
+    return ((x_shape[2] + 2 * pad - pool_h) // stride + 1,
+            (x_shape[3] + 2 * pad - pool_w) // stride + 1)
+
+
+# ----------------------------------------------------------------------------------
+# Batch normalisation
+# ----------------------------------------------------------------------------------
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation over the batch axis.
+
+    x (N, D), gamma (D,), beta (D,) -> out (N, D) = gamma * x_hat + beta.
+    bn_param: 'mode' ('train' or 'test', required), 'eps' (default 1e-5), 'momentum'
+    (default 0.9), 'running_mean' and 'running_var' (D,) (zeros when absent).
+
+    'train': x_hat = (x - mean) / sqrt(var + eps) with the batch mean and (biased)
+    variance, and the running statistics are updated *in place* in bn_param:
+    running = momentum * running + (1 - momentum) * batch statistic.
+    'test': x_hat uses the running statistics, which are left unchanged.
+    """
+    x, gamma, beta = _checks.as_float_arrays("batchnorm_forward", x=x, gamma=gamma, beta=beta)
+    _checks.check_ndim("batchnorm_forward", "x", x, 2, "(N, D)")
+    return _normalize_rows("batchnorm_forward", x, gamma, beta, bn_param)
+
+
+def _normalize_rows(func, x, gamma, beta, bn_param):
+    """Batch normalisation of the rows of x (M, D), each column a feature."""
+    mode, eps, momentum, running_mean, running_var = _batchnorm_params(func, x, gamma, beta, bn_param)
+    if mode == "train":
+        mean = x.mean(axis=0)
+        var = ((x - mean) ** 2).mean(axis=0)
+        running_mean[...] = momentum * running_mean + (1 - momentum) * mean
+        running_var[...] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean = running_mean.astype(x.dtype)
+        var = running_var.astype(x.dtype)
+    std = np.sqrt(var + eps).astype(x.dtype, copy=False)
+    x_hat = (x - mean) / std
+    out = gamma * x_hat + beta
+    return out, (mode, x_hat, gamma, std)
+
+
+def batchnorm_backward(dout, cache):
+    """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,).
+
+    In 'train' mode the batch statistics depend on x:
+    dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std, where g = dout * gamma.
+    In 'test' mode they are constants: dx = dout * gamma / std.
+    """
+    mode, x_hat, gamma, std = cache
+    dout = _checks.dout_array("batchnorm_backward", dout, x_hat.shape, x_hat.dtype)
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    g = dout * gamma
+    if mode == "train":
+        dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) / std
+    else:
+        dx = g / std
+    return dx, dgamma, dbeta
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation per channel of images.
+
+    x (N, C, H, W), gamma (C,), beta (C,) -> out (N, C, H, W).  Statistics are taken
+    over N, H and W for each channel; bn_param as :func:`batchnorm_forward`, with
+    running statistics of shape (C,).
+    """
+    func = "spatial_batchnorm_forward"
+    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    N, C, H, W = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = _normalize_rows(func, rows, gamma, beta, bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), (x.shape, cache)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
+    x_shape, row_cache = cache
+    N, C, H, W = x_shape
+    dout = _checks.dout_array("spatial_batchnorm_backward", dout, x_shape, row_cache[1].dtype)
+    drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), row_cache)
+    return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), dgamma, dbeta
+
+
+def _batchnorm_params(func, x, gamma, beta, bn_param):
+    """Check batch-norm arguments; create missing running statistics in bn_param.
+
+    x (M, D): D features (or channels), gamma, beta and the running statistics (D,).
+    """
+    D = x.shape[1]
+    _checks.check_shape(func, "gamma", gamma, (D,), "(features,)")
+    _checks.check_shape(func, "beta", beta, (D,), "(features,)")
+    mode = _checks.mode_param(func, bn_param)
+    eps = _checks.float_param(func, "eps", bn_param.get("eps", 1e-5), 0, np.inf, low_open=True)
+    momentum = _checks.float_param(func, "momentum", bn_param.get("momentum", 0.9), 0, 1)
+    if mode == "train" and x.shape[0] == 0:
+        raise ValueError(f"{func}: training mode needs at least one sample per feature, "
+                         f"got x of shape {x.shape}")
+    for key in ("running_mean", "running_var"):
+        if bn_param.get(key) is None:
+            bn_param[key] = np.zeros(D, dtype=x.dtype)
+        stat = bn_param[key]
+        if not isinstance(stat, np.ndarray):
+            raise TypeError(f"{func}: bn_param[{key!r}] must be a NumPy array (it is "
+                            f"updated in place), got {type(stat).__name__}")
+        _checks.check_shape(func, f"bn_param[{key!r}]", stat, (D,), "(features,)")
+        if mode == "train" and not stat.flags.writeable:
+            raise ValueError(f"{func}: bn_param[{key!r}] is read-only, but training "
+                             f"mode updates it in place")
+    return mode, eps, momentum, bn_param["running_mean"], bn_param["running_var"]
+
+
+# ----------------------------------------------------------------------------------
+# Dropout
+# ----------------------------------------------------------------------------------
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout.
+
+    x (any shape) -> out (same shape).  dropout_param: 'p', the probability of
+    *keeping* a unit (0 < p <= 1, CS231n's convention); 'mode' ('train' or 'test');
+    optional 'seed' (an int or a ``numpy.random.Generator``; without it, fresh entropy).
+    In 'train' each unit is kept with probability p and scaled by 1/p, so 'test' is
+    the identity.  cache = (dropout_param, mask).
+    """
+    func = "dropout_forward"
+    (x,) = _checks.as_float_arrays(func, x=x)
+    mode = _checks.mode_param(func, dropout_param)
+    p = _checks.float_param(func, "p", _checks.required_key(func, "dropout_param", dropout_param, "p"),
+                            0, 1, low_open=True)
+    if mode == "test":
+        return x.copy(), (dropout_param, None)
+    rng = np.random.default_rng(dropout_param.get("seed"))
+    mask = (rng.random(x.shape) < p).astype(x.dtype) / x.dtype.type(p)
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """dout -> dx = dout * mask (the identity in 'test' mode)."""
+    dropout_param, mask = cache
+    if mask is None:
+        (dout,) = _checks.as_float_arrays("dropout_backward", dout=dout)
+        return dout.copy()
+    dout = _checks.dout_array("dropout_backward", dout, mask.shape, mask.dtype)
+    return dout * mask
+
+
+# ----------------------------------------------------------------------------------
+# Losses
+# ----------------------------------------------------------------------------------
+
+def _scores_and_labels(func, x, y):
+    (x,) = _checks.as_float_arrays(func, x=x)
+    _checks.check_ndim(func, "x", x, 2, "(N, C) scores")
+    y = _checks.labels(func, y, x.shape[0], x.shape[1])
+    if x.shape[0] == 0:
+        raise ValueError(f"{func}: x must hold at least one sample, got shape {x.shape}")
+    return x, y
+
+
+def softmax_loss(x, y):
+    """Mean cross-entropy of softmax(x) against integer labels.
+
+    x (N, C) scores, y (N,) integers in [0, C) -> (loss, dx (N, C)).
+    """
+    x, y = _scores_and_labels("softmax_loss", x, y)
+    N = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)       # exp never overflows
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(N), y].mean()
+    dx = np.exp(log_probs)
+    dx[np.arange(N), y] -= 1
+    return loss, dx / N
+
+
+def svm_loss(x, y):
+    """Mean multiclass hinge loss (margin 1), as CS231n.
+
+    x (N, C) scores, y (N,) integers in [0, C) -> (loss, dx (N, C)).
+    loss = mean_n sum_{c != y_n} max(0, x[n, c] - x[n, y_n] + 1).
+    """
+    x, y = _scores_and_labels("svm_loss", x, y)
+    N = x.shape[0]
+    rows = np.arange(N)
+    margins = np.maximum(0, x - x[rows, y][:, None] + 1)
+    margins[rows, y] = 0
+    loss = margins.sum() / N
+    positive = (margins > 0).astype(x.dtype)
+    positive[rows, y] = -positive.sum(axis=1)
+    return loss, positive / N
+
+
+def mse_loss(x, y):
+    """Half the squared error, summed over features and averaged over the batch.
+
+    x (N, ...) predictions, y (same shape) targets -> (loss, dx).
+    loss = 0.5 * sum((x - y)**2) / N, dx = (x - y) / N.
+    """
+    func = "mse_loss"
+    x, y = _checks.as_float_arrays(func, x=x, y=y)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"{func}: x must hold at least one sample (N, ...), got shape {x.shape}")
+    _checks.check_shape(func, "y", y, x.shape, "(the shape of x)")
+    diff = x - y
+    N = x.shape[0]
+    return 0.5 * (diff * diff).sum() / N, diff / N

@@ -1,0 +1,52 @@
+"""Random cases shared by the tests: odd sizes, stride 1-3, pad 0-2, 1x1 and non-square
+windows, batches of one, always fresh random values."""
+import numpy as np
+
+
+def conv_case(rng, dtype=np.float64, max_hw=8, max_channels=4):
+    """A random valid convolution: (x, w, b, conv_param)."""
+    N = int(rng.integers(1, 4))
+    C = int(rng.integers(1, max_channels + 1))
+    F = int(rng.integers(1, max_channels + 1))
+    HH, WW = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 3))
+    H = int(rng.integers(max(1, HH - 2 * pad), max_hw + 1))
+    W = int(rng.integers(max(1, WW - 2 * pad), max_hw + 1))
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, HH, WW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    return x, w, b, {"stride": stride, "pad": pad}
+
+
+def pool_case(rng, dtype=np.float64, max_hw=8):
+    """A random valid pooling: (x, pool_param), values without near-ties."""
+    N, C = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    pool_h, pool_w = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    stride = int(rng.integers(1, 4))
+    pad = int(rng.integers(0, min(pool_h, pool_w) // 2 + 1))
+    H = int(rng.integers(max(1, pool_h - 2 * pad), max_hw + 1))
+    W = int(rng.integers(max(1, pool_w - 2 * pad), max_hw + 1))
+    x = distinct_values(rng, (N, C, H, W)).astype(dtype)
+    return x, {"pool_height": pool_h, "pool_width": pool_w, "stride": stride, "pad": pad}
+
+
+def distinct_values(rng, shape):
+    """Random values at least 0.5 apart, so that a finite-difference step never changes
+    which element of a pooling window is the maximum."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) - n / 2.0).reshape(shape) * 0.5 + rng.uniform(-0.1, 0.1, shape)
+
+
+def rel_error(a, b):
+    """Largest relative error of a against b, normalised by b's largest magnitude.
+
+    Suited to comparing two computations of one result: elements near zero are held
+    to the scale of the whole array, not to their own tiny size.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    if a.size == 0:
+        return 0.0
+    scale = max(np.max(np.abs(b)), 1e-30)
+    return float(np.max(np.abs(a - b)) / scale)

@@ -1,0 +1,42 @@
+"""The compiled package: build information and thread control."""
+import os
+
+import pytest
+
+import fastnn
+
+
+def test_build_info_reports_the_build():
+    info = fastnn.build_info()
+    for key in ("version", "compiler", "compile_args", "openmp", "native", "num_threads", "numpy"):
+        assert key in info
+    assert info["version"] == fastnn.__version__
+    assert "-O3" in info["compile_args"] or "/O2" in info["compile_args"]
+    assert info["native"] == ("-march=native" in info["compile_args"])
+    assert info["openmp"] == any("openmp" in flag for flag in info["compile_args"])
+    assert info["num_threads"] >= 1
+
+
+@pytest.mark.skipif(os.environ.get("FASTNN_EXPECT_OPENMP") != "1",
+                    reason="set FASTNN_EXPECT_OPENMP=1 where the compiler supports OpenMP (CI does)")
+def test_openmp_is_on_where_expected():
+    assert fastnn.build_info()["openmp"] is True
+
+
+def test_set_num_threads_round_trips():
+    before = fastnn.get_num_threads()
+    try:
+        fastnn.set_num_threads(1)
+        assert fastnn.get_num_threads() == 1
+        if fastnn.build_info()["openmp"]:
+            fastnn.set_num_threads(3)  # above the core count is allowed, on request
+            assert fastnn.get_num_threads() == 3
+    finally:
+        fastnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
+                                        ("2", TypeError), (True, TypeError)])
+def test_set_num_threads_rejects_bad_counts(bad, error):
+    with pytest.raises(error, match="set_num_threads: n must"):
+        fastnn.set_num_threads(bad)
