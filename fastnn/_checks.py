@@ -167,6 +167,36 @@ def input_shape_param(func, input_shape):
     return tuple(integer_param(func, "input_shape entry", s, 0) for s in shape)
 
 
+def batchnorm_params(func, x, num_features, values_per_feature, gamma, beta, bn_param):
+    """Check batch-norm arguments; create missing running statistics in bn_param.
+
+    x: the input (for its dtype and, in messages, its shape); gamma, beta and the
+    running statistics must have shape (num_features,).  Training needs at least one
+    value per feature.  Returns (mode, eps, momentum, running_mean, running_var).
+    """
+    D = num_features
+    check_shape(func, "gamma", gamma, (D,), "(features,)")
+    check_shape(func, "beta", beta, (D,), "(features,)")
+    mode = mode_param(func, bn_param)
+    eps = float_param(func, "eps", bn_param.get("eps", 1e-5), 0, np.inf, low_open=True)
+    momentum = float_param(func, "momentum", bn_param.get("momentum", 0.9), 0, 1)
+    if mode == "train" and values_per_feature == 0:
+        raise ValueError(f"{func}: training mode needs at least one value per feature, "
+                         f"got x of shape {x.shape}")
+    for key in ("running_mean", "running_var"):
+        if bn_param.get(key) is None:
+            bn_param[key] = np.zeros(D, dtype=x.dtype)
+        stat = bn_param[key]
+        if not isinstance(stat, np.ndarray):
+            raise TypeError(f"{func}: bn_param[{key!r}] must be a NumPy array (it is "
+                            f"updated in place), got {type(stat).__name__}")
+        check_shape(func, f"bn_param[{key!r}]", stat, (D,), "(features,)")
+        if mode == "train" and not stat.flags.writeable:
+            raise ValueError(f"{func}: bn_param[{key!r}] is read-only, but training "
+                             f"mode updates it in place")
+    return mode, eps, momentum, bn_param["running_mean"], bn_param["running_var"]
+
+
 def labels(func, y, num_samples, num_classes):
     """Integer class labels (N,) with values in [0, num_classes)."""
     y = np.asarray(y)

@@ -299,7 +299,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 def _normalize_rows(func, x, gamma, beta, bn_param):
     """Batch normalisation of the rows of x (M, D), each column a feature."""
-    mode, eps, momentum, running_mean, running_var = _batchnorm_params(func, x, gamma, beta, bn_param)
+    mode, eps, momentum, running_mean, running_var = _checks.batchnorm_params(
+        func, x, x.shape[1], x.shape[0], gamma, beta, bn_param)
     if mode == "train":
         mean = x.mean(axis=0)
         var = ((x - mean) ** 2).mean(axis=0)
@@ -356,34 +357,6 @@ def spatial_batchnorm_backward(dout, cache):
     dout = _checks.dout_array("spatial_batchnorm_backward", dout, x_shape, row_cache[1].dtype)
     drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), row_cache)
     return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), dgamma, dbeta
-
-
-def _batchnorm_params(func, x, gamma, beta, bn_param):
-    """Check batch-norm arguments; create missing running statistics in bn_param.
-
-    x (M, D): D features (or channels), gamma, beta and the running statistics (D,).
-    """
-    D = x.shape[1]
-    _checks.check_shape(func, "gamma", gamma, (D,), "(features,)")
-    _checks.check_shape(func, "beta", beta, (D,), "(features,)")
-    mode = _checks.mode_param(func, bn_param)
-    eps = _checks.float_param(func, "eps", bn_param.get("eps", 1e-5), 0, np.inf, low_open=True)
-    momentum = _checks.float_param(func, "momentum", bn_param.get("momentum", 0.9), 0, 1)
-    if mode == "train" and x.shape[0] == 0:
-        raise ValueError(f"{func}: training mode needs at least one sample per feature, "
-                         f"got x of shape {x.shape}")
-    for key in ("running_mean", "running_var"):
-        if bn_param.get(key) is None:
-            bn_param[key] = np.zeros(D, dtype=x.dtype)
-        stat = bn_param[key]
-        if not isinstance(stat, np.ndarray):
-            raise TypeError(f"{func}: bn_param[{key!r}] must be a NumPy array (it is "
-                            f"updated in place), got {type(stat).__name__}")
-        _checks.check_shape(func, f"bn_param[{key!r}]", stat, (D,), "(features,)")
-        if mode == "train" and not stat.flags.writeable:
-            raise ValueError(f"{func}: bn_param[{key!r}] is read-only, but training "
-                             f"mode updates it in place")
-    return mode, eps, momentum, bn_param["running_mean"], bn_param["running_var"]
 
 
 # ----------------------------------------------------------------------------------

@@ -1,0 +1,232 @@
+"""Direct convolution: forward, and a fused backward (dx, dw, db), with no im2col buffer.
+
+Every pass is the gather-GEMM micro-kernel of ``csrc/gather_gemm.h``: a register tile of
+6 rows x L lanes (L = 16 float32 or 8 float64 channels), where the rows index pixels (or
+filter taps) and the matrix entries are read straight from a zero-padded image through
+two offset tables.  Extra memory is per thread and independent of the batch size: one
+padded image, one output tile of its pixels, and (backward) its output gradient.
+
+* forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
+* backward data:  dx[n, c, q]   = sum_j E[n, rowE(q) + colE(j)] * wflip[c, j], where E is
+                   dout dilated by the stride and padded: a stride-1 convolution with the
+                   flipped, transposed filters.
+* backward weights: dw[f, k]    = sum_n sum_p xpad[n, col(k) + row(p)] * dout[n, f, p]
+
+Threads take whole images.  dw and db are summed per fixed chunk of images (the chunks
+depend on N only) and the chunks are added in order afterwards, so results are the same
+for any thread count.
+"""
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stddef cimport ptrdiff_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memset
+
+import numpy as np
+
+from fastnn._kernels.threads cimport num_threads_for
+
+cdef extern from "gather_gemm.h" nogil:
+    int MR "FASTNN_MR"
+    int LANES_F32 "FASTNN_LANES_F32"
+    int LANES_F64 "FASTNN_LANES_F64"
+    const char *FASTNN_SIMD_LEVEL()
+    void fastnn_gather_gemm_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                                const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
+                                ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_gather_gemm_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                                const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
+                                ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+
+
+def lanes(dtype):
+    """Channels per register tile for a dtype: weights are packed in blocks of this many."""
+    return LANES_F32 if np.dtype(dtype) == np.float32 else LANES_F64
+
+
+def simd_level():
+    """Which clone of the micro-kernel this CPU runs ('avx2+fma', 'sse2', ...)."""
+    return FASTNN_SIMD_LEVEL().decode()
+
+
+cdef inline void gemm(int rows, const floating *A, const ptrdiff_t *row_off,
+                      const ptrdiff_t *col_off, ptrdiff_t count, const floating *B,
+                      ptrdiff_t ldb, floating *C, ptrdiff_t ldc, int accumulate) noexcept nogil:
+    if floating is float:
+        fastnn_gather_gemm_f32(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+    else:
+        fastnn_gather_gemm_f64(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+
+
+cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
+                           const Py_ssize_t *row_off, ptrdiff_t n_rows,
+                           const Py_ssize_t *col_off, ptrdiff_t count,
+                           const floating *B, ptrdiff_t ldb, ptrdiff_t block_stride,
+                           ptrdiff_t n_blocks, ptrdiff_t L, int accumulate) noexcept nogil:
+    """C[r, blk*L:(blk+1)*L] (+)= sum_t A[row_off[r] + col_off[t]] * B_blk[t*ldb : +L]
+    for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride."""
+    cdef ptrdiff_t blk, r0
+    cdef int rows
+    for blk in range(n_blocks):  # one block of B stays in cache for all rows
+        r0 = 0
+        while r0 < n_rows:
+            rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
+            gemm(rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off, count,
+                 B + blk * block_stride, ldb, C + r0 * ldc + blk * L, ldc, accumulate)
+            r0 += MR
+
+
+cdef inline void pad_image(const floating *x, floating *xpad, ptrdiff_t C, ptrdiff_t H,
+                           ptrdiff_t W, ptrdiff_t pad) noexcept nogil:
+    """x (C, H, W) -> xpad (C, H + 2*pad, W + 2*pad); the border must already be zero."""
+    cdef ptrdiff_t c, i, j, Hp = H + 2 * pad, Wp = W + 2 * pad
+    cdef floating *dst
+    for c in range(C):
+        for i in range(H):
+            dst = xpad + (c * Hp + i + pad) * Wp + pad
+            for j in range(W):
+                dst[j] = x[(c * H + i) * W + j]
+
+
+cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdiff_t channels,
+                        ptrdiff_t pixels, const floating *bias) noexcept nogil:
+    """tile (pixels, ld) -> out (channels, pixels), adding bias[c] when given."""
+    cdef ptrdiff_t c, p
+    cdef floating bc
+    for c in range(channels):
+        bc = bias[c] if bias != NULL else 0
+        for p in range(pixels):
+            out[c * pixels + p] = tile[p * ld + c] + bc
+
+
+def pixel_offsets(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t stride, ptrdiff_t row_len):
+    """Offset of each output pixel's window corner in a padded image with rows of row_len."""
+    oh, ow = np.divmod(np.arange(out_h * out_w, dtype=np.intp), out_w)
+    return np.ascontiguousarray(oh * stride * row_len + ow * stride, dtype=np.intp)
+
+
+def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdiff_t kh, ptrdiff_t kw):
+    """Offset of each filter tap (c, i, j), in that order, in planes of plane_h x plane_w."""
+    c, i, j = np.meshgrid(np.arange(channels), np.arange(kh), np.arange(kw), indexing="ij")
+    return np.ascontiguousarray((c * plane_h + i) * plane_w + j, dtype=np.intp).ravel()
+
+
+def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
+            const floating[::1] b, floating[:, :, :, ::1] out,
+            int stride, int pad, int HH, int WW):
+    """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b.
+
+    w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
+    zero where f >= F.
+    """
+    cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
+    cdef ptrdiff_t n_blocks = w_packed.shape[0], K = w_packed.shape[1], L = w_packed.shape[2]
+    cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad, ld = n_blocks * L
+    cdef Py_ssize_t[::1] rows = pixel_offsets(out.shape[2], out.shape[3], stride, Wp)
+    cdef Py_ssize_t[::1] taps = tap_offsets(C, Hp, Wp, HH, WW)
+    cdef int threads = num_threads_for(N * F * P * K)
+    cdef ptrdiff_t n
+    cdef floating *xpad
+    cdef floating *tile
+    if N == 0 or F == 0 or P == 0:
+        return
+    with nogil, parallel(num_threads=threads):
+        xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
+        tile = <floating *>calloc(P * ld, sizeof(floating))
+        if xpad == NULL or tile == NULL:
+            with gil:
+                raise MemoryError("conv forward: per-thread buffers")
+        for n in prange(N, schedule="static"):
+            pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
+            tile_rows(tile, ld, xpad, &rows[0], P, &taps[0], K, &w_packed[0, 0, 0],
+                      L, K * L, n_blocks, L, 0)
+            untile(tile, ld, &out[n, 0, 0, 0], F, P, &b[0])
+        free(xpad)
+        free(tile)
+
+
+cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
+                                 ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t stride,
+                                 ptrdiff_t top, ptrdiff_t left, ptrdiff_t Eh,
+                                 ptrdiff_t Ew) noexcept nogil:
+    """E (F, Eh, Ew) = 0, then E[f, top + oh*stride, left + ow*stride] = dout[f, oh, ow]
+    where that lies inside E (the rest would only reach padding)."""
+    cdef ptrdiff_t f, i, j, u, v
+    memset(E, 0, F * Eh * Ew * sizeof(floating))
+    for f in range(F):
+        for i in range(OH):
+            u = top + i * stride
+            if u >= Eh:
+                break
+            for j in range(OW):
+                v = left + j * stride
+                if v >= Ew:
+                    break
+                E[(f * Eh + u) * Ew + v] = dout[(f * OH + i) * OW + j]
+
+
+def backward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wflip_packed,
+             const floating[:, :, :, ::1] dout, floating[:, :, :, ::1] dx,
+             floating[:, :, ::1] dw_partial, floating[:, ::1] db_partial,
+             int stride, int pad, int HH, int WW, ptrdiff_t chunk):
+    """dx (N, C, H, W), and per chunk of ``chunk`` images the partial sums
+    dw_partial (chunks, C*HH*WW, Fpad) and db_partial (chunks, Fpad), all zeroed by
+    the caller.  wflip_packed (C_blocks, F*HH*WW, L): w[f, c, HH-1-i, WW-1-j] at
+    [c // L, (f*HH + i)*WW + j, c % L], zero where c >= C.
+    """
+    cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef ptrdiff_t F = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3], P = OH * OW
+    cdef ptrdiff_t K = C * HH * WW, Fpad = dw_partial.shape[2]
+    cdef ptrdiff_t c_blocks = wflip_packed.shape[0], KF = wflip_packed.shape[1]
+    cdef ptrdiff_t L = wflip_packed.shape[2], Cpad = c_blocks * L
+    cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad
+    # E: dout dilated by the stride, with HH-1 (WW-1) zeros before it: dx is then a
+    # stride-1 correlation of E with the flipped filters, read at offset pad.
+    cdef ptrdiff_t Eh = H + pad + HH - 1, Ew = W + pad + WW - 1
+    cdef Py_ssize_t[::1] x_pixels = pixel_offsets(OH, OW, stride, Wp)
+    cdef Py_ssize_t[::1] x_taps = tap_offsets(C, Hp, Wp, HH, WW)
+    cdef Py_ssize_t[::1] e_pixels = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
+    cdef Py_ssize_t[::1] e_taps = tap_offsets(F, Eh, Ew, HH, WW)
+    cdef ptrdiff_t n_chunks = dw_partial.shape[0]
+    cdef int threads = num_threads_for(N * F * P * K)
+    cdef ptrdiff_t j, n, f, p
+    cdef floating *xpad
+    cdef floating *doutT
+    cdef floating *E
+    cdef floating *dxtile
+    cdef const floating *d
+    cdef floating s
+    if N == 0:
+        return
+    with nogil, parallel(num_threads=threads):
+        xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
+        doutT = <floating *>calloc(P * Fpad, sizeof(floating))
+        E = <floating *>calloc(F * Eh * Ew, sizeof(floating))
+        dxtile = <floating *>calloc(H * W * Cpad, sizeof(floating))
+        if xpad == NULL or doutT == NULL or E == NULL or dxtile == NULL:
+            with gil:
+                raise MemoryError("conv backward: per-thread buffers")
+        for j in prange(n_chunks, schedule="static"):
+            for n in range(j * chunk, min((j + 1) * chunk, N)):
+                # db and the transposed gradient (P, Fpad) for dw, in one read of dout
+                for f in range(F):
+                    d = &dout[n, f, 0, 0]
+                    s = 0
+                    for p in range(P):
+                        s = s + d[p]
+                        doutT[p * Fpad + f] = d[p]
+                    db_partial[j, f] += s
+                # dw[k, f] += sum_p xpad[tap k + pixel p] * doutT[p, f]
+                pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
+                tile_rows(&dw_partial[j, 0, 0], Fpad, xpad, &x_taps[0], K, &x_pixels[0], P,
+                          doutT, Fpad, L, Fpad // L, L, 1)
+                # dx: the flipped filters slid over the dilated gradient
+                dilate_gradient(&dout[n, 0, 0, 0], E, F, OH, OW, stride, HH - 1, WW - 1, Eh, Ew)
+                tile_rows(dxtile, Cpad, E, &e_pixels[0], H * W, &e_taps[0], KF,
+                          &wflip_packed[0, 0, 0], L, KF * L, c_blocks, L, 0)
+                untile(dxtile, Cpad, &dx[n, 0, 0, 0], C, H * W, <floating *>NULL)
+        free(xpad)
+        free(doutT)
+        free(E)
+        free(dxtile)

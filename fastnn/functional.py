@@ -1,0 +1,285 @@
+"""The compiled backend: the functions of ``fastnn.reference.functional`` (same names,
+signatures, caches contract and results), with convolution, im2col/col2im, pooling and
+batch normalisation in Cython/OpenMP kernels.
+
+Argument checks are the reference's own (``fastnn._checks``), so both backends accept
+and reject the same inputs.  Affine, the activations, dropout and the losses are the
+reference functions themselves: they are single NumPy calls (BLAS or one elementwise
+pass) that a kernel cannot beat by much; see ``benchmarks/NOTES.md``.
+
+``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
+``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default, chosen by
+shape; see :func:`choose_conv_algo`).
+"""
+import numpy as np
+
+from fastnn import _checks
+from fastnn._kernels import batchnorm as _bn
+from fastnn._kernels import conv as _conv
+from fastnn._kernels import im2col as _im2col
+from fastnn._kernels import pool as _pool
+from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
+    affine_backward, affine_forward, dropout_backward, dropout_forward, mse_loss,
+    relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, softmax_loss, svm_loss,
+    tanh_backward, tanh_forward)
+
+__all__ = [
+    "affine_forward", "affine_backward",
+    "relu_forward", "relu_backward",
+    "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward",
+    "conv_forward", "conv_backward", "choose_conv_algo",
+    "max_pool_forward", "max_pool_backward",
+    "avg_pool_forward", "avg_pool_backward",
+    "batchnorm_forward", "batchnorm_backward",
+    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "dropout_forward", "dropout_backward",
+    "softmax_loss", "svm_loss", "mse_loss",
+    "im2col", "col2im",
+]
+
+CONV_ALGOS = ("auto", "direct", "im2col")
+
+
+# ----------------------------------------------------------------------------------
+# im2col / col2im
+# ----------------------------------------------------------------------------------
+
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    """input_data (N, C, H, W) -> col (N*OH*OW, C*filter_h*filter_w), the textbook's layout
+    (see ``fastnn.reference.functional.im2col``)."""
+    (x,) = _checks.as_float_arrays("im2col", input_data=input_data)
+    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+        "im2col", x, filter_h, filter_w, stride, pad)
+    N, C = x.shape[:2]
+    col = np.empty((N * out_h * out_w, C * filter_h * filter_w), dtype=x.dtype)
+    _im2col.im2col(np.ascontiguousarray(x), col, filter_h, filter_w, stride, pad, out_h, out_w)
+    return col
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """col (N*OH*OW, C*filter_h*filter_w) -> (N, C, H, W), the adjoint of :func:`im2col`."""
+    N, C, H, W = _checks.input_shape_param("col2im", input_shape)
+    (col,) = _checks.as_float_arrays("col2im", col=col)
+    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+        "col2im", np.empty((N, C, H, W), dtype=np.uint8), filter_h, filter_w, stride, pad)
+    _checks.check_shape("col2im", "col", col, (N * out_h * out_w, C * filter_h * filter_w),
+                        "(N*OH*OW, C*filter_h*filter_w)")
+    x = np.zeros((N, C, H, W), dtype=col.dtype)
+    _im2col.col2im(np.ascontiguousarray(col), x, filter_h, filter_w, stride, pad, out_h, out_w)
+    return x
+
+
+# ----------------------------------------------------------------------------------
+# Convolution
+# ----------------------------------------------------------------------------------
+
+def choose_conv_algo(x_shape, w_shape, stride, pad, dtype):
+    """The algorithm ``'auto'`` picks: ``'direct'`` or ``'im2col'``.
+
+    The rule is derived from measurements recorded in ``benchmarks/NOTES.md``.
+    """
+    return "direct"
+
+
+def _pack_lanes(matrix, lanes):
+    """matrix (K, M) -> (ceil(M / lanes), K, lanes), zero-padded: one register block of
+    ``lanes`` columns per leading index, the order the micro-kernel streams."""
+    K, M = matrix.shape
+    blocks = -(-M // lanes)
+    packed = np.zeros((K, blocks * lanes), dtype=matrix.dtype)
+    packed[:, :M] = matrix
+    return np.ascontiguousarray(packed.reshape(K, blocks, lanes).transpose(1, 0, 2))
+
+
+def _conv_algo(func, conv_param):
+    algo = conv_param.get("algo", "auto")
+    if algo not in CONV_ALGOS:
+        raise ValueError(f"{func}: conv_param['algo'] must be one of {CONV_ALGOS}, got {algo!r}")
+    return algo
+
+
+def conv_forward(x, w, b, conv_param):
+    """x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad', optional
+    'algo'} -> out (N, F, OH, OW), cache.  As ``fastnn.reference.functional.conv_forward``."""
+    func = "conv_forward"
+    x, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
+    stride, pad, out_h, out_w = _checks.conv_geometry(func, x, w, b, conv_param)
+    algo = _conv_algo(func, conv_param)
+    if algo == "auto":
+        algo = choose_conv_algo(x.shape, w.shape, stride, pad, x.dtype)
+    N, C = x.shape[:2]
+    F, _, HH, WW = w.shape
+    x = np.ascontiguousarray(x)
+    if algo == "direct":
+        out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
+        w_packed = _pack_lanes(w.reshape(F, -1).T, _conv.lanes(x.dtype))
+        _conv.forward(x, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
+        col = None
+    else:
+        col = im2col(x, HH, WW, stride, pad)
+        out = (col @ w.reshape(F, -1).T + b).reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
+        out = np.ascontiguousarray(out)
+    return out, (x, w, b, {"stride": stride, "pad": pad, "algo": algo}, col)
+
+
+def conv_backward(dout, cache):
+    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
+    x, w, b, conv_param, col = cache
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    out_h, out_w = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    dout = _checks.dout_array("conv_backward", dout, (N, F, out_h, out_w), x.dtype)
+    dout = np.ascontiguousarray(dout)
+    if conv_param["algo"] == "im2col":
+        dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)
+        db = dout_rows.sum(axis=0)
+        dw = (dout_rows.T @ col).reshape(w.shape)
+        dx = col2im(dout_rows @ w.reshape(F, -1), x.shape, HH, WW, stride, pad)
+        return dx, dw, db
+    lanes = _conv.lanes(x.dtype)
+    # dx is a stride-1 correlation with the filters flipped and transposed to (F*HH*WW, C).
+    w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
+    f_pad = -(-F // lanes) * lanes
+    # Partial sums of dw and db per chunk of images: the chunks depend on N only, and are
+    # added in order below, so the result does not depend on the thread count.
+    chunk = max(1, -(-N // 64))
+    n_chunks = max(1, -(-N // chunk))
+    dw_partial = np.zeros((n_chunks, C * HH * WW, f_pad), dtype=x.dtype)
+    db_partial = np.zeros((n_chunks, f_pad), dtype=x.dtype)
+    dx = np.empty_like(x)
+    _conv.backward(x, _pack_lanes(w_flipped, lanes), dout, dx, dw_partial, db_partial,
+                   stride, pad, HH, WW, chunk)
+    dw = np.ascontiguousarray(dw_partial.sum(axis=0)[:, :F].T).reshape(w.shape)
+    db = db_partial.sum(axis=0)[:F].copy()
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------
+# Pooling
+# ----------------------------------------------------------------------------------
+
+def _pool_forward(func, x, pool_param):
+    (x,) = _checks.as_float_arrays(func, x=x)
+    pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
+    N, C, H, W = x.shape
+    planes = np.ascontiguousarray(x).reshape(N * C, H, W)
+    out = np.empty((N * C, out_h, out_w), dtype=x.dtype)
+    return planes, out, (pool_h, pool_w, stride, pad)
+
+
+def max_pool_forward(x, pool_param):
+    """x (N, C, H, W) -> out (N, C, OH, OW), cache.  As the reference."""
+    planes, out, window = _pool_forward("max_pool_forward", x, pool_param)
+    argmax = np.empty(out.shape, dtype=np.intc)
+    _pool.max_forward(planes, out, argmax, *window)
+    N, C, H, W = np.shape(x)
+    return out.reshape(N, C, *out.shape[1:]), ((N, C, H, W), out.dtype, window, argmax)
+
+
+def max_pool_backward(dout, cache):
+    """dout (N, C, OH, OW) -> dx (N, C, H, W); each gradient goes to its window's first
+    maximum."""
+    x_shape, dtype, window, argmax = cache
+    N, C, H, W = x_shape
+    dout = _checks.dout_array("max_pool_backward", dout, (N, C) + argmax.shape[1:], dtype)
+    dx = np.empty((N * C, H, W), dtype=dtype)
+    _pool.max_backward(np.ascontiguousarray(dout).reshape(argmax.shape), argmax, dx, *window)
+    return dx.reshape(x_shape)
+
+
+def avg_pool_forward(x, pool_param):
+    """x (N, C, H, W) -> out (N, C, OH, OW), cache.  As the reference (padding counts)."""
+    planes, out, window = _pool_forward("avg_pool_forward", x, pool_param)
+    _pool.avg_forward(planes, out, *window)
+    N, C, H, W = np.shape(x)
+    return out.reshape(N, C, *out.shape[1:]), ((N, C, H, W), out.dtype, window, out.shape)
+
+
+def avg_pool_backward(dout, cache):
+    """dout (N, C, OH, OW) -> dx (N, C, H, W)."""
+    x_shape, dtype, window, planes_shape = cache
+    N, C, H, W = x_shape
+    dout = _checks.dout_array("avg_pool_backward", dout, (N, C) + planes_shape[1:], dtype)
+    dx = np.empty((N * C, H, W), dtype=dtype)
+    _pool.avg_backward(np.ascontiguousarray(dout).reshape(planes_shape), dx, *window)
+    return dx.reshape(x_shape)
+
+
+# ----------------------------------------------------------------------------------
+# Batch normalisation: x (N, D) is channels of one element, x (N, C, H, W) of H*W.
+# ----------------------------------------------------------------------------------
+
+def _normalize_channels(func, x3, gamma, beta, bn_param):
+    """Batch normalisation of x3 (N, C, S) per channel; returns out (N, C, S), cache."""
+    N, C, S = x3.shape
+    mode, eps, momentum, running_mean, running_var = _checks.batchnorm_params(
+        func, x3, C, N * S, gamma, beta, bn_param)
+    if mode == "train":
+        mean64, var64 = np.empty(C), np.empty(C)
+        _bn.channel_stats(x3, mean64, var64)
+        mean, var = mean64.astype(x3.dtype), var64.astype(x3.dtype)
+        running_mean[...] = momentum * running_mean + (1 - momentum) * mean
+        running_var[...] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean = running_mean.astype(x3.dtype)
+        var = running_var.astype(x3.dtype)
+    std = np.sqrt(var + eps).astype(x3.dtype, copy=False)
+    gamma = np.ascontiguousarray(gamma)
+    out = np.empty_like(x3)
+    _bn.normalize(x3, mean, std, gamma, np.ascontiguousarray(beta), out)
+    return out, (mode, x3, mean, std, gamma)
+
+
+def _normalize_channels_backward(func, dout3, cache):
+    mode, x3, mean, std, gamma = cache
+    dout3 = np.ascontiguousarray(_checks.dout_array(func, dout3, x3.shape, x3.dtype))
+    C = x3.shape[1]
+    dx = np.empty_like(x3)
+    dgamma, dbeta = np.empty(C, x3.dtype), np.empty(C, x3.dtype)
+    _bn.backward(x3, dout3, mean, std, gamma, dx, dgamma, dbeta, mode == "train")
+    return dx, dgamma, dbeta
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """x (N, D), gamma (D,), beta (D,), bn_param -> out (N, D), cache.  As the reference;
+    training mode updates bn_param's running statistics in place."""
+    func = "batchnorm_forward"
+    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    _checks.check_ndim(func, "x", x, 2, "(N, D)")
+    N, D = x.shape
+    out, cache = _normalize_channels(func, np.ascontiguousarray(x).reshape(N, D, 1),
+                                     gamma, beta, bn_param)
+    return out.reshape(N, D), cache
+
+
+def batchnorm_backward(dout, cache):
+    """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,)."""
+    N, D, _ = cache[1].shape
+    dout = _checks.dout_array("batchnorm_backward", dout, (N, D), cache[1].dtype)
+    dx, dgamma, dbeta = _normalize_channels_backward("batchnorm_backward",
+                                                     dout.reshape(N, D, 1), cache)
+    return dx.reshape(N, D), dgamma, dbeta
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """x (N, C, H, W), gamma (C,), beta (C,), bn_param -> out (N, C, H, W), cache.
+    Statistics per channel over N, H, W; as the reference."""
+    func = "spatial_batchnorm_forward"
+    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    N, C, H, W = x.shape
+    out, cache = _normalize_channels(func, np.ascontiguousarray(x).reshape(N, C, H * W),
+                                     gamma, beta, bn_param)
+    return out.reshape(N, C, H, W), (x.shape, cache)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
+    x_shape, channel_cache = cache
+    N, C, H, W = x_shape
+    dout = _checks.dout_array("spatial_batchnorm_backward", dout, x_shape, channel_cache[1].dtype)
+    dx, dgamma, dbeta = _normalize_channels_backward("spatial_batchnorm_backward",
+                                                     dout.reshape(N, C, H * W), channel_cache)
+    return dx.reshape(x_shape), dgamma, dbeta

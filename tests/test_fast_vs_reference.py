@@ -1,0 +1,225 @@
+"""The compiled backend against the reference: random shapes (odd sizes, stride 1-3, pad
+0-2, 1x1 and non-square windows, batch of one), fresh values, both dtypes."""
+import numpy as np
+import pytest
+from helpers import conv_case, pool_case, rel_error
+
+import fastnn
+from fastnn import functional as fast
+from fastnn.reference import functional as ref
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+DTYPES = [np.float32, np.float64]
+SEEDS = range(12)
+
+
+def assert_close(ours, theirs, dtype):
+    assert ours.dtype == theirs.dtype == dtype, (ours.dtype, theirs.dtype)
+    assert rel_error(ours, theirs) < TOL[dtype]
+
+
+@pytest.mark.parametrize("algo", ["direct", "im2col", "auto"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_conv(seed, dtype, algo):
+    rng = np.random.default_rng(seed)
+    x, w, b, p = conv_case(rng, dtype, max_hw=11, max_channels=20 if seed % 3 == 0 else 5)
+    out, cache = fast.conv_forward(x, w, b, {**p, "algo": algo})
+    out_ref, cache_ref = ref.conv_forward(x, w, b, p)
+    assert_close(out, out_ref, dtype)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for ours, theirs in zip(fast.conv_backward(dout, cache), ref.conv_backward(dout, cache_ref)):
+        assert_close(ours, theirs, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_large_channel_counts(dtype, rng):
+    """More output channels than one register tile, input channels not a multiple of it."""
+    x = rng.standard_normal((3, 37, 9, 10)).astype(dtype)
+    w = rng.standard_normal((41, 37, 3, 3)).astype(dtype)
+    b = rng.standard_normal(41).astype(dtype)
+    p = {"stride": 1, "pad": 1}
+    out, cache = fast.conv_forward(x, w, b, p)
+    out_ref, cache_ref = ref.conv_forward(x, w, b, p)
+    assert_close(out, out_ref, dtype)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for ours, theirs in zip(fast.conv_backward(dout, cache), ref.conv_backward(dout, cache_ref)):
+        assert_close(ours, theirs, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_im2col_and_col2im(seed, dtype):
+    rng = np.random.default_rng(seed)
+    x, w, _, p = conv_case(rng, dtype)
+    args = (w.shape[2], w.shape[3], p["stride"], p["pad"])
+    col = fast.im2col(x, *args)
+    np.testing.assert_array_equal(col, ref.im2col(x, *args))
+    c = rng.standard_normal(col.shape).astype(dtype)
+    assert_close(fast.col2im(c, x.shape, *args), ref.col2im(c, x.shape, *args), dtype)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pooling(seed, dtype, kind):
+    rng = np.random.default_rng(seed)
+    x, p = pool_case(rng, dtype, max_hw=12)
+    if seed % 2:  # ties and repeated values too, not only distinct ones
+        x = np.round(x / 4).astype(dtype)
+    forward, backward = f"{kind}_pool_forward", f"{kind}_pool_backward"
+    out, cache = getattr(fast, forward)(x, p)
+    out_ref, cache_ref = getattr(ref, forward)(x, p)
+    assert_close(out, out_ref, dtype)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    assert_close(getattr(fast, backward)(dout, cache), getattr(ref, backward)(dout, cache_ref), dtype)
+
+
+def test_max_pool_nan_and_inf_match_the_reference(rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    x[0, 0, 1, 1] = np.nan
+    x[1, 2, :2, :2] = -np.inf
+    x[0, 1, 3, 3] = np.inf
+    p = {"pool_height": 3, "pool_width": 3, "stride": 2, "pad": 1}
+    out, cache = fast.max_pool_forward(x, p)
+    out_ref, cache_ref = ref.max_pool_forward(x, p)
+    np.testing.assert_array_equal(out, out_ref)
+    dout = rng.standard_normal(out.shape)
+    # overlapping windows: the same gradients routed, summed in another order
+    np.testing.assert_allclose(fast.max_pool_backward(dout, cache),
+                               ref.max_pool_backward(dout, cache_ref), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+@pytest.mark.parametrize("spatial", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_batchnorm(seed, dtype, spatial, mode):
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(1, 9)) if mode == "test" else int(rng.integers(2, 9))
+    C = int(rng.integers(1, 7))
+    shape = (N, C, int(rng.integers(1, 6)), int(rng.integers(1, 6))) if spatial else (N, C)
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    gamma, beta = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
+    stats = {"running_mean": rng.standard_normal(C).astype(dtype),
+             "running_var": rng.uniform(0.5, 2, C).astype(dtype)}
+    name = "spatial_batchnorm" if spatial else "batchnorm"
+    params = []
+    results = []
+    for backend in (fast, ref):
+        bn_param = {"mode": mode, "momentum": 0.7, **{k: v.copy() for k, v in stats.items()}}
+        out, cache = getattr(backend, f"{name}_forward")(x, gamma, beta, bn_param)
+        dout = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+        results.append((out, *getattr(backend, f"{name}_backward")(dout, cache)))
+        params.append(bn_param)
+    for ours, theirs in zip(*results):
+        assert_close(ours, theirs, dtype)
+    for key in ("running_mean", "running_var"):
+        assert_close(params[0][key], params[1][key], dtype)
+
+
+def test_non_contiguous_and_mixed_inputs(rng):
+    x = rng.standard_normal((4, 10, 9, 3)).transpose(0, 3, 1, 2)  # (4, 3, 10, 9), a view
+    w = rng.standard_normal((5, 3, 3, 2)).astype(np.float32)       # float32 weights -> float64
+    b = rng.standard_normal(5)
+    p = {"stride": 2, "pad": 1}
+    out, _ = fast.conv_forward(x, w, b, p)
+    out_ref, _ = ref.conv_forward(x, w, b, p)
+    assert_close(out, out_ref, np.float64)
+    pool = {"pool_height": 2, "pool_width": 3, "stride": 2}
+    assert_close(fast.max_pool_forward(x[:, :, ::2], pool)[0],
+                 ref.max_pool_forward(x[:, :, ::2], pool)[0], np.float64)
+
+
+def test_conv_rejects_an_unknown_algorithm(rng):
+    x, w, b, p = conv_case(rng)
+    with pytest.raises(ValueError, match="conv_param\\['algo'\\] must be one of"):
+        fast.conv_forward(x, w, b, {**p, "algo": "fft"})
+
+
+# ----------------------------------------------------------------------------------
+# Results do not depend on the thread count
+# ----------------------------------------------------------------------------------
+
+def run_everything(rng_seed, dtype):
+    """Forward and backward of every kernel on shapes big enough to run in parallel."""
+    rng = np.random.default_rng(rng_seed)
+    x = rng.standard_normal((16, 6, 23, 21)).astype(dtype)  # every kernel runs in parallel
+    w = rng.standard_normal((20, 6, 3, 4)).astype(dtype)
+    b = rng.standard_normal(20).astype(dtype)
+    results = []
+    for algo in ("direct", "im2col"):
+        out, cache = fast.conv_forward(x, w, b, {"stride": 2, "pad": 1, "algo": algo})
+        results += [out, *fast.conv_backward(np.cos(out), cache)]
+    for kind in ("max", "avg"):
+        out, cache = getattr(fast, f"{kind}_pool_forward")(
+            x, {"pool_height": 3, "pool_width": 2, "stride": 1, "pad": 1})
+        results += [out, getattr(fast, f"{kind}_pool_backward")(np.sin(out), cache)]
+    bn_param = {"mode": "train"}
+    out, cache = fast.spatial_batchnorm_forward(x, w[:6, 0, 0, 0], b[:6], bn_param)
+    results += [out, *fast.spatial_batchnorm_backward(np.sin(out), cache), bn_param["running_var"]]
+    rows = x.reshape(16 * 6, -1)
+    out, cache = fast.batchnorm_forward(rows, np.ones(rows.shape[1]), np.zeros(rows.shape[1]), {"mode": "train"})
+    results += [out, *fast.batchnorm_backward(np.cos(out), cache)]
+    return results
+
+
+@pytest.mark.skipif(not fastnn.build_info()["openmp"], reason="a build without OpenMP has one thread")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_results_are_bitwise_identical_for_1_2_3_threads(dtype):
+    before = fastnn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            runs.append(run_everything(0, dtype))
+    finally:
+        fastnn.set_num_threads(before)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------------
+# The layer classes: one network, two backends
+# ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_same_network_gives_the_same_loss_and_gradients(dtype, rng):
+    from fastnn import layers as fast_layers
+    from fastnn.reference import layers as ref_layers
+
+    params = {"W1": rng.standard_normal((8, 3, 3, 3)) * 0.3, "b1": rng.standard_normal(8) * 0.1,
+              "gamma": rng.uniform(0.5, 1.5, 8), "beta": rng.standard_normal(8) * 0.1,
+              "W2": rng.standard_normal((8 * 5 * 5, 10)) * 0.1, "b2": rng.standard_normal(10) * 0.1}
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    x = rng.standard_normal((6, 3, 11, 11)).astype(dtype)
+    t = rng.integers(0, 10, 6)
+
+    def run(L):
+        p = {k: v.copy() for k, v in params.items()}
+        net = [L.Convolution(p["W1"], p["b1"], stride=1, pad=1),
+               L.BatchNormalization(p["gamma"], p["beta"]), L.Relu(),
+               L.Pooling(3, 3, stride=2), L.AvgPooling(1, 1), L.Affine(p["W2"], p["b2"])]
+        h = x
+        for layer in net:
+            h = layer.forward(h)
+        last = L.SoftmaxWithLoss()
+        loss = last.forward(h, t)
+        dout = last.backward()
+        for layer in reversed(net):
+            dout = layer.backward(dout)
+        grads = [net[0].dW, net[0].db, net[1].dgamma, net[1].dbeta, net[5].dW, net[5].db, dout]
+        return loss, grads
+
+    loss_fast, grads_fast = run(fast_layers)
+    loss_ref, grads_ref = run(ref_layers)
+    assert abs(loss_fast - loss_ref) <= TOL[dtype] * abs(loss_ref)
+    for ours, theirs in zip(grads_fast, grads_ref):
+        assert_close(ours, theirs, dtype)
+
+
+def test_fast_layers_are_bound_to_the_fast_backend():
+    from fastnn import layers as fast_layers
+    assert fast_layers.Convolution.F is fast
+    assert fast_layers.Convolution.__module__ == "fastnn.layers"
