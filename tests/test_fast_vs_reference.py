@@ -209,7 +209,10 @@ def test_the_same_network_gives_the_same_loss_and_gradients(dtype, rng):
         dout = last.backward()
         for layer in reversed(net):
             dout = layer.backward(dout)
-        grads = [net[0].dW, net[0].db, net[1].dgamma, net[1].dbeta, net[5].dW, net[5].db, dout]
+        # The conv bias feeds batch normalisation, which removes it: its gradient is
+        # rounding noise, so it is checked to be ~0 rather than compared.
+        assert np.max(np.abs(net[0].db)) < 1e-4 * np.max(np.abs(net[0].dW))
+        grads = [net[0].dW, net[1].dgamma, net[1].dbeta, net[5].dW, net[5].db, dout]
         return loss, grads
 
     loss_fast, grads_fast = run(fast_layers)
