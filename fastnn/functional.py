@@ -139,8 +139,11 @@ def conv_backward(dout, cache):
         dx = col2im(dout_rows @ w.reshape(F, -1), x.shape, HH, WW, stride, pad)
         return dx, dw, db
     lanes = _conv.lanes(x.dtype)
-    # dx is a stride-1 correlation with the filters flipped and transposed to (F*HH*WW, C).
-    w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
+    dx_via_columns = C < lanes or stride > 1
+    if dx_via_columns:  # dcol = dout^T w, lanes over the C*HH*WW taps, then col2im
+        w_packed = _pack_lanes(w.reshape(F, -1), lanes)
+    else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
+        w_packed = _pack_lanes(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, C), lanes)
     f_pad = -(-F // lanes) * lanes
     # Partial sums of dw and db per chunk of images: the chunks depend on N only, and are
     # added in order below, so the result does not depend on the thread count.
@@ -149,8 +152,8 @@ def conv_backward(dout, cache):
     dw_partial = np.zeros((n_chunks, C * HH * WW, f_pad), dtype=x.dtype)
     db_partial = np.zeros((n_chunks, f_pad), dtype=x.dtype)
     dx = np.empty_like(x)
-    _conv.backward(x, _pack_lanes(w_flipped, lanes), dout, dx, dw_partial, db_partial,
-                   stride, pad, HH, WW, chunk)
+    _conv.backward(x, dout, dx, dw_partial, db_partial, stride, pad, HH, WW, chunk,
+                   w_packed, dx_via_columns)
     dw = np.ascontiguousarray(dw_partial.sum(axis=0)[:, :F].T).reshape(w.shape)
     db = db_partial.sum(axis=0)[:F].copy()
     return dx, dw, db

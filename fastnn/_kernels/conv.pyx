@@ -7,9 +7,13 @@ two offset tables.  Extra memory is per thread and independent of the batch size
 padded image, one output tile of its pixels, and (backward) its output gradient.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
-* backward data:  dx[n, c, q]   = sum_j E[n, rowE(q) + colE(j)] * wflip[c, j], where E is
+* backward data, two ways:
+    - "dilated":  dx[n, c, q]   = sum_j E[n, rowE(q) + colE(j)] * wflip[c, j], where E is
                    dout dilated by the stride and padded: a stride-1 convolution with the
-                   flipped, transposed filters.
+                   flipped, transposed filters.  Lanes over input channels: for C >= L
+                   and stride 1 (else lanes or the dilation's zeros are wasted).
+    - "columns":  dcol[p, k]    = sum_f dout[n, f, p] * w[f, k], then col2im of dcol into
+                   dx: lanes over the C*HH*WW filter taps, for few input channels.
 * backward weights: dw[f, k]    = sum_n sum_p xpad[n, col(k) + row(p)] * dout[n, f, p]
 
 Threads take whole images.  dw and db are summed per fixed chunk of images (the chunks
@@ -24,6 +28,7 @@ from libc.string cimport memset
 
 import numpy as np
 
+from fastnn._kernels.im2col cimport col2im_image
 from fastnn._kernels.threads cimport num_threads_for
 
 cdef extern from "gather_gemm.h" nogil:
@@ -166,28 +171,36 @@ cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
                 E[(f * Eh + u) * Ew + v] = dout[(f * OH + i) * OW + j]
 
 
-def backward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wflip_packed,
-             const floating[:, :, :, ::1] dout, floating[:, :, :, ::1] dx,
-             floating[:, :, ::1] dw_partial, floating[:, ::1] db_partial,
-             int stride, int pad, int HH, int WW, ptrdiff_t chunk):
+def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
+             floating[:, :, :, ::1] dx, floating[:, :, ::1] dw_partial,
+             floating[:, ::1] db_partial, int stride, int pad, int HH, int WW,
+             ptrdiff_t chunk, const floating[:, :, ::1] w_packed, bint dx_via_columns):
     """dx (N, C, H, W), and per chunk of ``chunk`` images the partial sums
-    dw_partial (chunks, C*HH*WW, Fpad) and db_partial (chunks, Fpad), all zeroed by
-    the caller.  wflip_packed (C_blocks, F*HH*WW, L): w[f, c, HH-1-i, WW-1-j] at
-    [c // L, (f*HH + i)*WW + j, c % L], zero where c >= C.
+    dw_partial (chunks, C*HH*WW, Fpad) and db_partial (chunks, Fpad), zeroed by the caller.
+
+    w_packed is, for the "dilated" dx (dx_via_columns false), the flipped filters
+    (C_blocks, F*HH*WW, L): w[f, c, HH-1-i, WW-1-j] at [c // L, (f*HH + i)*WW + j, c % L];
+    for the "columns" dx, the filters (K_blocks, F, L): w[f, k] at [k // L, f, k % L],
+    k = (c*HH + i)*WW + j.  Zero where the lane index runs past C (or K).
     """
     cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef ptrdiff_t F = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3], P = OH * OW
     cdef ptrdiff_t K = C * HH * WW, Fpad = dw_partial.shape[2]
-    cdef ptrdiff_t c_blocks = wflip_packed.shape[0], KF = wflip_packed.shape[1]
-    cdef ptrdiff_t L = wflip_packed.shape[2], Cpad = c_blocks * L
+    cdef ptrdiff_t blocks = w_packed.shape[0], T = w_packed.shape[1], L = w_packed.shape[2]
+    cdef ptrdiff_t ld = blocks * L  # row length of the dx tile: Cpad or Kpad
     cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad
     # E: dout dilated by the stride, with HH-1 (WW-1) zeros before it: dx is then a
     # stride-1 correlation of E with the flipped filters, read at offset pad.
     cdef ptrdiff_t Eh = H + pad + HH - 1, Ew = W + pad + WW - 1
     cdef Py_ssize_t[::1] x_pixels = pixel_offsets(OH, OW, stride, Wp)
     cdef Py_ssize_t[::1] x_taps = tap_offsets(C, Hp, Wp, HH, WW)
-    cdef Py_ssize_t[::1] e_pixels = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
-    cdef Py_ssize_t[::1] e_taps = tap_offsets(F, Eh, Ew, HH, WW)
+    cdef Py_ssize_t[::1] dx_rows, dx_taps
+    cdef ptrdiff_t dx_row_count, e_size
+    if dx_via_columns:  # rows: pixels of a dout plane; taps: the F planes
+        dx_rows, dx_taps, dx_row_count, e_size = pixel_offsets(OH, OW, 1, OW), tap_offsets(F, OH, OW, 1, 1), P, 0
+    else:
+        dx_rows = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
+        dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
     cdef ptrdiff_t j, n, f, p
@@ -202,8 +215,8 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wflip_pac
     with nogil, parallel(num_threads=threads):
         xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
         doutT = <floating *>calloc(P * Fpad, sizeof(floating))
-        E = <floating *>calloc(F * Eh * Ew, sizeof(floating))
-        dxtile = <floating *>calloc(H * W * Cpad, sizeof(floating))
+        E = <floating *>calloc(e_size + 1, sizeof(floating))
+        dxtile = <floating *>calloc(dx_row_count * ld, sizeof(floating))
         if xpad == NULL or doutT == NULL or E == NULL or dxtile == NULL:
             with gil:
                 raise MemoryError("conv backward: per-thread buffers")
@@ -221,11 +234,16 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] wflip_pac
                 pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
                 tile_rows(&dw_partial[j, 0, 0], Fpad, xpad, &x_taps[0], K, &x_pixels[0], P,
                           doutT, Fpad, L, Fpad // L, L, 1)
-                # dx: the flipped filters slid over the dilated gradient
-                dilate_gradient(&dout[n, 0, 0, 0], E, F, OH, OW, stride, HH - 1, WW - 1, Eh, Ew)
-                tile_rows(dxtile, Cpad, E, &e_pixels[0], H * W, &e_taps[0], KF,
-                          &wflip_packed[0, 0, 0], L, KF * L, c_blocks, L, 0)
-                untile(dxtile, Cpad, &dx[n, 0, 0, 0], C, H * W, <floating *>NULL)
+                if dx_via_columns:
+                    tile_rows(dxtile, ld, &dout[n, 0, 0, 0], &dx_rows[0], P, &dx_taps[0], F,
+                              &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
+                    memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(floating))
+                    col2im_image(dxtile, ld, &dx[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, OH, OW)
+                else:
+                    dilate_gradient(&dout[n, 0, 0, 0], E, F, OH, OW, stride, HH - 1, WW - 1, Eh, Ew)
+                    tile_rows(dxtile, ld, E, &dx_rows[0], H * W, &dx_taps[0], T,
+                              &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
+                    untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, <floating *>NULL)
         free(xpad)
         free(doutT)
         free(E)

@@ -8,6 +8,7 @@ planes, so neither needs a reduction and the sums in col2im run in a fixed order
 from cython cimport floating
 from cython.parallel cimport prange
 
+from fastnn._kernels.im2col cimport col2im_image, im2col_image
 from fastnn._kernels.threads cimport num_threads_for
 
 
@@ -15,44 +16,18 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] col,
            int FH, int FW, int stride, int pad, int OH, int OW):
     """Fill col (N*OH*OW, C*FH*FW) from x (N, C, H, W)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t n, i, j, c, p, q, ih, iw, k
-    cdef floating *row
+    cdef Py_ssize_t n, P = OH * OW, ld = col.shape[1]
     cdef int threads = num_threads_for(col.shape[0] * col.shape[1])
     for n in prange(N, nogil=True, schedule="static", num_threads=threads):
-        for i in range(OH):
-            for j in range(OW):
-                row = &col[(n * OH + i) * OW + j, 0]
-                k = 0
-                for c in range(C):
-                    for p in range(FH):
-                        ih = i * stride - pad + p
-                        for q in range(FW):
-                            iw = j * stride - pad + q
-                            if 0 <= ih < H and 0 <= iw < W:
-                                row[k] = x[n, c, ih, iw]
-                            else:
-                                row[k] = 0
-                            k = k + 1
+        im2col_image(&x[n, 0, 0, 0], C, H, W, &col[n * P, 0], ld, FH, FW, stride, pad, OH, OW)
 
 
 def col2im(const floating[:, ::1] col, floating[:, :, :, ::1] x,
            int FH, int FW, int stride, int pad, int OH, int OW):
-    """x (N, C, H, W) = sum of every row of col added back onto its window; x must be
-    zeroed by the caller.  The adjoint of im2col."""
+    """x (N, C, H, W) += every row of col (N*OH*OW, C*FH*FW) added back onto its window;
+    the caller zeroes x.  The adjoint of im2col."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t n, i, j, c, p, q, ih, iw, k
-    cdef const floating *row
+    cdef Py_ssize_t n, P = OH * OW, ld = col.shape[1]
     cdef int threads = num_threads_for(col.shape[0] * col.shape[1])
     for n in prange(N, nogil=True, schedule="static", num_threads=threads):
-        for i in range(OH):
-            for j in range(OW):
-                row = &col[(n * OH + i) * OW + j, 0]
-                k = 0
-                for c in range(C):
-                    for p in range(FH):
-                        ih = i * stride - pad + p
-                        for q in range(FW):
-                            iw = j * stride - pad + q
-                            if 0 <= ih < H and 0 <= iw < W:
-                                x[n, c, ih, iw] += row[k]
-                            k = k + 1
+        col2im_image(&col[n * P, 0], ld, &x[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW)
