@@ -38,9 +38,11 @@ def build_info():
     """How this copy of fastnn was built and how it will run, as a dict.
 
     Keys: ``version``, ``compiler``, ``compile_args``, ``link_args``, ``openmp`` (bool),
-    ``native`` (built with ``-march=native``), ``num_threads``, ``omp_num_threads`` (the
-    environment variable, or None), ``machine``, ``numpy``.
+    ``native`` (built with ``-march=native``), ``simd`` (the instruction set the
+    convolution micro-kernel runs with on this CPU), ``num_threads``, ``omp_num_threads``
+    (the environment variable, or None), ``machine``, ``numpy``.
     """
+    from fastnn._kernels import conv
     try:
         from fastnn._build_config import CONFIG
     except ImportError:  # a tree whose extensions were built by other means
@@ -53,6 +55,7 @@ def build_info():
         # Ask the compiled module, not the record: it is what actually runs.
         "openmp": _threads.openmp_enabled(),
         "native": CONFIG["native"],
+        "simd": conv.simd_level(),
         "num_threads": get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "machine": platform.machine(),

@@ -1,0 +1,54 @@
+"""The `fastnn` command and the benchmark's bookkeeping (no timings are asserted)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from fastnn import bench, cli
+
+
+def test_info_prints_the_build(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("compiler", "openmp", "simd", "num_threads", "numpy"):
+        assert key in out
+
+
+def test_python_m_fastnn_help():
+    out = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "bench" in out.stdout and "info" in out.stdout
+
+
+def test_work_counts_flops_and_minimal_bytes():
+    conv = bench.Case("conv", "c", (2, 3, 5, 5), (4, 3, 3, 3), pad=1)
+    # out (2, 4, 5, 5); 27 multiply-adds per output; forward + backward = 3 forwards
+    assert bench.work(conv, "float32", (2, 4, 5, 5)) == (3 * 2 * 200 * 27, "FLOP")
+    pool = bench.Case("max_pool", "p", (2, 3, 4, 4))
+    assert bench.work(pool, "float64", (2, 3, 2, 2)) == ((2 * 96 + 2 * 24) * 8, "B")
+    bn = bench.Case("batchnorm", "b", (2, 3, 4, 4))
+    assert bench.work(bn, "float32", (2, 3, 4, 4)) == (5 * 96 * 4, "B")
+
+
+def test_bench_runs_and_reports_every_case(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "time_call", lambda fn, **kw: (fn(), (1e-3, 1e-3, 2e-3))[1])
+    cases = [bench.Case("conv", "tiny conv", (2, 3, 6, 6), (4, 3, 3, 3), pad=1),
+             bench.Case("max_pool", "tiny pool", (2, 3, 6, 6)),
+             bench.Case("avg_pool", "tiny avg", (2, 3, 6, 6)),
+             bench.Case("batchnorm", "tiny bn", (2, 3, 6, 6))]
+    monkeypatch.setattr(bench, "measure_ceilings",
+                        lambda threads, dtype: {"fma_gflops": 100.0, "matmul_gflops": 80.0, "copy_gbps": 20.0})
+    result = bench.run(dtypes=("float64",), cases=cases)
+    assert [row["label"] for row in result["rows"]] == [c.label for c in cases]
+    table = bench.format_table(result)
+    for case in cases:
+        assert case.label in table
+    path = tmp_path / "bench.json"
+    bench.save_json(result, path)
+    assert json.loads(path.read_text())["rows"][0]["unit"] == "FLOP"
+
+
+def test_fma_ceiling_is_positive_and_finite():
+    from fastnn._kernels import ceilings
+    value = ceilings.fma_gflops(1, True, iterations=100_000)
+    assert np.isfinite(value) and value > 0
