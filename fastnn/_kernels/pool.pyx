@@ -13,46 +13,74 @@ from libc.string cimport memset
 from fastnn._kernels.threads cimport num_threads_for
 
 
-cdef inline bint better(floating v, floating best) noexcept nogil:
-    """Is v a new maximum?  NaN beats every number; the first NaN stays."""
-    return v > best or (v != v and best == best)
+cdef inline Py_ssize_t first_column(Py_ssize_t q, int stride, int pad) noexcept nogil:
+    """The first output j whose tap column j*stride - pad + q is >= 0."""
+    return (pad - q + stride - 1) // stride if pad > q else 0
+
+
+cdef inline Py_ssize_t end_column(Py_ssize_t q, int stride, int pad, Py_ssize_t W,
+                                  Py_ssize_t OW) noexcept nogil:
+    """One past the last output j whose tap column j*stride - pad + q is < W."""
+    cdef Py_ssize_t last = W - 1 + pad - q
+    if last < 0:
+        return 0
+    return min(last // stride + 1, OW)
+
+
+cdef inline void max_tap(const floating *x_row, floating *out_row, int *idx_row,
+                         Py_ssize_t lo, Py_ssize_t hi, int stride, int k) noexcept nogil:
+    """Fold one window tap into a row of running maxima: a branch-free select over j.
+    Called with a literal stride where possible, so the loads vectorise."""
+    cdef Py_ssize_t j
+    cdef floating v, best
+    cdef int take
+    for j in range(lo, hi):
+        v = x_row[j * stride]
+        best = out_row[j]
+        take = (v > best) | ((v != v) & (best == best))  # NaN beats numbers; first NaN stays
+        out_row[j] = v if take else best
+        idx_row[j] = k if take else idx_row[j]
 
 
 def max_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out, int[:, :, ::1] argmax,
                 int ph, int pw, int stride, int pad):
-    """out (P, OH, OW) = window maxima of x (P, H, W); argmax = window-local index p*pw + q."""
+    """out (P, OH, OW) = window maxima of x (P, H, W); argmax = window-local index p*pw + q.
+
+    Taps outer, a row of outputs inner.  Starting each output at (-inf, tap 0) and
+    skipping padding gives exactly numpy.argmax over the -inf-padded window: the first
+    maximum, or the first NaN.
+    """
     cdef Py_ssize_t planes = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t OH = out.shape[1], OW = out.shape[2]
-    cdef Py_ssize_t n, i, j, p, q, ih, iw, ih0, iw0
-    cdef floating best, v
+    cdef Py_ssize_t n, i, j, p, q, ih, lo, hi
     cdef floating neg_inf = -float("inf")
-    cdef int idx
+    cdef floating *out_row
+    cdef int *idx_row
+    cdef const floating *x_row
+    cdef int k
     cdef int threads = num_threads_for(x.shape[0] * H * W)
     for n in prange(planes, nogil=True, schedule="static", num_threads=threads):
         for i in range(OH):
-            ih0 = i * stride - pad
+            out_row = &out[n, i, 0]
+            idx_row = &argmax[n, i, 0]
             for j in range(OW):
-                iw0 = j * stride - pad
-                idx = -1
-                best = neg_inf
-                if ih0 >= 0 and iw0 >= 0 and ih0 + ph <= H and iw0 + pw <= W:
-                    for p in range(ph):
-                        for q in range(pw):
-                            v = x[n, ih0 + p, iw0 + q]
-                            if idx < 0 or better(v, best):
-                                best = v
-                                idx = <int>(p * pw + q)
-                else:
-                    for p in range(ph):
-                        ih = ih0 + p
-                        for q in range(pw):
-                            iw = iw0 + q
-                            v = x[n, ih, iw] if (0 <= ih < H and 0 <= iw < W) else neg_inf
-                            if idx < 0 or better(v, best):
-                                best = v
-                                idx = <int>(p * pw + q)
-                out[n, i, j] = best
-                argmax[n, i, j] = idx
+                out_row[j] = neg_inf
+                idx_row[j] = 0
+            for p in range(ph):
+                ih = i * stride - pad + p
+                if ih < 0 or ih >= H:
+                    continue
+                for q in range(pw):
+                    k = <int>(p * pw + q)
+                    lo = first_column(q, stride, pad)
+                    hi = end_column(q, stride, pad, W, OW)
+                    x_row = &x[n, ih, 0] - pad + q
+                    if stride == 2:
+                        max_tap(x_row, out_row, idx_row, lo, hi, 2, k)
+                    elif stride == 1:
+                        max_tap(x_row, out_row, idx_row, lo, hi, 1, k)
+                    else:
+                        max_tap(x_row, out_row, idx_row, lo, hi, stride, k)
 
 
 def max_backward(const floating[:, :, ::1] dout, const int[:, :, ::1] argmax,
