@@ -211,7 +211,8 @@ def avg_pool_backward(dout, cache):
 
 
 # ----------------------------------------------------------------------------------
-# Batch normalisation: x (N, D) is channels of one element, x (N, C, H, W) of H*W.
+# Batch normalisation per channel of x3 (N, C, S): images are (N, C, H*W), and the
+# features of x (N, D) are channels (1, D, N) of the transposed input.
 # ----------------------------------------------------------------------------------
 
 def _normalize_channels(func, x3, gamma, beta, bn_param):
@@ -251,19 +252,17 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     func = "batchnorm_forward"
     x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
     _checks.check_ndim(func, "x", x, 2, "(N, D)")
-    N, D = x.shape
-    out, cache = _normalize_channels(func, np.ascontiguousarray(x).reshape(N, D, 1),
-                                     gamma, beta, bn_param)
-    return out.reshape(N, D), cache
+    # Each feature is a channel of N values: (1, D, N), so the kernels read contiguous runs.
+    out, cache = _normalize_channels(func, np.ascontiguousarray(x.T)[None], gamma, beta, bn_param)
+    return out[0].T.copy(), cache
 
 
 def batchnorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,)."""
-    N, D, _ = cache[1].shape
+    _, D, N = cache[1].shape
     dout = _checks.dout_array("batchnorm_backward", dout, (N, D), cache[1].dtype)
-    dx, dgamma, dbeta = _normalize_channels_backward("batchnorm_backward",
-                                                     dout.reshape(N, D, 1), cache)
-    return dx.reshape(N, D), dgamma, dbeta
+    dx, dgamma, dbeta = _normalize_channels_backward("batchnorm_backward", dout.T[None], cache)
+    return dx[0].T.copy(), dgamma, dbeta
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):

@@ -1,53 +1,81 @@
-"""Batch normalisation per channel of x (N, C, S): S = H*W for images, 1 for (N, D).
+"""Batch normalisation per channel of x (N, C, S): S = H*W for images.
 
 Threads take whole channels, and every sum over a channel is accumulated in float64 in
-one fixed order, so results do not depend on the thread count and float32 sums over
-large batches stay accurate.  The backward pass is fused: one pass over x and dout for
-both sums (of dout and of dout*x_hat), one more to write dx.
+a fixed order (csrc/channel_ops.h), so results do not depend on the thread count and
+float32 sums over large batches stay accurate.  The backward pass is fused: one pass
+over x and dout for both sums (of dout and of dout*x_hat), one more to write dx.
 """
 from cython cimport floating
 from cython.parallel cimport prange
 
 from fastnn._kernels.threads cimport num_threads_for
 
+cdef extern from "channel_ops.h" nogil:
+    void fastnn_sum_f32(const float *x, Py_ssize_t n, double *total)
+    void fastnn_sum_f64(const double *x, Py_ssize_t n, double *total)
+    void fastnn_sum_sq_dev_f32(const float *x, Py_ssize_t n, double mean, double *total)
+    void fastnn_sum_sq_dev_f64(const double *x, Py_ssize_t n, double mean, double *total)
+    void fastnn_sum_dout_xhat_f32(const float *x, const float *dout, Py_ssize_t n, float mean,
+                                  float std, double *sum_dout, double *sum_dout_xhat)
+    void fastnn_sum_dout_xhat_f64(const double *x, const double *dout, Py_ssize_t n, double mean,
+                                  double std, double *sum_dout, double *sum_dout_xhat)
+    void fastnn_normalize_f32(const float *x, float *out, Py_ssize_t n, float mean, float std,
+                              float gamma, float beta)
+    void fastnn_normalize_f64(const double *x, double *out, Py_ssize_t n, double mean,
+                              double std, double gamma, double beta)
+    void fastnn_bn_dx_f32(const float *x, const float *dout, float *dx, Py_ssize_t n,
+                          float mean, float std, float scale, float mean_dout, float mean_dout_xhat)
+    void fastnn_bn_dx_f64(const double *x, const double *dout, double *dx, Py_ssize_t n,
+                          double mean, double std, double scale, double mean_dout,
+                          double mean_dout_xhat)
+
+
+cdef inline void row_sum(const floating *x, Py_ssize_t n, double *total) noexcept nogil:
+    if floating is float:
+        fastnn_sum_f32(x, n, total)
+    else:
+        fastnn_sum_f64(x, n, total)
+
+
+cdef inline void row_sum_sq_dev(const floating *x, Py_ssize_t n, double mean,
+                                double *total) noexcept nogil:
+    if floating is float:
+        fastnn_sum_sq_dev_f32(x, n, mean, total)
+    else:
+        fastnn_sum_sq_dev_f64(x, n, mean, total)
+
 
 def channel_stats(const floating[:, :, ::1] x, double[::1] mean, double[::1] var):
     """mean[c] and the biased var[c] of x[:, c, :], two passes (exact, not E[x^2] - E[x]^2)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
-    cdef Py_ssize_t c, n, s
-    cdef double total, m, d
+    cdef Py_ssize_t c, n
+    cdef double total, m
     cdef double count = N * S
     cdef int threads = num_threads_for(N * C * S)
     for c in prange(C, nogil=True, schedule="static", num_threads=threads):
         total = 0
         for n in range(N):
-            for s in range(S):
-                total = total + x[n, c, s]
+            row_sum(&x[n, c, 0], S, &total)
         m = total / count
         total = 0
         for n in range(N):
-            for s in range(S):
-                d = x[n, c, s] - m
-                total = total + d * d
+            row_sum_sq_dev(&x[n, c, 0], S, m, &total)
         mean[c] = m
         var[c] = total / count
 
 
 def normalize(const floating[:, :, ::1] x, const floating[::1] mean, const floating[::1] std,
               const floating[::1] gamma, const floating[::1] beta, floating[:, :, ::1] out):
-    """out = gamma * (x - mean) / std + beta, per channel."""
+    """out = gamma * ((x - mean) / std) + beta, per channel."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
-    cdef Py_ssize_t c, n, s
-    cdef floating m, sd, g, b
+    cdef Py_ssize_t c, n
     cdef int threads = num_threads_for(N * C * S)
     for c in prange(C, nogil=True, schedule="static", num_threads=threads):
-        m = mean[c]
-        sd = std[c]
-        g = gamma[c]
-        b = beta[c]
         for n in range(N):
-            for s in range(S):
-                out[n, c, s] = g * ((x[n, c, s] - m) / sd) + b
+            if floating is float:
+                fastnn_normalize_f32(&x[n, c, 0], &out[n, c, 0], S, mean[c], std[c], gamma[c], beta[c])
+            else:
+                fastnn_normalize_f64(&x[n, c, 0], &out[n, c, 0], S, mean[c], std[c], gamma[c], beta[c])
 
 
 def backward(const floating[:, :, ::1] x, const floating[:, :, ::1] dout,
@@ -60,32 +88,31 @@ def backward(const floating[:, :, ::1] x, const floating[:, :, ::1] dout,
     otherwise they are constants and dx = gamma / std * dout.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
-    cdef Py_ssize_t c, n, s
-    cdef double sum_dout, sum_dout_xhat, xhat
-    cdef floating m, sd, scale, mean_dout, mean_dout_xhat
+    cdef Py_ssize_t c, n
+    cdef double sum_dout, sum_dout_xhat
+    cdef floating scale, mean_dout, mean_dout_xhat
     cdef double count = N * S
     cdef int threads = num_threads_for(N * C * S)
     for c in prange(C, nogil=True, schedule="static", num_threads=threads):
-        m = mean[c]
-        sd = std[c]
         sum_dout = 0
         sum_dout_xhat = 0
         for n in range(N):
-            for s in range(S):
-                xhat = (x[n, c, s] - m) / sd
-                sum_dout = sum_dout + dout[n, c, s]
-                sum_dout_xhat = sum_dout_xhat + dout[n, c, s] * xhat
+            if floating is float:
+                fastnn_sum_dout_xhat_f32(&x[n, c, 0], &dout[n, c, 0], S, mean[c], std[c],
+                                         &sum_dout, &sum_dout_xhat)
+            else:
+                fastnn_sum_dout_xhat_f64(&x[n, c, 0], &dout[n, c, 0], S, mean[c], std[c],
+                                         &sum_dout, &sum_dout_xhat)
         dbeta[c] = <floating>sum_dout
         dgamma[c] = <floating>sum_dout_xhat
-        scale = gamma[c] / sd
-        if train:
-            mean_dout = <floating>(sum_dout / count)
-            mean_dout_xhat = <floating>(sum_dout_xhat / count)
-            for n in range(N):
-                for s in range(S):
-                    dx[n, c, s] = scale * (dout[n, c, s] - mean_dout
-                                           - (x[n, c, s] - m) / sd * mean_dout_xhat)
-        else:
-            for n in range(N):
-                for s in range(S):
-                    dx[n, c, s] = scale * dout[n, c, s]
+        scale = gamma[c] / std[c]
+        # test mode: the statistics are constants, so only the scale remains
+        mean_dout = <floating>(sum_dout / count) if train else 0
+        mean_dout_xhat = <floating>(sum_dout_xhat / count) if train else 0
+        for n in range(N):
+            if floating is float:
+                fastnn_bn_dx_f32(&x[n, c, 0], &dout[n, c, 0], &dx[n, c, 0], S, mean[c], std[c],
+                                 scale, mean_dout, mean_dout_xhat)
+            else:
+                fastnn_bn_dx_f64(&x[n, c, 0], &dout[n, c, 0], &dx[n, c, 0], S, mean[c], std[c],
+                                 scale, mean_dout, mean_dout_xhat)
