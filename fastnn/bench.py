@@ -204,7 +204,7 @@ def format_table(result):
     for dtype, c in result["ceilings"].items():
         lines.append(f"ceilings {dtype}: FMA loop {c['fma_gflops']:.0f} GFLOP/s, NumPy matmul "
                      f"{c['matmul_gflops']:.0f} GFLOP/s, copy {c['copy_gbps']:.1f} GB/s")
-    header = (f"{'case':<26}{'shape':<34}{'dtype':<8}{'reference':>11}{'fastnn':>18}{'torch':>10}"
+    header = (f"{'case':<26}{'shape':<36}{'dtype':<8}{'reference':>11}{'fastnn':>18}{'torch':>10}"
               f"{'x ref':>8}{'x torch':>9}{'rate':>14}{'of limit':>9}")
     lines += ["", "forward+backward, median ms (fastnn: min-max)", header, "-" * len(header)]
     for row in result["rows"]:
@@ -220,7 +220,7 @@ def format_table(result):
             rate_s, limit = f"{rate:.1f} GB/s", rate / ceil["copy_gbps"]
         fast_s = f"{med * 1e3:.2f} ({lo * 1e3:.1f}-{hi * 1e3:.1f})"
         lines.append(
-            f"{row['label']:<26}{row['shape']:<34}{row['dtype']:<8}{_ms(ref_ms):>11}{fast_s:>18}"
+            f"{row['label']:<26}{row['shape']:<36}{row['dtype']:<8}{_ms(ref_ms):>11}{fast_s:>18}"
             f"{_ms(torch_ms):>10}{_ratio(ref_ms, med):>8}{_ratio(torch_ms, med):>9}"
             f"{rate_s:>14}{limit:>9.0%}")
     return "\n".join(lines)

@@ -3,9 +3,10 @@ signatures, caches contract and results), with convolution, im2col/col2im, pooli
 batch normalisation in Cython/OpenMP kernels.
 
 Argument checks are the reference's own (``fastnn._checks``), so both backends accept
-and reject the same inputs.  Affine, the activations, dropout and the losses are the
-reference functions themselves: they are single NumPy calls (BLAS or one elementwise
-pass) that a kernel cannot beat by much; see ``benchmarks/NOTES.md``.
+and reject the same inputs.  ReLU is compiled too (NumPy's version was as slow as the
+convolution in SimpleConvNet).  Affine, sigmoid, tanh, dropout and the losses are the
+reference functions themselves: a BLAS product, or elementwise NumPy expressions that are
+not hot spots of the seed networks; see ``benchmarks/NOTES.md``.
 
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
 ``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default, chosen by
@@ -16,12 +17,12 @@ import numpy as np
 from fastnn import _checks
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
+from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import pool as _pool
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
     affine_backward, affine_forward, dropout_backward, dropout_forward, mse_loss,
-    relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, softmax_loss, svm_loss,
-    tanh_backward, tanh_forward)
+    sigmoid_backward, sigmoid_forward, softmax_loss, svm_loss, tanh_backward, tanh_forward)
 
 __all__ = [
     "affine_forward", "affine_backward",
@@ -68,6 +69,28 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     x = np.zeros((N, C, H, W), dtype=col.dtype)
     _im2col.col2im(np.ascontiguousarray(col), x, filter_h, filter_w, stride, pad, out_h, out_w)
     return x
+
+
+# ----------------------------------------------------------------------------------
+# ReLU
+# ----------------------------------------------------------------------------------
+
+def relu_forward(x):
+    """out = max(x, 0), elementwise (NaN stays NaN); cache = x.  As the reference."""
+    (x,) = _checks.as_float_arrays("relu_forward", x=x)
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _elementwise.relu_forward(x.reshape(-1), out.reshape(-1))
+    return out, x
+
+
+def relu_backward(dout, cache):
+    """dx = dout where x > 0, else 0."""
+    x = cache
+    dout = np.ascontiguousarray(_checks.dout_array("relu_backward", dout, x.shape, x.dtype))
+    dx = np.empty_like(x)
+    _elementwise.relu_backward(x.reshape(-1), dout.reshape(-1), dx.reshape(-1))
+    return dx
 
 
 # ----------------------------------------------------------------------------------

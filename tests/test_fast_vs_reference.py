@@ -226,3 +226,17 @@ def test_fast_layers_are_bound_to_the_fast_backend():
     from fastnn import layers as fast_layers
     assert fast_layers.Convolution.F is fast
     assert fast_layers.Convolution.__module__ == "fastnn.layers"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_matches_numpy_exactly(dtype, rng):
+    x = rng.standard_normal((3, 50, 41, 17)).astype(dtype)  # > one block, not a multiple
+    x.flat[:4] = [np.nan, -0.0, np.inf, -np.inf]
+    out, cache = fast.relu_forward(x)
+    out_ref, cache_ref = ref.relu_forward(x)
+    np.testing.assert_array_equal(out, out_ref)
+    assert not np.signbit(out.flat[1])  # -0.0 -> +0.0, as np.maximum(-0.0, 0)
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    np.testing.assert_array_equal(fast.relu_backward(dout, cache), ref.relu_backward(dout, cache_ref))
+    np.testing.assert_array_equal(fast.relu_forward(x[:, ::2].transpose(0, 2, 1, 3))[0],
+                                  ref.relu_forward(x[:, ::2].transpose(0, 2, 1, 3))[0])
