@@ -24,20 +24,10 @@ from fastnn.reference.functional import (  # noqa: F401  (re-exported: same func
     affine_backward, affine_forward, dropout_backward, dropout_forward, mse_loss,
     sigmoid_backward, sigmoid_forward, softmax_loss, svm_loss, tanh_backward, tanh_forward)
 
-__all__ = [
-    "affine_forward", "affine_backward",
-    "relu_forward", "relu_backward",
-    "sigmoid_forward", "sigmoid_backward",
-    "tanh_forward", "tanh_backward",
-    "conv_forward", "conv_backward", "choose_conv_algo",
-    "max_pool_forward", "max_pool_backward",
-    "avg_pool_forward", "avg_pool_backward",
-    "batchnorm_forward", "batchnorm_backward",
-    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-    "dropout_forward", "dropout_backward",
-    "softmax_loss", "svm_loss", "mse_loss",
-    "im2col", "col2im",
-]
+from fastnn.reference.functional import __all__ as _reference_names  # noqa: E402
+
+# The reference's names, plus the convolution algorithm chooser.
+__all__ = list(_reference_names) + ["choose_conv_algo"]
 
 CONV_ALGOS = ("auto", "direct", "im2col")
 
