@@ -53,7 +53,7 @@ CASES = [
 POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
-def _numpy_step(F, case, x, w, b, dout):
+def numpy_step(F, case, x, w, b, dout):
     """One forward+backward through a functional backend (fastnn or the reference)."""
     if case.kind == "conv":
         out, cache = F.conv_forward(x, w, b, {"stride": case.stride, "pad": case.pad})
@@ -66,7 +66,7 @@ def _numpy_step(F, case, x, w, b, dout):
     return F.spatial_batchnorm_backward(dout, cache)
 
 
-def _torch_step(torch, case, x, w, b, dout):
+def torch_step(torch, case, x, w, b, dout):
     """The same forward+backward in PyTorch; returns a callable."""
     nnf = torch.nn.functional
     tx = torch.tensor(x, requires_grad=True)
@@ -88,7 +88,9 @@ def _torch_step(torch, case, x, w, b, dout):
     return step
 
 
-def _inputs(case, dtype, rng):
+def make_inputs(case, dtype, rng):
+    """Random (x, w, b, dout, out_shape) for a case; w and b are gamma and beta for
+    batchnorm and unused placeholders for pooling."""
     x = rng.standard_normal(case.x_shape).astype(dtype)
     N, C, H, W = case.x_shape
     if case.kind == "conv":
@@ -180,14 +182,14 @@ def run(threads=None, dtypes=("float32", "float64"), cases=CASES, with_reference
         for case in cases:
             _progress(done, total, f"{case.label} {dtype}")
             rng = np.random.default_rng(0)
-            x, w, b, dout, out_shape = _inputs(case, dtype, rng)
+            x, w, b, dout, out_shape = make_inputs(case, dtype, rng)
             amount, unit = work(case, dtype, out_shape)
             row = {"kind": case.kind, "label": case.label, "shape": case.describe(),
                    "dtype": dtype, "work": amount, "unit": unit}
-            row["fastnn"] = time_call(lambda: _numpy_step(fast, case, x, w, b, dout))
-            row["reference"] = (time_call(lambda: _numpy_step(ref, case, x, w, b, dout), min_time=0.2)
+            row["fastnn"] = time_call(lambda: numpy_step(fast, case, x, w, b, dout))
+            row["reference"] = (time_call(lambda: numpy_step(ref, case, x, w, b, dout), min_time=0.2)
                                 if with_reference else None)
-            row["torch"] = (time_call(_torch_step(torch, case, x, w, b, dout))
+            row["torch"] = (time_call(torch_step(torch, case, x, w, b, dout))
                             if torch is not None else None)
             result["rows"].append(row)
             done += 1
