@@ -15,8 +15,10 @@ def test_info_prints_the_build(capsys):
         assert key in out
 
 
-def test_python_m_fastnn_help():
-    out = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True, text=True)
+def test_python_m_fastnn_help(tmp_path):
+    # from another directory: `python -m` puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True,
+                         text=True, cwd=tmp_path)
     assert out.returncode == 0 and "bench" in out.stdout and "info" in out.stdout
 
 
