@@ -181,3 +181,51 @@ def test_softmax_loss_matches_torch(rng):
         lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(y)), x)
     assert abs(loss - t_loss) < 1e-13
     assert rel_error(dx, t_backward(np.float64(1.0))[0]) < 1e-13
+
+
+def test_affine_and_activations_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    out, cache = F.affine_forward(x, w, b)
+    t_out, t_backward = torch_grads(lambda x, w, b: x.reshape(4, 6) @ w + b, x, w, b)
+    dout = rng.standard_normal(out.shape)
+    assert rel_error(out, t_out) < 1e-14
+    for ours, theirs in zip(F.affine_backward(dout, cache), t_backward(dout)):
+        assert rel_error(ours, theirs) < 1e-14
+    for name, t_fn in [("relu", torch.relu), ("sigmoid", torch.sigmoid), ("tanh", torch.tanh)]:
+        x = rng.standard_normal((5, 7)) * 3
+        out, cache = getattr(F, f"{name}_forward")(x)
+        t_out, t_backward = torch_grads(t_fn, x)
+        assert rel_error(out, t_out) < 1e-14, name
+        dout = rng.standard_normal(x.shape)
+        assert rel_error(getattr(F, f"{name}_backward")(dout, cache), t_backward(dout)[0]) < 1e-14, name
+
+
+def test_batchnorm_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((9, 5)) * 2 + 1
+    gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+    out, cache = F.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 1e-5})
+    t_out, t_backward = torch_grads(
+        lambda x, g, b: torch.nn.functional.batch_norm(x, None, None, g, b, True, 0.1, 1e-5), x, gamma, beta)
+    assert rel_error(out, t_out) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    for ours, theirs in zip(F.batchnorm_backward(dout, cache), t_backward(dout)):
+        assert rel_error(ours, theirs) < 1e-12
+
+
+def test_svm_and_mse_losses_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    x, y = rng.standard_normal((8, 5)), rng.integers(0, 5, 8)
+    loss, dx = F.svm_loss(x, y)
+    # torch's multi_margin_loss divides each sample's sum by the number of classes
+    t_loss, t_backward = torch_grads(
+        lambda x: torch.nn.functional.multi_margin_loss(x, torch.tensor(y)) * 5, x)
+    assert abs(loss - t_loss) < 1e-13
+    assert rel_error(dx, t_backward(np.float64(1.0))[0]) < 1e-13
+    target = rng.standard_normal((8, 5))
+    loss, dx = F.mse_loss(x, target)
+    t_loss, t_backward = torch_grads(
+        lambda x: 0.5 * torch.nn.functional.mse_loss(x, torch.tensor(target), reduction="sum") / 8, x)
+    assert abs(loss - t_loss) < 1e-13
+    assert rel_error(dx, t_backward(np.float64(1.0))[0]) < 1e-13
