@@ -63,6 +63,13 @@ cdef inline void gemm(int rows, const floating *A, const ptrdiff_t *row_off,
         fastnn_gather_gemm_f64(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
 
 
+cdef enum:
+    # Taps per pass over the rows: a block of B (T_BLOCK x 64 bytes = 16 KB) stays in the
+    # 32 KB L1 while every row tile streams past it.  Partial sums are stored in C and
+    # reloaded exactly, so the blocking does not change the order of summation.
+    T_BLOCK = 256
+
+
 cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
                            const Py_ssize_t *row_off, ptrdiff_t n_rows,
                            const Py_ssize_t *col_off, ptrdiff_t count,
@@ -70,15 +77,20 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
                            ptrdiff_t n_blocks, ptrdiff_t L, int accumulate) noexcept nogil:
     """C[r, blk*L:(blk+1)*L] (+)= sum_t A[row_off[r] + col_off[t]] * B_blk[t*ldb : +L]
     for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride."""
-    cdef ptrdiff_t blk, r0
+    cdef ptrdiff_t blk, r0, t0, n_t
     cdef int rows
-    for blk in range(n_blocks):  # one block of B stays in cache for all rows
-        r0 = 0
-        while r0 < n_rows:
-            rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
-            gemm(rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off, count,
-                 B + blk * block_stride, ldb, C + r0 * ldc + blk * L, ldc, accumulate)
-            r0 += MR
+    for blk in range(n_blocks):
+        t0 = 0
+        while t0 < count:
+            n_t = count - t0 if count - t0 < T_BLOCK else T_BLOCK
+            r0 = 0
+            while r0 < n_rows:
+                rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
+                gemm(rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
+                     n_t, B + blk * block_stride + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
+                     1 if accumulate or t0 > 0 else 0)
+                r0 += MR
+            t0 += T_BLOCK
 
 
 cdef inline void pad_image(const floating *x, floating *xpad, ptrdiff_t C, ptrdiff_t H,
