@@ -1,10 +1,12 @@
 """The `fastnn` command and the benchmark's bookkeeping (no timings are asserted)."""
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 
+import fastnn
 from fastnn import bench, cli
 
 
@@ -16,9 +18,11 @@ def test_info_prints_the_build(capsys):
 
 
 def test_python_m_fastnn_help(tmp_path):
-    # from another directory: `python -m` puts the working directory first on sys.path
+    # From another directory (`python -m` puts the working directory first on sys.path),
+    # finding the same fastnn these tests import: installed, or built in place.
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fastnn.__file__))}
     out = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True,
-                         text=True, cwd=tmp_path)
+                         text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0 and "bench" in out.stdout and "info" in out.stdout
 
 
