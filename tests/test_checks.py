@@ -1,9 +1,15 @@
 """Bad input gets a clear error before any work, naming the argument; inputs are never
-modified."""
+modified.  Every test runs on both backends (the fixture F)."""
 import numpy as np
 import pytest
 
-from fastnn.reference import functional as F
+from fastnn import functional as fast
+from fastnn.reference import functional as reference
+
+
+@pytest.fixture(params=[fast, reference], ids=["fast", "reference"])
+def F(request):
+    return request.param
 
 CONV = {"stride": 1, "pad": 0}
 POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -23,24 +29,24 @@ def conv_args(rng, x_shape=(2, 3, 6, 6), w_shape=(4, 3, 3, 3), b_shape=(4,), **p
     ({"pad": -1}, ValueError, "pad must be >= 0, got -1"),
     ({"w_shape": (4, 3, 9, 3)}, ValueError, "filter height 9 is larger than the padded input height 6"),
 ])
-def test_conv_forward_rejects(kwargs, error, message, rng):
+def test_conv_forward_rejects(kwargs, error, message, rng, F):
     with pytest.raises(error, match="conv_forward: " + message):
         F.conv_forward(*conv_args(rng, **kwargs))
 
 
-def test_conv_param_must_have_its_keys(rng):
+def test_conv_param_must_have_its_keys(rng, F):
     x, w, b, _ = conv_args(rng)
     with pytest.raises(ValueError, match="conv_param is missing the key 'pad'"):
         F.conv_forward(x, w, b, {"stride": 1})
 
 
 @pytest.mark.parametrize("value", [np.ones((2, 3, 4, 4), complex), np.array([[["a"]]]), np.empty((1, 1, 2, 2), object)])
-def test_non_real_arrays_are_type_errors(value):
+def test_non_real_arrays_are_type_errors(value, F):
     with pytest.raises(TypeError, match="x must be a real numeric array"):
         F.max_pool_forward(value, POOL)
 
 
-def test_dout_of_the_wrong_shape_is_rejected(rng):
+def test_dout_of_the_wrong_shape_is_rejected(rng, F):
     out, cache = F.conv_forward(*conv_args(rng))
     with pytest.raises(ValueError, match=r"conv_backward: dout must have shape .*\(2, 4, 4, 4\)"):
         F.conv_backward(np.ones((2, 4, 4, 3)), cache)
@@ -51,7 +57,7 @@ def test_dout_of_the_wrong_shape_is_rejected(rng):
     ({"pool_height": 0}, ValueError, "pool_height must be >= 1"),
     ({"pool_width": 9}, ValueError, "pool_width width 9 is larger than the padded input width 6"),
 ])
-def test_pooling_rejects(param, error, message, rng):
+def test_pooling_rejects(param, error, message, rng, F):
     with pytest.raises(error, match=message):
         F.max_pool_forward(rng.standard_normal((1, 2, 6, 6)), {**POOL, **param})
 
@@ -63,7 +69,7 @@ def test_pooling_rejects(param, error, message, rng):
     (np.array([0, 1]), ValueError, r"y must have shape \(N,\) = \(3,\)"),
 ])
 @pytest.mark.parametrize("loss", ["softmax_loss", "svm_loss"])
-def test_losses_reject_bad_labels(loss, y, error, message, rng):
+def test_losses_reject_bad_labels(loss, y, error, message, rng, F):
     with pytest.raises(error, match=message):
         getattr(F, loss)(rng.standard_normal((3, 5)), y)
 
@@ -75,22 +81,22 @@ def test_losses_reject_bad_labels(loss, y, error, message, rng):
     ({"mode": "train", "eps": 0.0}, r"eps must be in \(0, inf\]"),
     ({"mode": "train", "running_mean": np.zeros(3)}, r"bn_param\['running_mean'\] must have shape"),
 ])
-def test_batchnorm_rejects(bn_param, message, rng):
+def test_batchnorm_rejects(bn_param, message, rng, F):
     with pytest.raises(ValueError, match=message):
         F.batchnorm_forward(rng.standard_normal((5, 4)), np.ones(4), np.zeros(4), bn_param)
 
 
-def test_dropout_rejects_a_keep_probability_of_zero(rng):
+def test_dropout_rejects_a_keep_probability_of_zero(rng, F):
     with pytest.raises(ValueError, match=r"p must be in \(0, 1\]"):
         F.dropout_forward(rng.standard_normal(4), {"p": 0, "mode": "train"})
 
 
-def test_col2im_checks_col_against_the_geometry(rng):
+def test_col2im_checks_col_against_the_geometry(rng, F):
     with pytest.raises(ValueError, match=r"col2im: col must have shape"):
         F.col2im(rng.standard_normal((10, 9)), (1, 1, 4, 4), 3, 3)
 
 
-def test_inputs_are_never_modified(rng):
+def test_inputs_are_never_modified(rng, F):
     """Read-only inputs work, and no function writes to what it is given."""
     x, w, b, p = conv_args(rng)
     arrays = [x, w, b]
@@ -108,3 +114,98 @@ def test_inputs_are_never_modified(rng):
     F.dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})
     F.softmax_loss(x.reshape(2, -1), np.array([0, 1]))
     F.im2col(x, 2, 2)
+
+
+def forward_cases(rng):
+    """(name, forward, args) for every forward with a cache, on small valid inputs."""
+    x = rng.standard_normal((2, 3, 6, 5))
+    pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    return [
+        ("conv", "conv_forward", (x, rng.standard_normal((4, 3, 3, 3)), np.zeros(4), {"stride": 1, "pad": 1})),
+        ("max_pool", "max_pool_forward", (x, pool)),
+        ("avg_pool", "avg_pool_forward", (x, pool)),
+        ("spatial_batchnorm", "spatial_batchnorm_forward", (x, np.ones(3), np.zeros(3), {"mode": "train"})),
+        ("batchnorm", "batchnorm_forward", (x.reshape(2, -1), np.ones(90), np.zeros(90), {"mode": "train"})),
+        ("affine", "affine_forward", (x, rng.standard_normal((90, 7)), np.zeros(7))),
+        ("relu", "relu_forward", (x,)),
+        ("sigmoid", "sigmoid_forward", (x,)),
+        ("tanh", "tanh_forward", (x,)),
+        ("dropout", "dropout_forward", (x, {"p": 0.5, "mode": "train", "seed": 1})),
+    ]
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_every_backward_rejects_dout_of_the_wrong_shape(index, rng, F):
+    name, forward, args = forward_cases(rng)[index]
+    out, cache = getattr(F, forward)(*args)
+    bad = np.ones(out.shape[:-1] + (out.shape[-1] + 1,))
+    with pytest.raises(ValueError, match=rf"{name}_backward: dout must have shape"):
+        getattr(F, f"{name}_backward")(bad, cache)
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_every_layer_function_handles_an_empty_batch(index, rng, F):
+    name, forward, args = forward_cases(rng)[index]
+    x = args[0][:0]
+    if name in ("batchnorm", "spatial_batchnorm"):  # statistics of nothing: only test mode
+        args = (x, *args[1:3], {"mode": "test"})
+    else:
+        args = (x, *args[1:])
+    out, cache = getattr(F, forward)(*args)
+    assert out.shape[0] == 0
+    grads = getattr(F, f"{name}_backward")(np.ones(out.shape), cache)
+    dx = grads[0] if isinstance(grads, tuple) else grads
+    assert dx.shape == x.shape
+
+
+def test_training_batchnorm_needs_values(F):
+    with pytest.raises(ValueError, match="training mode needs at least one value per feature"):
+        F.spatial_batchnorm_forward(np.ones((0, 3, 4, 4)), np.ones(3), np.zeros(3), {"mode": "train"})
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's own "invalid value" notes
+@pytest.mark.parametrize("index", range(10))
+def test_nan_and_inf_propagate(index, rng, F):
+    name, forward, args = forward_cases(rng)[index]
+    x = args[0].copy().reshape(2, 3, 6, 5)
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, 0, 0] = np.inf
+    out, _ = getattr(F, forward)(x.reshape(args[0].shape), *args[1:])
+    if name == "dropout":  # a dropped unit is 0 * NaN = NaN as well
+        assert np.isnan(out[0, 1, 2, 3])
+    else:
+        assert np.isnan(out).any()
+    if name in ("conv", "max_pool", "avg_pool", "relu", "sigmoid", "tanh"):
+        assert not np.isnan(out).all()  # a NaN stays where it reaches
+
+
+def test_conv_with_inf_input_gives_inf_or_nan_only_where_it_reaches(F):
+    x = np.zeros((1, 1, 5, 5))
+    x[0, 0, 0, 0] = np.inf
+    out, _ = F.conv_forward(x, np.ones((1, 1, 2, 2)), np.zeros(1), {"stride": 1, "pad": 0})
+    assert np.isinf(out[0, 0, 0, 0]) and np.all(np.isfinite(out[0, 0, 1:, :]))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([[1, 2], [3, 4]], "conv_param must be a dict"),
+])
+def test_conv_param_must_be_a_dict(bad, message, rng, F):
+    x = rng.standard_normal((1, 1, 4, 4))
+    with pytest.raises(TypeError, match=message):
+        F.conv_forward(x, np.ones((1, 1, 2, 2)), np.zeros(1), bad)
+
+
+def test_affine_checks_the_feature_count(rng, F):
+    with pytest.raises(ValueError, match=r"affine_forward: w must have 12 rows"):
+        F.affine_forward(rng.standard_normal((2, 3, 4)), np.ones((10, 5)), np.zeros(5))
+
+
+def test_spatial_batchnorm_checks_gamma_per_channel(rng, F):
+    with pytest.raises(ValueError, match=r"spatial_batchnorm_forward: gamma must have shape"):
+        F.spatial_batchnorm_forward(rng.standard_normal((2, 3, 4, 4)), np.ones(4), np.zeros(3),
+                                    {"mode": "train"})
+
+
+def test_dropout_rejects_an_unknown_mode(rng, F):
+    with pytest.raises(ValueError, match="mode must be 'train' or 'test', got 'eval'"):
+        F.dropout_forward(rng.standard_normal(4), {"p": 0.5, "mode": "eval"})

@@ -107,7 +107,7 @@ def affine_backward(dout, cache):
     x, w, b = cache
     dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = (dout @ w.T).reshape(x.shape)
-    dw = x.reshape(x.shape[0], -1).T @ dout
+    dw = x.reshape(x.shape[0], w.shape[0]).T @ dout  # not -1: N may be 0
     db = dout.sum(axis=0)
     return dx, dw, db
 
