@@ -124,8 +124,10 @@ def pixel_offsets(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t stride, ptrdiff_t 
 
 def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdiff_t kh, ptrdiff_t kw):
     """Offset of each filter tap (c, i, j), in that order, in planes of plane_h x plane_w."""
-    c, i, j = np.meshgrid(np.arange(channels), np.arange(kh), np.arange(kw), indexing="ij")
-    return np.ascontiguousarray((c * plane_h + i) * plane_w + j, dtype=np.intp).ravel()
+    c = np.arange(channels, dtype=np.intp)[:, None, None]
+    i = np.arange(kh, dtype=np.intp)[None, :, None]
+    j = np.arange(kw, dtype=np.intp)[None, None, :]
+    return ((c * plane_h + i) * plane_w + j).ravel()
 
 
 def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
