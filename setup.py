@@ -8,6 +8,8 @@ Environment variables read at build time:
 ``FASTNN_NATIVE=1``      add ``-march=native`` (host-tuned; the result runs only on
                          CPUs like the build machine's).
 ``FASTNN_NO_OPENMP=1``   build without OpenMP even where the compiler supports it.
+``FASTNN_SANITIZE=1``    build with AddressSanitizer and UndefinedBehaviorSanitizer (for
+                         tests/sanitize.sh; run Python with libasan preloaded).
 """
 import os
 import platform
@@ -83,6 +85,13 @@ def compiler_version(compiler):
 class BuildExt(build_ext):
     """build_ext that chooses the flags for the compiler at hand and records them."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        # Always compile: setuptools' up-to-date check looks at the sources only, so a
+        # build/ left by an earlier build with other flags (FASTNN_NATIVE, FASTNN_SANITIZE,
+        # no OpenMP) would otherwise be installed as it is.
+        self.force = True
+
     def build_extensions(self):
         compiler = self.compiler
         if compiler.compiler_type == "msvc":
@@ -92,6 +101,11 @@ class BuildExt(build_ext):
             link_args = []
         if env_flag("FASTNN_NATIVE") and compiler.compiler_type != "msvc":
             compile_args.append("-march=native")
+        if env_flag("FASTNN_SANITIZE"):
+            sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                        "-fno-omit-frame-pointer", "-g"]
+            compile_args += sanitize
+            link_args += sanitize
 
         omp_compile, omp_link = openmp_flags(compiler)
         use_openmp = not env_flag("FASTNN_NO_OPENMP") and openmp_works(
@@ -116,6 +130,7 @@ class BuildExt(build_ext):
             "link_args": link_args,
             "openmp": use_openmp,
             "native": env_flag("FASTNN_NATIVE"),
+            "sanitize": env_flag("FASTNN_SANITIZE"),
             "machine": platform.machine(),
             "python": sysconfig.get_python_version(),
             "numpy_build": numpy.__version__,
