@@ -10,8 +10,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #define FASTNN_HAVE_OPENMP 1
+#define FASTNN_OPENMP_VERSION _OPENMP  /* yyyymm of the OpenMP specification */
 #else
 #define FASTNN_HAVE_OPENMP 0
+#define FASTNN_OPENMP_VERSION 0
 static inline int omp_get_max_threads(void) { return 1; }
 static inline int omp_get_thread_num(void) { return 0; }
 static inline void omp_set_num_threads(int n) { (void)n; }

@@ -34,19 +34,49 @@ def get_num_threads():
     return _threads.get_num_threads()
 
 
+_OPENMP_SPECS = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0", 201511: "4.5",
+                 201811: "5.0", 202011: "5.1", 202111: "5.2"}
+
+
+def _loaded_library(*prefixes):
+    """Path of the first shared library loaded in this process whose file name starts with
+    one of ``prefixes`` (Linux: /proc/self/maps), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if os.path.basename(path).startswith(prefixes):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def _numpy_blas():
+    """Name and version of the BLAS NumPy was built with, as NumPy reports it."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # older NumPy, or a build that does not say
+        return "unknown"
+
+
 def build_info():
     """How this copy of fastnn was built and how it will run, as a dict.
 
     Keys: ``version``, ``compiler``, ``compile_args``, ``link_args``, ``openmp`` (bool),
-    ``native`` (built with ``-march=native``), ``simd`` (the instruction set the
-    convolution micro-kernel runs with on this CPU), ``num_threads``, ``omp_num_threads``
-    (the environment variable, or None), ``machine``, ``numpy``.
+    ``openmp_version`` (the specification built against, e.g. '4.5 (201511)'),
+    ``openmp_runtime`` (the OpenMP library loaded, a path), ``native`` (built with
+    ``-march=native``), ``simd`` (the instruction set the convolution micro-kernel runs
+    with on this CPU), ``num_threads``, ``omp_num_threads`` (the environment variable, or
+    None), ``machine``, ``numpy``, ``numpy_blas``.
     """
     from fastnn._kernels import conv
     try:
         from fastnn._build_config import CONFIG
     except ImportError:  # a tree whose extensions were built by other means
         CONFIG = {"compiler": "unknown", "compile_args": [], "link_args": [], "native": False}
+    spec = _threads.openmp_version()
     info = {
         "version": __version__,
         "compiler": CONFIG["compiler"],
@@ -54,11 +84,14 @@ def build_info():
         "link_args": list(CONFIG["link_args"]),
         # Ask the compiled module, not the record: it is what actually runs.
         "openmp": _threads.openmp_enabled(),
+        "openmp_version": f"{_OPENMP_SPECS.get(spec, '?')} ({spec})" if spec else None,
+        "openmp_runtime": _loaded_library("libgomp", "libomp", "libiomp") if spec else None,
         "native": CONFIG["native"],
         "simd": conv.simd_level(),
         "num_threads": get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "machine": platform.machine(),
         "numpy": np.__version__,
+        "numpy_blas": _numpy_blas(),
     }
     return info

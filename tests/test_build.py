@@ -40,3 +40,39 @@ def test_set_num_threads_round_trips():
 def test_set_num_threads_rejects_bad_counts(bad, error):
     with pytest.raises(error, match="set_num_threads: n must"):
         fastnn.set_num_threads(bad)
+
+
+def test_build_info_names_the_openmp_runtime_and_numpy_blas():
+    info = fastnn.build_info()
+    if info["openmp"]:
+        assert info["openmp_version"].endswith(")") and info["openmp_version"][0].isdigit()
+        if os.path.exists("/proc/self/maps"):
+            assert "omp" in os.path.basename(info["openmp_runtime"])
+    assert isinstance(info["numpy_blas"], str) and info["numpy_blas"]
+
+
+@pytest.mark.skipif(not fastnn.build_info()["openmp"], reason="a build without OpenMP has one thread")
+def test_threadpoolctl_limits_fastnn():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = fastnn.get_num_threads()
+    try:
+        fastnn.set_num_threads(2)
+        assert fastnn.get_num_threads() == 2
+        openmp = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "openmp"]
+        assert any("omp" in os.path.basename(p["filepath"]) for p in openmp)
+        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+            assert fastnn.get_num_threads() == 1
+        assert fastnn.get_num_threads() == 2
+    finally:
+        fastnn.set_num_threads(before)
+
+
+def test_omp_num_threads_sets_the_default(tmp_path):
+    import subprocess
+    import sys
+    env = {**os.environ, "OMP_NUM_THREADS": "3",
+           "PYTHONPATH": os.path.dirname(os.path.dirname(fastnn.__file__))}
+    out = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.get_num_threads())"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    expected = "3" if fastnn.build_info()["openmp"] else "1"
+    assert out.returncode == 0 and out.stdout.strip() == expected, out.stderr

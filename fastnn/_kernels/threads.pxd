@@ -3,6 +3,7 @@
 
 cdef extern from "fastnn_omp.h" nogil:
     int FASTNN_HAVE_OPENMP
+    int FASTNN_OPENMP_VERSION
     int omp_get_max_threads()
     int omp_get_thread_num()
     void omp_set_num_threads(int n)

@@ -45,3 +45,8 @@ def get_num_threads():
 def openmp_enabled():
     """True when this build was compiled with OpenMP."""
     return bool(FASTNN_HAVE_OPENMP)
+
+
+def openmp_version():
+    """The OpenMP specification the build targeted, as yyyymm (0 without OpenMP)."""
+    return FASTNN_OPENMP_VERSION
