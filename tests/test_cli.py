@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import fastnn
 from fastnn import bench, cli
@@ -24,6 +25,15 @@ def test_python_m_fastnn_help(tmp_path):
     out = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True,
                          text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0 and "bench" in out.stdout and "info" in out.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["info"], ["bench"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(command + ["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: fastnn" in out and len(out.splitlines()) >= 3
 
 
 def test_work_counts_flops_and_minimal_bytes():
