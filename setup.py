@@ -25,7 +25,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KERNELS = ["threads", "conv", "im2col", "pool", "batchnorm", "ceilings", "elementwise"]  # one .pyx per concern in fastnn/_kernels/
+# One .pyx per concern in fastnn/_kernels/.
+KERNELS = ["threads", "conv", "im2col", "pool", "batchnorm", "elementwise", "affine", "ceilings"]
 
 OPENMP_TEST_PROGRAM = r"""
 #include <omp.h>

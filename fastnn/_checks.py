@@ -100,6 +100,24 @@ def window_output_size(func, what, size, window, stride, pad, axis):
     return (padded - window) // stride + 1
 
 
+def affine_args(func, x, w, b):
+    """Check an affine layer's arguments; return (x, w, b, D) in one float dtype.
+
+    x (N, d_1, ..., d_k) with D = d_1*...*d_k features, w (D, M), b (M,).
+    """
+    x, w, b = as_float_arrays(func, x=x, w=w, b=b)
+    if x.ndim < 1:
+        raise ValueError(f"{func}: x must have a batch axis (N, ...), got shape {x.shape}")
+    check_ndim(func, "w", w, 2, "(D, M)")
+    D = int(np.prod(x.shape[1:]))
+    if w.shape[0] != D:
+        raise ValueError(
+            f"{func}: w must have {D} rows, one per feature of x (shape {x.shape}), "
+            f"got shape {w.shape}")
+    check_shape(func, "b", b, (w.shape[1],), "(M,)")
+    return x, w, b, D
+
+
 def conv_geometry(func, x, w, b, conv_param):
     """Check a convolution's arguments; return ``(stride, pad, out_h, out_w)``.
 

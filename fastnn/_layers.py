@@ -23,7 +23,7 @@ Deliberate differences from the textbook:
 import numpy as np
 
 LAYER_NAMES = ("Affine", "Relu", "Sigmoid", "Tanh", "Convolution", "Pooling", "AvgPooling",
-               "BatchNormalization", "Dropout", "SoftmaxWithLoss", "SVMWithLoss")
+               "BatchNormalization", "Dropout", "SoftmaxWithLoss", "SVMWithLoss", "MSEWithLoss")
 
 
 class Layer:
@@ -248,6 +248,25 @@ class SVMWithLoss(_LossLayer):
     """Mean multiclass hinge loss (margin 1)."""
 
     loss_fn = "svm_loss"
+
+
+class MSEWithLoss(Layer):
+    """Half the squared error, summed over features, averaged over the batch:
+    ``forward(y, t)`` -> loss = 0.5 * sum((y - t)**2) / N; ``backward(dout=1)`` -> dy.
+    y and t of the same shape (N, ...); the loss of an autoencoder, with t = its input."""
+
+    def __init__(self):
+        self.loss = self.dx = None
+        self.cache = None
+
+    def forward(self, y, t):
+        self.loss, self.dx = self.F.mse_loss(y, t)
+        self.cache = True
+        return self.loss
+
+    def backward(self, dout=1):
+        self._require_forward()
+        return self.dx * self.dx.dtype.type(dout)
 
 
 def _integer_labels(func, t, x):

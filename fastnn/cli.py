@@ -1,4 +1,5 @@
-"""The ``fastnn`` command: ``fastnn info`` and ``fastnn bench`` (also ``python -m fastnn``)."""
+"""The ``fastnn`` command: ``fastnn info``, ``fastnn bench`` and ``fastnn train`` (also
+``python -m fastnn``)."""
 import argparse
 import sys
 
@@ -21,6 +22,69 @@ def _bench(args):
     return 0
 
 
+MODELS = ("simple-convnet", "deep-convnet", "mlp")
+
+
+def _load_data(args):
+    """MNIST from --data-dir (or the cache; downloaded there when possible).  With only the
+    10,000 test images at hand, they are split --train-size / --test-size."""
+    from fastnn import data
+    data_dir = args.data_dir or data.default_data_dir()
+    has = lambda name: data._find(data_dir, name) is not None  # noqa: E731
+    if not has("t10k-images-idx3-ubyte"):
+        if args.data_dir:
+            raise SystemExit(f"fastnn train: no MNIST files in {args.data_dir}")
+        try:
+            data.download_mnist(data_dir)
+        except ConnectionError as exc:
+            raise SystemExit(f"fastnn train: MNIST is not in {data_dir} and could not be "
+                             f"downloaded ({exc}). Pass the directory holding the IDX files "
+                             f"with --data-dir.") from None
+    flatten = args.model == "mlp"
+    if has("train-images-idx3-ubyte"):
+        return data.load_mnist(data_dir, flatten=flatten)
+    print(f"only the MNIST test set is in {data_dir}: training on its first "
+          f"{args.train_size}, testing on its last {args.test_size}")
+    return data.load_mnist(data_dir, flatten=flatten, split=(args.train_size, args.test_size))
+
+
+def _train(args):
+    import numpy as np
+
+    import fastnn
+    from fastnn import nets
+    from fastnn.train import Trainer
+    if args.threads:
+        fastnn.set_num_threads(args.threads)
+    (x_train, t_train), (x_test, t_test) = _load_data(args)
+    dtype = np.dtype(args.dtype)
+    x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
+    common = {"backend": args.backend, "dtype": dtype, "seed": args.seed}
+    if args.model == "simple-convnet":
+        network = nets.SimpleConvNet(**common)
+    elif args.model == "deep-convnet":
+        network = nets.DeepConvNet(**common)
+    else:
+        network = nets.MultiLayerNet(784, [100, 100], 10, use_batchnorm=True, **common)
+    trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
+                      mini_batch_size=args.batch_size, optimizer=args.optimizer,
+                      optimizer_param={"lr": args.lr}, verbose=not args.quiet,
+                      progress=not args.quiet, seed=args.seed)
+    accuracy = trainer.train()
+    if args.save:
+        network.save_params(args.save)
+        print(f"parameters saved: {args.save}")
+    if args.plot:
+        trainer.plot(args.plot)
+        print(f"curves saved: {args.plot}")
+    times = trainer.epoch_times
+    per_epoch = sorted(times)[len(times) // 2] if times else 0.0
+    print(f"time per epoch: {per_epoch:.2f} s (median of {len(times)}, {args.backend} backend, "
+          f"{args.dtype}, {fastnn.get_num_threads()} threads)")
+    print(f"test accuracy: {accuracy:.4f}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastnn", description="Fast CPU neural-network layers for NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +99,29 @@ def main(argv=None):
     bench.add_argument("--no-reference", action="store_true",
                        help="skip the (slow) NumPy reference timings")
     bench.set_defaults(run=_bench)
+    train = sub.add_parser(
+        "train", help="train a network on MNIST and report its test accuracy",
+        description="Train a network on MNIST. Ends with the line 'test accuracy: 0.XXXX'.")
+    train.add_argument("--model", choices=MODELS, default="simple-convnet")
+    train.add_argument("--data-dir", help="directory with the MNIST IDX files (.gz or raw); "
+                       "default: $FASTNN_DATA or ~/.cache/fastnn/mnist, downloaded if absent")
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--batch-size", type=int, default=100)
+    train.add_argument("--optimizer", default="adam",
+                       choices=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"))
+    train.add_argument("--lr", type=float, default=0.001)
+    train.add_argument("--backend", choices=("fast", "reference"), default="fast")
+    train.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    train.add_argument("--threads", type=int, default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--train-size", type=int, default=8000,
+                       help="with only the 10,000-image test set: images to train on")
+    train.add_argument("--test-size", type=int, default=2000,
+                       help="with only the 10,000-image test set: images to test on")
+    train.add_argument("--save", metavar="PATH", help="save the trained parameters (.npz)")
+    train.add_argument("--plot", metavar="PATH", help="save loss/accuracy curves (PNG; matplotlib)")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    train.set_defaults(run=_train)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -4,9 +4,10 @@ batch normalisation in Cython/OpenMP kernels.
 
 Argument checks are the reference's own (``fastnn._checks``), so both backends accept
 and reject the same inputs.  ReLU is compiled too (NumPy's version was as slow as the
-convolution in SimpleConvNet).  Affine, sigmoid, tanh, dropout and the losses are the
-reference functions themselves: a BLAS product, or elementwise NumPy expressions that are
-not hot spots of the seed networks; see ``benchmarks/NOTES.md``.
+convolution in SimpleConvNet), and so are affine's products (in OpenBLAS's thread pool
+they slowed the OpenMP kernels threefold).  Sigmoid, tanh, dropout and the losses are the
+reference functions themselves: elementwise NumPy expressions that are not hot spots of
+the seed networks; see ``benchmarks/NOTES.md``.
 
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
 ``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default, chosen by
@@ -15,14 +16,15 @@ shape; see :func:`choose_conv_algo`).
 import numpy as np
 
 from fastnn import _checks
+from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
 from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import pool as _pool
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
-    affine_backward, affine_forward, dropout_backward, dropout_forward, mse_loss,
-    sigmoid_backward, sigmoid_forward, softmax_loss, svm_loss, tanh_backward, tanh_forward)
+    dropout_backward, dropout_forward, mse_loss, sigmoid_backward, sigmoid_forward,
+    softmax_loss, svm_loss, tanh_backward, tanh_forward)
 
 from fastnn.reference.functional import __all__ as _reference_names  # noqa: E402
 
@@ -62,6 +64,43 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 
 
 # ----------------------------------------------------------------------------------
+# Affine
+# ----------------------------------------------------------------------------------
+
+def _matmul(a, b, transpose_a=False):
+    """a @ b (or a.T @ b) for 2-D arrays of one dtype, in fastnn's thread pool."""
+    a = np.ascontiguousarray(a)
+    R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
+    M = b.shape[1]
+    if transpose_a:  # read column r of a as row r: a[t, r] = a_flat[r + t*R]
+        row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
+    else:
+        row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
+    packed = _pack_lanes(b, _conv.lanes(a.dtype))
+    out = np.empty((R, packed.shape[0] * packed.shape[2]), dtype=a.dtype)
+    _affine.gemm(a.reshape(-1), row_off, col_off, packed, out)
+    return out if out.shape[1] == M else out[:, :M].copy()
+
+
+def affine_forward(x, w, b):
+    """out = x.reshape(N, D) @ w + b: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M),
+    cache.  As the reference."""
+    x, w, b, D = _checks.affine_args("affine_forward", x, w, b)
+    out = _matmul(x.reshape(x.shape[0], D), w)
+    out += b
+    return out, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    """dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
+    x, w, b = cache
+    dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
+    dx = _matmul(dout, w.T).reshape(x.shape)
+    dw = _matmul(x.reshape(x.shape[0], w.shape[0]), dout, transpose_a=True)
+    return dx, dw, dout.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------------
 # ReLU
 # ----------------------------------------------------------------------------------
 
@@ -97,12 +136,15 @@ def choose_conv_algo(x_shape, w_shape, stride, pad, dtype):
 
 def _pack_lanes(matrix, lanes):
     """matrix (K, M) -> (ceil(M / lanes), K, lanes), zero-padded: one register block of
-    ``lanes`` columns per leading index, the order the micro-kernel streams."""
+    ``lanes`` columns per leading index, the order the micro-kernel streams.  One copy."""
     K, M = matrix.shape
-    blocks = -(-M // lanes)
-    packed = np.zeros((K, blocks * lanes), dtype=matrix.dtype)
-    packed[:, :M] = matrix
-    return np.ascontiguousarray(packed.reshape(K, blocks, lanes).transpose(1, 0, 2))
+    full, rest = divmod(M, lanes)
+    packed = np.empty((full + (rest > 0), K, lanes), dtype=matrix.dtype)
+    packed[:full] = matrix[:, :full * lanes].reshape(K, full, lanes).transpose(1, 0, 2)
+    if rest:
+        packed[full, :, :rest] = matrix[:, full * lanes:]
+        packed[full, :, rest:] = 0
+    return packed
 
 
 def _conv_algo(func, conv_param):

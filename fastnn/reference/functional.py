@@ -87,17 +87,7 @@ def affine_forward(x, w, b):
     x (N, d_1, ..., d_k) with D = d_1*...*d_k, w (D, M), b (M,) -> out (N, M).
     cache = (x, w, b).
     """
-    func = "affine_forward"
-    x, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
-    if x.ndim < 1:
-        raise ValueError(f"{func}: x must have a batch axis (N, ...), got shape {x.shape}")
-    _checks.check_ndim(func, "w", w, 2, "(D, M)")
-    D = int(np.prod(x.shape[1:]))
-    if w.shape[0] != D:
-        raise ValueError(
-            f"{func}: w must have {D} rows, one per feature of x (shape {x.shape}), "
-            f"got shape {w.shape}")
-    _checks.check_shape(func, "b", b, (w.shape[1],), "(M,)")
+    x, w, b, D = _checks.affine_args("affine_forward", x, w, b)
     out = x.reshape(x.shape[0], D) @ w + b
     return out, (x, w, b)
 

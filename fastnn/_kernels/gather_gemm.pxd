@@ -1,0 +1,58 @@
+# The gather-GEMM micro-kernel (csrc/gather_gemm.h) and the loop that tiles it, shared by
+# the convolution (conv.pyx) and dense (affine.pyx) kernels.
+from cython cimport floating
+from libc.stddef cimport ptrdiff_t
+
+cdef extern from "gather_gemm.h" nogil:
+    int MR "FASTNN_MR"
+    int LANES_F32 "FASTNN_LANES_F32"
+    int LANES_F64 "FASTNN_LANES_F64"
+    const char *FASTNN_SIMD_LEVEL()
+    void fastnn_gather_gemm_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                                const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
+                                ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_gather_gemm_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                                const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
+                                ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+
+
+
+cdef inline void gemm(int rows, const floating *A, const ptrdiff_t *row_off,
+                      const ptrdiff_t *col_off, ptrdiff_t count, const floating *B,
+                      ptrdiff_t ldb, floating *C, ptrdiff_t ldc, int accumulate) noexcept nogil:
+    if floating is float:
+        fastnn_gather_gemm_f32(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+    else:
+        fastnn_gather_gemm_f64(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+
+
+cdef enum:
+    # Taps per pass over the rows: a block of B (T_BLOCK x 64 bytes = 16 KB) stays in the
+    # 32 KB L1 while every row tile streams past it.  Partial sums are stored in C and
+    # reloaded exactly, so the blocking does not change the order of summation.
+    T_BLOCK = 256
+
+
+cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
+                           const Py_ssize_t *row_off, ptrdiff_t n_rows,
+                           const Py_ssize_t *col_off, ptrdiff_t count,
+                           const floating *B, ptrdiff_t ldb, ptrdiff_t block_stride,
+                           ptrdiff_t n_blocks, ptrdiff_t L, int accumulate) noexcept nogil:
+    """C[r, blk*L:(blk+1)*L] (+)= sum_t A[row_off[r] + col_off[t]] * B_blk[t*ldb : +L]
+    for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride."""
+    cdef ptrdiff_t blk, r0, t0, n_t
+    cdef int rows
+    for blk in range(n_blocks):
+        t0 = 0
+        while t0 < count:
+            n_t = count - t0 if count - t0 < T_BLOCK else T_BLOCK
+            r0 = 0
+            while r0 < n_rows:
+                rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
+                gemm(rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
+                     n_t, B + blk * block_stride + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
+                     1 if accumulate or t0 > 0 else 0)
+                r0 += MR
+            t0 += T_BLOCK
+
+

@@ -1,0 +1,120 @@
+"""Optimizers, as in *Deep Learning from Scratch* (``common/optimizer.py``): each has
+``update(params, grads)``, which changes the arrays of ``params`` in place (the layers hold
+the same arrays), with the textbook's defaults.  ``get_optimizer(name, **kwargs)`` makes
+one by name, case-insensitively.
+"""
+import numpy as np
+
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "get_optimizer"]
+
+_EPS = 1e-7  # the textbook's guard against division by zero
+
+
+class SGD:
+    """p -= lr * g."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for key in params:
+            params[key] -= self.lr * grads[key]
+
+
+class Momentum:
+    """v = momentum * v - lr * g;  p += v."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum = lr, momentum
+        self.v = None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {key: np.zeros_like(p) for key, p in params.items()}
+        for key in params:
+            self.v[key] *= self.momentum
+            self.v[key] -= self.lr * grads[key]
+            params[key] += self.v[key]
+
+
+class Nesterov:
+    """Nesterov's accelerated gradient in the textbook's form (Sutskever et al. 2013):
+    v = momentum * v - lr * g;  p += momentum**2 * v - (1 + momentum) * lr * g."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum = lr, momentum
+        self.v = None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {key: np.zeros_like(p) for key, p in params.items()}
+        for key in params:
+            self.v[key] *= self.momentum
+            self.v[key] -= self.lr * grads[key]
+            params[key] += self.momentum * self.momentum * self.v[key]
+            params[key] -= (1 + self.momentum) * self.lr * grads[key]
+
+
+class AdaGrad:
+    """h += g**2;  p -= lr * g / (sqrt(h) + 1e-7)."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+        self.h = None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {key: np.zeros_like(p) for key, p in params.items()}
+        for key in params:
+            self.h[key] += grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + _EPS)
+
+
+class RMSprop:
+    """h = decay_rate * h + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(h) + 1e-7)."""
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        self.lr, self.decay_rate = lr, decay_rate
+        self.h = None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {key: np.zeros_like(p) for key, p in params.items()}
+        for key in params:
+            self.h[key] *= self.decay_rate
+            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + _EPS)
+
+
+class Adam:
+    """Adam (Kingma & Ba), with the bias correction folded into the step size as in the
+    textbook: lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        self.iter = 0
+        self.m = self.v = None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {key: np.zeros_like(p) for key, p in params.items()}
+            self.v = {key: np.zeros_like(p) for key, p in params.items()}
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        for key in params:
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
+            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + _EPS)
+
+
+_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}
+
+
+def get_optimizer(name, **kwargs):
+    """An optimizer by name ('sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam')."""
+    try:
+        cls = _OPTIMIZERS[str(name).lower()]
+    except KeyError:
+        raise ValueError(f"get_optimizer: unknown optimizer {name!r}; expected one of "
+                         f"{sorted(_OPTIMIZERS)}") from None
+    return cls(**kwargs)
