@@ -134,14 +134,16 @@ def load_mnist(data_dir=None, normalize=True, flatten=True, one_hot_label=False,
             _prepare(*test, normalize, flatten, one_hot_label))
 
 
-def download_mnist(data_dir=None, mirrors=MIRRORS, timeout=30):
+def download_mnist(data_dir=None, mirrors=None, timeout=30):
     """Fetch the four official .gz files into data_dir, verifying each one's MD5.
 
-    Files already present with the right checksum are kept.  A file that fails the
+    mirrors: base URLs tried in order (default: MIRRORS).  Files already present with the
+    right checksum are kept.  A file that fails the
     check is deleted and the next mirror tried.  Raises ``ConnectionError`` naming
     ``--data-dir`` when no mirror can be reached.  Returns data_dir.
     """
     data_dir = data_dir or default_data_dir()
+    mirrors = MIRRORS if mirrors is None else mirrors
     os.makedirs(data_dir, exist_ok=True)
     for name, (md5, _) in MNIST_FILES.items():
         target = os.path.join(data_dir, name + ".gz")

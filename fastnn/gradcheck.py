@@ -6,8 +6,8 @@ relative error or better; float32 cannot resolve differences that small.
 """
 import numpy as np
 
-__all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error", "scaled_error",
-           "check_gradient"]
+__all__ = ["numerical_gradient", "numerical_gradient_at", "numerical_gradient_array",
+           "rel_error", "scaled_error", "check_gradient"]
 
 
 def numerical_gradient(f, x, h=1e-6):
@@ -19,6 +19,25 @@ def numerical_gradient(f, x, h=1e-6):
     """
     return numerical_gradient_array(lambda: np.asarray(f(), dtype=np.float64), x,
                                     np.ones((), dtype=np.float64), h)
+
+
+def numerical_gradient_at(f, x, indices, h=1e-6):
+    """Partial derivatives of a scalar function at some elements of x only.
+
+    For spot checks of large parameter arrays: f and x as :func:`numerical_gradient`;
+    indices, a sequence of index tuples into x.  Returns an array (len(indices),).
+    """
+    values = []
+    for index in indices:
+        index = tuple(index)
+        saved = x[index]
+        x[index] = saved + h
+        plus = float(f())
+        x[index] = saved - h
+        minus = float(f())
+        x[index] = saved
+        values.append((plus - minus) / (2 * h))
+    return np.array(values)
 
 
 def numerical_gradient_array(f, x, dout, h=1e-6):
