@@ -10,6 +10,11 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "get_opt
 _EPS = 1e-7  # the textbook's guard against division by zero
 
 
+def _zeros_like(params):
+    """Per-parameter optimizer state, created at the first update (shapes known then)."""
+    return {key: np.zeros_like(p) for key, p in params.items()}
+
+
 class SGD:
     """p -= lr * g."""
 
@@ -30,7 +35,7 @@ class Momentum:
 
     def update(self, params, grads):
         if self.v is None:
-            self.v = {key: np.zeros_like(p) for key, p in params.items()}
+            self.v = _zeros_like(params)
         for key in params:
             self.v[key] *= self.momentum
             self.v[key] -= self.lr * grads[key]
@@ -47,7 +52,7 @@ class Nesterov:
 
     def update(self, params, grads):
         if self.v is None:
-            self.v = {key: np.zeros_like(p) for key, p in params.items()}
+            self.v = _zeros_like(params)
         for key in params:
             self.v[key] *= self.momentum
             self.v[key] -= self.lr * grads[key]
@@ -64,7 +69,7 @@ class AdaGrad:
 
     def update(self, params, grads):
         if self.h is None:
-            self.h = {key: np.zeros_like(p) for key, p in params.items()}
+            self.h = _zeros_like(params)
         for key in params:
             self.h[key] += grads[key] * grads[key]
             params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + _EPS)
@@ -79,7 +84,7 @@ class RMSprop:
 
     def update(self, params, grads):
         if self.h is None:
-            self.h = {key: np.zeros_like(p) for key, p in params.items()}
+            self.h = _zeros_like(params)
         for key in params:
             self.h[key] *= self.decay_rate
             self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
@@ -97,8 +102,8 @@ class Adam:
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = {key: np.zeros_like(p) for key, p in params.items()}
-            self.v = {key: np.zeros_like(p) for key, p in params.items()}
+            self.m = _zeros_like(params)
+            self.v = _zeros_like(params)
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
         for key in params:

@@ -160,19 +160,6 @@ def test_pooling_matches_torch(kind, seed):
     assert rel_error(dx, t_backward(dout)[0]) < 1e-14
 
 
-def test_spatial_batchnorm_matches_torch(rng):
-    torch = pytest.importorskip("torch")
-    x = rng.standard_normal((4, 3, 5, 6))
-    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
-    out, cache = F.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 1e-5})
-    t_out, t_backward = torch_grads(
-        lambda x, g, b: torch.nn.functional.batch_norm(x, None, None, g, b, True, 0.1, 1e-5), x, gamma, beta)
-    assert rel_error(out, t_out) < 1e-12
-    dout = rng.standard_normal(out.shape)
-    for ours, theirs in zip(F.spatial_batchnorm_backward(dout, cache), t_backward(dout)):
-        assert rel_error(ours, theirs) < 1e-12
-
-
 def test_softmax_loss_matches_torch(rng):
     torch = pytest.importorskip("torch")
     x, y = rng.standard_normal((7, 4)), rng.integers(0, 4, 7)
@@ -201,16 +188,19 @@ def test_affine_and_activations_match_torch(rng):
         assert rel_error(getattr(F, f"{name}_backward")(dout, cache), t_backward(dout)[0]) < 1e-14, name
 
 
-def test_batchnorm_matches_torch(rng):
+@pytest.mark.parametrize("shape", [(9, 5), (4, 3, 5, 6)])
+def test_batchnorm_matches_torch(shape, rng):
+    """1-D (N, D) and spatial (N, C, H, W): torch normalises per feature / channel alike."""
     torch = pytest.importorskip("torch")
-    x = rng.standard_normal((9, 5)) * 2 + 1
-    gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
-    out, cache = F.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 1e-5})
+    x = rng.standard_normal(shape) * 2 + 1
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    name = "batchnorm" if len(shape) == 2 else "spatial_batchnorm"
+    out, cache = getattr(F, f"{name}_forward")(x, gamma, beta, {"mode": "train", "eps": 1e-5})
     t_out, t_backward = torch_grads(
         lambda x, g, b: torch.nn.functional.batch_norm(x, None, None, g, b, True, 0.1, 1e-5), x, gamma, beta)
     assert rel_error(out, t_out) < 1e-12
     dout = rng.standard_normal(out.shape)
-    for ours, theirs in zip(F.batchnorm_backward(dout, cache), t_backward(dout)):
+    for ours, theirs in zip(getattr(F, f"{name}_backward")(dout, cache), t_backward(dout)):
         assert rel_error(ours, theirs) < 1e-12
 
 
