@@ -117,3 +117,23 @@ def test_fastnn_train_without_data_names_data_dir(tmp_path, monkeypatch):
         cli.main(["train", "--epochs", "1", "--quiet"])
     with pytest.raises(SystemExit, match="no MNIST files in"):
         cli.main(["train", "--data-dir", str(tmp_path), "--quiet"])
+
+
+def test_trainer_history_and_plot(tmp_path, digits):
+    pytest.importorskip("matplotlib")
+    (x, t), (xt, tt) = digits
+    net = nets.MultiLayerNet(784, [20], 10, seed=0)
+    trainer = Trainer(net, flat(x[:500]), t[:500], flat(xt[:100]), tt[:100], epochs=2,
+                      mini_batch_size=64, optimizer="momentum", optimizer_param={"lr": 0.05},
+                      evaluate_sample_num_per_epoch=50, verbose=False, seed=1)
+    trainer.train()
+    assert len(trainer.train_loss_list) == 2 * 8 and len(trainer.epoch_times) == 2
+    path = tmp_path / "curves.png"
+    trainer.plot(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trainer_rejects_mismatched_data():
+    net = nets.MultiLayerNet(4, [3], 2, seed=0)
+    with pytest.raises(ValueError, match="same number of samples"):
+        Trainer(net, np.zeros((5, 4)), np.zeros(4, int), np.zeros((2, 4)), np.zeros(2, int))
