@@ -93,23 +93,40 @@ class RMSprop:
 
 class Adam:
     """Adam (Kingma & Ba), with the bias correction folded into the step size as in the
-    textbook: lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)."""
+    textbook: lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t).
+
+    The update runs in place through two scratch buffers per parameter, in the parameter's
+    dtype (a float32 network is never updated through float64 temporaries).
+    """
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr, self.beta1, self.beta2 = lr, beta1, beta2
         self.iter = 0
         self.m = self.v = None
+        self._scratch = None
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = _zeros_like(params)
-            self.v = _zeros_like(params)
+            self.m, self.v = _zeros_like(params), _zeros_like(params)
+            self._scratch = {key: (np.empty_like(p), np.empty_like(p)) for key, p in params.items()}
         self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        # A Python float: NumPy keeps the arrays' dtype with it (a NumPy float64 would not).
+        lr_t = float(self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter))
         for key in params:
-            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
-            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
-            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + _EPS)
+            g, m, v = grads[key], self.m[key], self.v[key]
+            a, b = self._scratch[key]
+            np.subtract(g, m, out=a)            # m += (1 - beta1) * (g - m)
+            a *= 1 - self.beta1
+            m += a
+            np.multiply(g, g, out=a)            # v += (1 - beta2) * (g**2 - v)
+            a -= v
+            a *= 1 - self.beta2
+            v += a
+            np.sqrt(v, out=a)                   # p -= lr_t * m / (sqrt(v) + eps)
+            a += _EPS
+            np.multiply(m, lr_t, out=b)
+            b /= a
+            params[key] -= b
 
 
 _OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}
