@@ -30,7 +30,7 @@ def _load_data(args):
     10,000 test images at hand, they are split --train-size / --test-size."""
     from fastnn import data
     data_dir = args.data_dir or data.default_data_dir()
-    has = lambda name: data._find(data_dir, name) is not None  # noqa: E731
+    has = lambda name: data.find_file(data_dir, name) is not None  # noqa: E731
     if not has("t10k-images-idx3-ubyte"):
         if args.data_dir:
             raise SystemExit(f"fastnn train: no MNIST files in {args.data_dir}")

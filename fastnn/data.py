@@ -17,7 +17,8 @@ import urllib.request
 
 import numpy as np
 
-__all__ = ["load_mnist", "read_idx", "download_mnist", "default_data_dir", "MNIST_FILES"]
+__all__ = ["load_mnist", "read_idx", "download_mnist", "default_data_dir", "find_file",
+           "MNIST_FILES"]
 
 # name -> (md5 of the official .gz file, shape of its array)
 MNIST_FILES = {
@@ -70,7 +71,8 @@ def read_idx(path):
         dtype.newbyteorder("="))
 
 
-def _find(data_dir, name):
+def find_file(data_dir, name):
+    """Path of ``name`` in data_dir, gzipped (``name.gz``) or raw, or None."""
     for candidate in (name + ".gz", name):
         path = os.path.join(data_dir, candidate)
         if os.path.exists(path):
@@ -80,7 +82,7 @@ def _find(data_dir, name):
 
 def _read_checked(data_dir, name):
     """Read one of the MNIST files and check its shape against the official one."""
-    path = _find(data_dir, name)
+    path = find_file(data_dir, name)
     array = read_idx(path)
     _, shape = MNIST_FILES[name]
     if array.shape != shape or array.dtype != np.uint8:
@@ -110,9 +112,9 @@ def load_mnist(data_dir=None, normalize=True, flatten=True, one_hot_label=False,
     names = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
     if split is None:
         names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"] + names
-    missing = [n for n in names if _find(data_dir, n) is None]
+    missing = [n for n in names if find_file(data_dir, n) is None]
     if missing:
-        hint = ("" if split is not None or _find(data_dir, names[2]) is None else
+        hint = ("" if split is not None or find_file(data_dir, names[2]) is None else
                 "; only the test set is there: pass split=(n_train, n_test) to divide it")
         raise FileNotFoundError(
             f"load_mnist: {', '.join(missing)} not found in {data_dir} (give data_dir, set "
