@@ -1,11 +1,9 @@
 """Direct convolution: forward, and a fused backward (dx, dw, db), with no im2col buffer.
 
 Every pass is the gather-GEMM micro-kernel of ``csrc/gather_gemm.h`` (tiled by
-``gather_gemm.pxd``): a register tile of
-6 rows x L lanes (L = 16 float32 or 8 float64 channels), where the rows index pixels (or
-filter taps) and the matrix entries are read straight from a zero-padded image through
-two offset tables.  Extra memory is per thread and independent of the batch size: one
-padded image, one output tile of its pixels, and (backward) its output gradient.
+``gather_gemm.pxd``): a register tile of 6 rows x L lanes (L = 16 float32 or 8 float64
+channels), where the rows index pixels (or filter taps) and the matrix entries are read
+straight from a zero-padded image through two offset tables.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
 * backward data, two ways:
@@ -17,9 +15,11 @@ padded image, one output tile of its pixels, and (backward) its output gradient.
                    dx: lanes over the C*HH*WW filter taps, for few input channels.
 * backward weights: dw[f, k]    = sum_n sum_p xpad[n, col(k) + row(p)] * dout[n, f, p]
 
-Threads take whole images.  dw and db are summed per fixed chunk of images (the chunks
-depend on N only) and the chunks are added in order afterwards, so results are the same
-for any thread count.
+Threads take whole images.  Extra memory is per thread and independent of the batch size:
+one padded image (and, backward, its output gradient), and output tiles of a chunk of
+pixels at a time, about 64 KB, whatever the image size.  dw and db are summed per fixed
+chunk of images (the chunks depend on N only) and the chunks are added in order
+afterwards, so results are the same for any thread count.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -29,9 +29,9 @@ from libc.string cimport memset
 
 import numpy as np
 
-from fastnn._kernels.gather_gemm cimport (FASTNN_SIMD_LEVEL, LANES_F32, LANES_F64,
+from fastnn._kernels.gather_gemm cimport (MR, FASTNN_SIMD_LEVEL, LANES_F32, LANES_F64,
                                           tile_rows)
-from fastnn._kernels.im2col cimport col2im_image
+from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.threads cimport num_threads_for
 
 def lanes(dtype):
@@ -57,20 +57,29 @@ cdef inline void pad_image(const floating *x, floating *xpad, ptrdiff_t C, ptrdi
 
 
 cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdiff_t channels,
-                        ptrdiff_t pixels, const floating *bias) noexcept nogil:
-    """tile (pixels, ld) -> out (channels, pixels), adding bias[c] when given.
+                        ptrdiff_t pixels, ptrdiff_t first, ptrdiff_t count,
+                        const floating *bias) noexcept nogil:
+    """tile (count, ld) -> out (channels, pixels) at pixels first .. first+count-1, adding
+    bias[c] when given.
 
     In blocks of 16 pixels: the block's rows of the tile (16 x ld) stay in L1 while each
     channel writes one contiguous run of 16 outputs (a column-at-a-time copy would read
     one float per cache line of the tile)."""
     cdef ptrdiff_t c, p, p0, p1
     cdef floating bc
-    for p0 in range(0, pixels, 16):
-        p1 = min(p0 + 16, pixels)
+    for p0 in range(0, count, 16):
+        p1 = min(p0 + 16, count)
         for c in range(channels):
             bc = bias[c] if bias != NULL else 0
             for p in range(p0, p1):
-                out[c * pixels + p] = tile[p * ld + c] + bc
+                out[c * pixels + first + p] = tile[p * ld + c] + bc
+
+
+cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
+    """Pixels per pass, so that a (pixels, ld) tile stays within about 64 KB (at most 96
+    rows, at least one register tile): the per-thread tile is small whatever the image."""
+    cdef ptrdiff_t rows = (16384 // ld) // MR * MR
+    return MR if rows < MR else (96 if rows > 96 else rows)
 
 
 def pixel_offsets(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t stride, ptrdiff_t row_len):
@@ -102,22 +111,26 @@ def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
     cdef Py_ssize_t[::1] rows = pixel_offsets(out.shape[2], out.shape[3], stride, Wp)
     cdef Py_ssize_t[::1] taps = tap_offsets(C, Hp, Wp, HH, WW)
     cdef int threads = num_threads_for(N * F * P * K)
-    cdef ptrdiff_t n
+    cdef ptrdiff_t n, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *xpad
     cdef floating *tile
     if N == 0 or F == 0 or P == 0:
         return
     with nogil, parallel(num_threads=threads):
         xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
-        tile = <floating *>calloc(P * ld, sizeof(floating))
+        tile = <floating *>calloc(rows_per_pass * ld, sizeof(floating))
         if xpad == NULL or tile == NULL:
             with gil:
                 raise MemoryError("conv forward: per-thread buffers")
         for n in prange(N, schedule="static"):
             pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
-            tile_rows(tile, ld, xpad, &rows[0], P, &taps[0], K, &w_packed[0, 0, 0],
-                      L, K * L, n_blocks, L, 0)
-            untile(tile, ld, &out[n, 0, 0, 0], F, P, &b[0])
+            p0 = 0
+            while p0 < P:
+                count = min(rows_per_pass, P - p0)
+                tile_rows(tile, ld, xpad, &rows[p0], count, &taps[0], K, &w_packed[0, 0, 0],
+                          L, K * L, n_blocks, L, 0)
+                untile(tile, ld, &out[n, 0, 0, 0], F, P, p0, count, &b[0])
+                p0 = p0 + rows_per_pass
         free(xpad)
         free(tile)
 
@@ -174,7 +187,7 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
         dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
-    cdef ptrdiff_t j, n, f, p
+    cdef ptrdiff_t j, n, f, p, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *xpad
     cdef floating *doutT
     cdef floating *E
@@ -187,7 +200,7 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
         xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
         doutT = <floating *>calloc(P * Fpad, sizeof(floating))
         E = <floating *>calloc(e_size + 1, sizeof(floating))
-        dxtile = <floating *>calloc(dx_row_count * ld, sizeof(floating))
+        dxtile = <floating *>calloc(rows_per_pass * ld, sizeof(floating))
         if xpad == NULL or doutT == NULL or E == NULL or dxtile == NULL:
             with gil:
                 raise MemoryError("conv backward: per-thread buffers")
@@ -205,16 +218,24 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
                 pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
                 tile_rows(&dw_partial[j, 0, 0], Fpad, xpad, &x_taps[0], K, &x_pixels[0], P,
                           doutT, Fpad, L, Fpad // L, L, 1)
+                # dx, a chunk of rows (output windows, or input pixels) at a time
                 if dx_via_columns:
-                    tile_rows(dxtile, ld, &dout[n, 0, 0, 0], &dx_rows[0], P, &dx_taps[0], F,
-                              &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
                     memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(floating))
-                    col2im_image(dxtile, ld, &dx[n, 0, 0, 0], C, H, W, HH, WW, stride, pad, OH, OW)
                 else:
                     dilate_gradient(&dout[n, 0, 0, 0], E, F, OH, OW, stride, HH - 1, WW - 1, Eh, Ew)
-                    tile_rows(dxtile, ld, E, &dx_rows[0], H * W, &dx_taps[0], T,
-                              &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
-                    untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, <floating *>NULL)
+                p0 = 0
+                while p0 < dx_row_count:
+                    count = min(rows_per_pass, dx_row_count - p0)
+                    if dx_via_columns:
+                        tile_rows(dxtile, ld, &dout[n, 0, 0, 0], &dx_rows[p0], count, &dx_taps[0],
+                                  F, &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
+                        col2im_windows(dxtile, ld, &dx[n, 0, 0, 0], C, H, W, HH, WW, stride, pad,
+                                       OW, p0, count)
+                    else:
+                        tile_rows(dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
+                                  &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
+                        untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, p0, count, <floating *>NULL)
+                    p0 = p0 + rows_per_pass
         free(xpad)
         free(doutT)
         free(E)

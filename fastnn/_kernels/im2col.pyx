@@ -8,7 +8,7 @@ planes, so neither needs a reduction and the sums in col2im run in a fixed order
 from cython cimport floating
 from cython.parallel cimport prange
 
-from fastnn._kernels.im2col cimport col2im_image, im2col_image
+from fastnn._kernels.im2col cimport col2im_windows, im2col_image
 from fastnn._kernels.threads cimport num_threads_for
 
 
@@ -30,4 +30,4 @@ def col2im(const floating[:, ::1] col, floating[:, :, :, ::1] x,
     cdef Py_ssize_t n, P = OH * OW, ld = col.shape[1]
     cdef int threads = num_threads_for(col.shape[0] * col.shape[1])
     for n in prange(N, nogil=True, schedule="static", num_threads=threads):
-        col2im_image(&col[n * P, 0], ld, &x[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW)
+        col2im_windows(&col[n * P, 0], ld, &x[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OW, 0, P)
