@@ -205,9 +205,10 @@ class Dropout(Layer):
 
 
 class _LossLayer(Layer):
-    """A loss over class scores: ``forward(x, t)`` -> loss, ``backward(dout=1)`` -> dx.
+    """A loss layer: ``forward(x, t)`` -> loss, ``backward(dout=1)`` -> dx.
 
-    x (N, C) scores; t integer labels (N,) or one-hot (N, C).
+    For the classification losses x (N, C) scores and t integer labels (N,) or one-hot
+    (N, C); subclasses with other targets override :meth:`targets`.
     """
 
     loss_fn = None  # the backend function's name
@@ -216,10 +217,14 @@ class _LossLayer(Layer):
         self.loss = self.t = self.dx = None
         self.cache = None
 
+    def targets(self, t, x):
+        """What the backend's loss function takes as its second argument."""
+        return _integer_labels(self.loss_fn, t, x)
+
     def forward(self, x, t):
         x = np.asarray(x)
         self.t = t
-        self.loss, self.dx = getattr(self.F, self.loss_fn)(x, _integer_labels(self.loss_fn, t, x))
+        self.loss, self.dx = getattr(self.F, self.loss_fn)(x, self.targets(t, x))
         self.cache = True
         return self.loss
 
@@ -250,23 +255,15 @@ class SVMWithLoss(_LossLayer):
     loss_fn = "svm_loss"
 
 
-class MSEWithLoss(Layer):
+class MSEWithLoss(_LossLayer):
     """Half the squared error, summed over features, averaged over the batch:
     ``forward(y, t)`` -> loss = 0.5 * sum((y - t)**2) / N; ``backward(dout=1)`` -> dy.
     y and t of the same shape (N, ...); the loss of an autoencoder, with t = its input."""
 
-    def __init__(self):
-        self.loss = self.dx = None
-        self.cache = None
+    loss_fn = "mse_loss"
 
-    def forward(self, y, t):
-        self.loss, self.dx = self.F.mse_loss(y, t)
-        self.cache = True
-        return self.loss
-
-    def backward(self, dout=1):
-        self._require_forward()
-        return self.dx * self.dx.dtype.type(dout)
+    def targets(self, t, x):
+        return t  # real-valued targets, checked against y's shape by mse_loss
 
 
 def _integer_labels(func, t, x):

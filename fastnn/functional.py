@@ -293,9 +293,10 @@ def _normalize_channels(func, x3, gamma, beta, bn_param):
     return out, (mode, x3, mean, std, gamma)
 
 
-def _normalize_channels_backward(func, dout3, cache):
+def _normalize_channels_backward(dout3, cache):
+    """dout3 (N, C, S), already checked by the caller -> dx (N, C, S), dgamma, dbeta (C,)."""
     mode, x3, mean, std, gamma = cache
-    dout3 = np.ascontiguousarray(_checks.dout_array(func, dout3, x3.shape, x3.dtype))
+    dout3 = np.ascontiguousarray(dout3)
     C = x3.shape[1]
     dx = np.empty_like(x3)
     dgamma, dbeta = np.empty(C, x3.dtype), np.empty(C, x3.dtype)
@@ -318,7 +319,7 @@ def batchnorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,)."""
     _, D, N = cache[1].shape
     dout = _checks.dout_array("batchnorm_backward", dout, (N, D), cache[1].dtype)
-    dx, dgamma, dbeta = _normalize_channels_backward("batchnorm_backward", dout.T[None], cache)
+    dx, dgamma, dbeta = _normalize_channels_backward(dout.T[None], cache)
     return dx[0].T.copy(), dgamma, dbeta
 
 
@@ -339,6 +340,5 @@ def spatial_batchnorm_backward(dout, cache):
     x_shape, channel_cache = cache
     N, C, H, W = x_shape
     dout = _checks.dout_array("spatial_batchnorm_backward", dout, x_shape, channel_cache[1].dtype)
-    dx, dgamma, dbeta = _normalize_channels_backward("spatial_batchnorm_backward",
-                                                     dout.reshape(N, C, H * W), channel_cache)
+    dx, dgamma, dbeta = _normalize_channels_backward(dout.reshape(N, C, H * W), channel_cache)
     return dx.reshape(x_shape), dgamma, dbeta
