@@ -98,7 +98,11 @@ class BuildExt(build_ext):
         if compiler.compiler_type == "msvc":
             compile_args, link_args = ["/O2"], []
         else:
-            compile_args = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+            # -ffp-contract=off: no a*b + c fused into an FMA behind our back, so results
+            # do not depend on the instruction set of the clone that runs; the GEMM
+            # micro-kernel turns it back on for itself (csrc/gather_gemm.h).
+            compile_args = ["-O3", "-fno-math-errno", "-ffp-contract=off",
+                            "-Wno-unused-function"]
             link_args = []
         if env_flag("FASTNN_NATIVE") and compiler.compiler_type != "msvc":
             compile_args.append("-march=native")

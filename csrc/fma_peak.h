@@ -10,8 +10,9 @@
 #define FASTNN_FMA_ACCUMULATORS 10
 
 #define FASTNN_DEFINE_FMA_LOOP(NAME, T, V)                                               \
-FASTNN_DISPATCH                                                                           \
+FASTNN_DISPATCH FASTNN_CONTRACT                                                           \
 static T NAME(long iterations, T a, T b) {                                                \
+    FASTNN_CONTRACT_BODY                                                                  \
     V x0 = {0}, x1 = {0}, x2 = {0}, x3 = {0}, x4 = {0};                                   \
     V x5 = {0}, x6 = {0}, x7 = {0}, x8 = {0}, x9 = {0};                                   \
     V va = x0 + a, vb = x0 + b;                                                           \

@@ -14,6 +14,13 @@
  * Portable build, fast run: on x86-64 with GCC, target_clones compiles the kernel for
  * x86-64-v3 (AVX2 + FMA) and the baseline, and the loader picks one at start-up.
  * FASTNN_SIMD_LEVEL() says which clone runs.
+ *
+ * Floating-point contraction: the build turns it off everywhere (-ffp-contract=off, in
+ * setup.py), so that no kernel's result depends on which clone runs.  This kernel and
+ * the FMA ceiling loop are the exceptions, marked FASTNN_CONTRACT: fusing a*b + c into
+ * one FMA is their point.  So the x86-64-v3 clone rounds once per multiply-add and the
+ * baseline (no FMA instruction) twice: the convolution and affine products may differ
+ * in the last bits between an AVX2 machine and one without it, and nothing else does.
  */
 #ifndef FASTNN_GATHER_GEMM_H
 #define FASTNN_GATHER_GEMM_H
@@ -36,6 +43,19 @@ static inline const char *FASTNN_SIMD_LEVEL(void) {
 static inline const char *FASTNN_SIMD_LEVEL(void) { return "compiler default"; }
 #endif
 
+/* Contraction back on for one function (see above).  GCC: a function attribute;
+ * clang: a pragma at the start of the function body (FASTNN_CONTRACT_BODY). */
+#if defined(__clang__)
+#define FASTNN_CONTRACT
+#define FASTNN_CONTRACT_BODY _Pragma("clang fp contract(fast)")
+#elif defined(__GNUC__)
+#define FASTNN_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#define FASTNN_CONTRACT_BODY
+#else
+#define FASTNN_CONTRACT
+#define FASTNN_CONTRACT_BODY
+#endif
+
 /* 32-byte vectors: one AVX2 register each (GCC lowers larger generic vectors through
  * memory).  A row of the tile is two of them: 16 floats or 8 doubles. */
 typedef float fastnn_v8f __attribute__((vector_size(32)));
@@ -52,11 +72,12 @@ typedef double fastnn_v4d __attribute__((vector_size(32)));
  * The twelve accumulators are named variables, not an array, so that GCC keeps them in
  * registers (an array indexed by a loop variable is spilled to the stack). */
 #define FASTNN_DEFINE_GATHER_GEMM(NAME, T, V)                                           \
-FASTNN_DISPATCH                                                                          \
+FASTNN_DISPATCH FASTNN_CONTRACT                                                          \
 static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
                  const ptrdiff_t *col_off, ptrdiff_t T_count,                            \
                  const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
 {                                                                                        \
+    FASTNN_CONTRACT_BODY                                                                 \
     /* Missing rows repeat the last one; their results are never stored. */              \
     const ptrdiff_t last = rows - 1;                                                     \
     const T *a0 = A + row_off[0];                                                        \

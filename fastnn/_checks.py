@@ -14,11 +14,13 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def as_float_arrays(func, **arrays):
     """Convert array-likes to one floating dtype by NumPy promotion.
 
-    The common dtype is ``np.result_type(*arrays, np.float32)``: float32 stays float32,
-    float32 with float64 gives float64, integers give float64 (small unsigned ones,
-    such as uint8 images, float32), exactly as NumPy arithmetic would.  Complex, object,
-    string and extended-precision inputs raise ``TypeError``.  Inputs are never
-    modified; an input already of the common dtype is returned as it is (not copied).
+    The common dtype follows NumPy arithmetic: with at least one floating input it is
+    ``np.result_type`` of the inputs (at least float32), so float32 stays float32,
+    float32 with float64 gives float64, and uint8 or int16 images with float32 weights
+    give float32; when every input is an integer or bool array it is float64, as
+    ``x * 1.0`` would give.  Complex, object, string and extended-precision inputs raise
+    ``TypeError``.  Inputs are never modified; an input already of the common dtype is
+    returned as it is (not copied).
 
     Returns the converted arrays in the order given.
     """
@@ -30,7 +32,10 @@ def as_float_arrays(func, **arrays):
             raise TypeError(
                 f"{func}: {name} must be a real numeric array, got dtype {a.dtype}")
         converted[name] = a
-    dtype = np.result_type(*converted.values(), np.float32)
+    if any(a.dtype.kind == "f" for a in converted.values()):
+        dtype = np.result_type(*converted.values(), np.float32)
+    else:
+        dtype = np.dtype(np.float64)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{func}: inputs promote to {dtype}; only float32 and float64 are supported")
@@ -51,13 +56,20 @@ def check_shape(func, name, a, shape, layout):
             f"{func}: {name} must have shape {layout} = {tuple(shape)}, got {a.shape}")
 
 
+# Largest stride, pad or window size accepted: far beyond any array that fits in
+# memory, small enough that the kernels' 64-bit index arithmetic can never overflow.
+MAX_GEOMETRY = 2**40
+
+
 def integer_param(func, name, value, minimum):
-    """An integer hyper-parameter (stride, pad, window size) that is ``>= minimum``."""
+    """An integer hyper-parameter (stride, pad, window size) in [minimum, 2**40]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
         raise ValueError(f"{func}: {name} must be >= {minimum}, got {value}")
+    if value > MAX_GEOMETRY:
+        raise ValueError(f"{func}: {name} must be <= 2**40, got {value}")
     return int(value)
 
 
@@ -139,6 +151,10 @@ def conv_geometry(func, x, w, b, conv_param):
     return stride, pad, out_h, out_w
 
 
+# Largest pooling window (elements): max pooling keeps a 32-bit window-local index.
+MAX_WINDOW = 2**31 - 1
+
+
 def pool_geometry(func, x, pool_param):
     """Check a pooling's arguments; return ``(pool_h, pool_w, stride, pad, out_h, out_w)``.
 
@@ -152,6 +168,10 @@ def pool_geometry(func, x, pool_param):
     pool_w = integer_param(func, "pool_width", get("pool_width"), 1)
     stride = integer_param(func, "stride", get("stride"), 1)
     pad = integer_param(func, "pad", pool_param.get("pad", 0), 0)
+    if pool_h * pool_w > MAX_WINDOW:
+        raise ValueError(
+            f"{func}: the pooling window has {pool_h}x{pool_w} = {pool_h * pool_w} "
+            f"elements; at most {MAX_WINDOW} are supported")
     if pad > min(pool_h, pool_w) // 2:
         raise ValueError(
             f"{func}: pad must be at most half the pooling window "
@@ -233,3 +253,35 @@ def dout_array(func, dout, shape, dtype):
     (dout,) = as_float_arrays(func, dout=dout)
     check_shape(func, "dout", dout, shape, "(the forward output's shape)")
     return dout.astype(dtype, copy=False)
+
+
+def cache_entries(func, cache, count, forward):
+    """Unpack a cache that should be the ``count``-tuple returned by ``forward``."""
+    if not isinstance(cache, tuple) or len(cache) != count:
+        got = (f"a tuple of {len(cache)} entries" if isinstance(cache, tuple)
+               else type(cache).__name__)
+        raise TypeError(
+            f"{func}: cache must be the {count}-tuple returned by {forward}, got {got}")
+    return cache
+
+
+def detached(a, source):
+    """``a``, or a copy of it when it shares memory with ``source`` (the caller's array).
+
+    What a cache keeps must not change when the caller refills its input buffer between
+    the forward and the backward pass, so caches hold either derived data or this.
+    """
+    return a.copy() if np.may_share_memory(a, source) else a
+
+
+def window_indices(func, argmax, out_shape, window_size):
+    """Max pooling's cached argmax: one window-local index per output, of either
+    backend's layout ((N*C*OH*OW,) or (N*C, OH, OW)); returned as an integer array."""
+    argmax = np.asarray(argmax)
+    expected = int(np.prod(out_shape))
+    if argmax.dtype.kind not in "iu" or argmax.size != expected:
+        raise ValueError(
+            f"{func}: the cache's argmax must hold {expected} integer window indices "
+            f"(one per output of shape {tuple(out_shape)}), got dtype {argmax.dtype} "
+            f"and shape {argmax.shape}")
+    return argmax

@@ -12,10 +12,16 @@ the seed networks; see ``benchmarks/NOTES.md``.
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
 ``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default, chosen by
 shape; see :func:`choose_conv_algo`).
+
+Caches have the reference's layout and rules (no memory shared with the caller's x), so
+either backend's backward pass takes either backend's cache.  Outputs come from
+``fastnn._alloc.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that leaves an
+output element unwritten cannot go unnoticed in the tests.
 """
 import numpy as np
 
 from fastnn import _checks
+from fastnn._alloc import empty as _empty
 from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
@@ -44,7 +50,7 @@ def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
     filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
         "im2col", x, filter_h, filter_w, stride, pad)
     N, C = x.shape[:2]
-    col = np.empty((N * out_h * out_w, C * filter_h * filter_w), dtype=x.dtype)
+    col = _empty((N * out_h * out_w, C * filter_h * filter_w), x.dtype)
     _im2col.im2col(np.ascontiguousarray(x), col, filter_h, filter_w, stride, pad, out_h, out_w)
     return col
 
@@ -76,7 +82,7 @@ def _matmul(a, b, transpose_a=False):
     else:
         row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
     packed = _pack_lanes(b, _conv.lanes(a.dtype))
-    out = np.empty((R, packed.shape[0] * packed.shape[2]), dtype=a.dtype)
+    out = _empty((R, packed.shape[0] * packed.shape[2]), a.dtype)
     _affine.gemm(a.reshape(-1), row_off, col_off, packed, out)
     return out if out.shape[1] == M else out[:, :M].copy()
 
@@ -84,15 +90,15 @@ def _matmul(a, b, transpose_a=False):
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M),
     cache.  As the reference."""
-    x, w, b, D = _checks.affine_args("affine_forward", x, w, b)
-    out = _matmul(x.reshape(x.shape[0], D), w)
+    xs, w, b, D = _checks.affine_args("affine_forward", x, w, b)
+    out = _matmul(xs.reshape(xs.shape[0], D), w)
     out += b
-    return out, (x, w, b)
+    return out, (_checks.detached(xs, x), w, b)
 
 
 def affine_backward(dout, cache):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
-    x, w, b = cache
+    x, w, b = _checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = _matmul(dout, w.T).reshape(x.shape)
     dw = _matmul(x.reshape(x.shape[0], w.shape[0]), dout, transpose_a=True)
@@ -104,19 +110,20 @@ def affine_backward(dout, cache):
 # ----------------------------------------------------------------------------------
 
 def relu_forward(x):
-    """out = max(x, 0), elementwise (NaN stays NaN); cache = x.  As the reference."""
+    """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference."""
     (x,) = _checks.as_float_arrays("relu_forward", x=x)
     x = np.ascontiguousarray(x)
-    out = np.empty_like(x)
+    out = _empty(x.shape, x.dtype)
     _elementwise.relu_forward(x.reshape(-1), out.reshape(-1))
-    return out, x
+    return out, out
 
 
 def relu_backward(dout, cache):
-    """dx = dout where x > 0, else 0."""
-    x = cache
+    """dx = dout where x > 0, else 0; cache: the forward's output, or its input x."""
+    (x,) = _checks.as_float_arrays("relu_backward", cache=cache)
+    x = np.ascontiguousarray(x)  # a cache of any layout: the kernel reads C order
     dout = np.ascontiguousarray(_checks.dout_array("relu_backward", dout, x.shape, x.dtype))
-    dx = np.empty_like(x)
+    dx = _empty(x.shape, x.dtype)
     _elementwise.relu_backward(x.reshape(-1), dout.reshape(-1), dx.reshape(-1))
     return dx
 
@@ -160,45 +167,53 @@ def conv_forward(x, w, b, conv_param):
     """x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad', optional
     'algo'} -> out (N, F, OH, OW), cache.  As ``fastnn.reference.functional.conv_forward``."""
     func = "conv_forward"
-    x, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
-    stride, pad, out_h, out_w = _checks.conv_geometry(func, x, w, b, conv_param)
+    xs, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
+    stride, pad, out_h, out_w = _checks.conv_geometry(func, xs, w, b, conv_param)
     algo = _conv_algo(func, conv_param)
     if algo == "auto":
-        algo = choose_conv_algo(x.shape, w.shape, stride, pad, x.dtype)
-    N, C = x.shape[:2]
+        algo = choose_conv_algo(xs.shape, w.shape, stride, pad, xs.dtype)
+    N, C = xs.shape[:2]
     F, _, HH, WW = w.shape
-    x = np.ascontiguousarray(x)
+    xs = np.ascontiguousarray(xs)
+    w_rows = w.reshape(F, C * HH * WW)
     if algo == "direct":
-        out = np.empty((N, F, out_h, out_w), dtype=x.dtype)
-        w_packed = _pack_lanes(w.reshape(F, -1).T, _conv.lanes(x.dtype))
-        _conv.forward(x, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
+        out = _empty((N, F, out_h, out_w), xs.dtype)
+        w_packed = _pack_lanes(w_rows.T, _conv.lanes(xs.dtype))
+        _conv.forward(xs, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
         col = None
     else:
-        col = im2col(x, HH, WW, stride, pad)
-        out = (col @ w.reshape(F, -1).T + b).reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
+        col = im2col(xs, HH, WW, stride, pad)
+        out = (col @ w_rows.T + b).reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
         out = np.ascontiguousarray(out)
-    return out, (x, w, b, {"stride": stride, "pad": pad, "algo": algo}, col)
+    cache = (_checks.detached(xs, x), w, b, {"stride": stride, "pad": pad, "algo": algo}, col)
+    return out, cache
 
 
 def conv_backward(dout, cache):
     """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
-    x, w, b, conv_param, col = cache
+    func = "conv_backward"
+    x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
     out_h, out_w = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
-    dout = _checks.dout_array("conv_backward", dout, (N, F, out_h, out_w), x.dtype)
+    dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     dout = np.ascontiguousarray(dout)
-    if conv_param["algo"] == "im2col":
+    x = np.ascontiguousarray(x)
+    # A reference cache has no 'algo' but holds col: either way is right; direct is faster.
+    if conv_param.get("algo") == "im2col" and col is not None:
         dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)
         db = dout_rows.sum(axis=0)
         dw = (dout_rows.T @ col).reshape(w.shape)
-        dx = col2im(dout_rows @ w.reshape(F, -1), x.shape, HH, WW, stride, pad)
+        dx = col2im(dout_rows @ w.reshape(F, C * HH * WW), x.shape, HH, WW, stride, pad)
         return dx, dw, db
     lanes = _conv.lanes(x.dtype)
-    dx_via_columns = C < lanes or stride > 1
+    # The "dilated" form also multiplies the zeros between and around the gradients by
+    # the weights: with an infinite or NaN weight that is NaN where the reference (and
+    # the "columns" form) have no such product at all.
+    dx_via_columns = C < lanes or stride > 1 or not np.isfinite(w).all()
     if dx_via_columns:  # dcol = dout^T w, lanes over the C*HH*WW taps, then col2im
-        w_packed = _pack_lanes(w.reshape(F, -1), lanes)
+        w_packed = _pack_lanes(w.reshape(F, C * HH * WW), lanes)
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
         w_packed = _pack_lanes(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, C), lanes)
     f_pad = -(-F // lanes) * lanes
@@ -208,7 +223,7 @@ def conv_backward(dout, cache):
     n_chunks = max(1, -(-N // chunk))
     dw_partial = np.zeros((n_chunks, C * HH * WW, f_pad), dtype=x.dtype)
     db_partial = np.zeros((n_chunks, f_pad), dtype=x.dtype)
-    dx = np.empty_like(x)
+    dx = _empty(x.shape, x.dtype)
     _conv.backward(x, dout, dx, dw_partial, db_partial, stride, pad, HH, WW, chunk,
                    w_packed, dx_via_columns)
     dw = np.ascontiguousarray(dw_partial.sum(axis=0)[:, :F].T).reshape(w.shape)
@@ -225,14 +240,26 @@ def _pool_forward(func, x, pool_param):
     pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
     N, C, H, W = x.shape
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
-    out = np.empty((N * C, out_h, out_w), dtype=x.dtype)
+    out = _empty((N * C, out_h, out_w), x.dtype)
     return planes, out, (pool_h, pool_w, stride, pad)
+
+
+def _pool_backward(func, forward, dout, cache, count):
+    """Unpack a pooling cache (either backend's); return the checked dout as planes
+    (N*C, OH, OW), an empty dx (N*C, H, W), the window and the rest of the cache."""
+    x_shape, dtype, window, *rest = _checks.cache_entries(func, cache, count, forward)
+    N, C, H, W = x_shape
+    pool_h, pool_w, stride, pad = window
+    out_hw = ((H + 2 * pad - pool_h) // stride + 1, (W + 2 * pad - pool_w) // stride + 1)
+    dout = _checks.dout_array(func, dout, (N, C) + out_hw, dtype)
+    dout = np.ascontiguousarray(dout).reshape((N * C,) + out_hw)
+    return dout, _empty((N * C, H, W), dtype), window, rest
 
 
 def max_pool_forward(x, pool_param):
     """x (N, C, H, W) -> out (N, C, OH, OW), cache.  As the reference."""
     planes, out, window = _pool_forward("max_pool_forward", x, pool_param)
-    argmax = np.empty(out.shape, dtype=np.intc)
+    argmax = _empty(out.shape, np.intc)
     _pool.max_forward(planes, out, argmax, *window)
     N, C, H, W = np.shape(x)
     return out.reshape(N, C, *out.shape[1:]), ((N, C, H, W), out.dtype, window, argmax)
@@ -241,12 +268,12 @@ def max_pool_forward(x, pool_param):
 def max_pool_backward(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W); each gradient goes to its window's first
     maximum."""
-    x_shape, dtype, window, argmax = cache
-    N, C, H, W = x_shape
-    dout = _checks.dout_array("max_pool_backward", dout, (N, C) + argmax.shape[1:], dtype)
-    dx = np.empty((N * C, H, W), dtype=dtype)
-    _pool.max_backward(np.ascontiguousarray(dout).reshape(argmax.shape), argmax, dx, *window)
-    return dx.reshape(x_shape)
+    func = "max_pool_backward"
+    dout, dx, window, (argmax,) = _pool_backward(func, "max_pool_forward", dout, cache, 4)
+    argmax = _checks.window_indices(func, argmax, dout.shape, window[0] * window[1])
+    argmax = np.ascontiguousarray(argmax, dtype=np.intc).reshape(dout.shape)
+    _pool.max_backward(dout, argmax, dx, *window)
+    return dx.reshape(cache[0])
 
 
 def avg_pool_forward(x, pool_param):
@@ -254,17 +281,14 @@ def avg_pool_forward(x, pool_param):
     planes, out, window = _pool_forward("avg_pool_forward", x, pool_param)
     _pool.avg_forward(planes, out, *window)
     N, C, H, W = np.shape(x)
-    return out.reshape(N, C, *out.shape[1:]), ((N, C, H, W), out.dtype, window, out.shape)
+    return out.reshape(N, C, *out.shape[1:]), ((N, C, H, W), out.dtype, window)
 
 
 def avg_pool_backward(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W)."""
-    x_shape, dtype, window, planes_shape = cache
-    N, C, H, W = x_shape
-    dout = _checks.dout_array("avg_pool_backward", dout, (N, C) + planes_shape[1:], dtype)
-    dx = np.empty((N * C, H, W), dtype=dtype)
-    _pool.avg_backward(np.ascontiguousarray(dout).reshape(planes_shape), dx, *window)
-    return dx.reshape(x_shape)
+    dout, dx, window, _ = _pool_backward("avg_pool_backward", "avg_pool_forward", dout, cache, 3)
+    _pool.avg_backward(dout, dx, *window)
+    return dx.reshape(cache[0])
 
 
 # ----------------------------------------------------------------------------------
@@ -273,7 +297,8 @@ def avg_pool_backward(dout, cache):
 # ----------------------------------------------------------------------------------
 
 def _normalize_channels(func, x3, gamma, beta, bn_param):
-    """Batch normalisation of x3 (N, C, S) per channel; returns out (N, C, S), cache."""
+    """Batch normalisation of x3 (N, C, S) per channel; returns out (N, C, S) and the
+    cache (mode, x_hat (N, C, S), gamma, std)."""
     N, C, S = x3.shape
     mode, eps, momentum, running_mean, running_var = _checks.batchnorm_params(
         func, x3, C, N * S, gamma, beta, bn_param)
@@ -288,19 +313,28 @@ def _normalize_channels(func, x3, gamma, beta, bn_param):
         var = running_var.astype(x3.dtype)
     std = np.sqrt(var + eps).astype(x3.dtype, copy=False)
     gamma = np.ascontiguousarray(gamma)
-    out = np.empty_like(x3)
-    _bn.normalize(x3, mean, std, gamma, np.ascontiguousarray(beta), out)
-    return out, (mode, x3, mean, std, gamma)
+    out, x_hat = _empty(x3.shape, x3.dtype), _empty(x3.shape, x3.dtype)
+    _bn.normalize(x3, mean, std, gamma, np.ascontiguousarray(beta), x_hat, out)
+    return out, (mode, x_hat, gamma, std)
+
+
+def _channel_cache(func, forward, cache, batch):
+    """A batch-norm cache (mode, x_hat, gamma, std) of either backend, with x_hat in this
+    backend's layout (batch, C, S); the reference keeps rows (batch*S, C)."""
+    mode, x_hat, gamma, std = _checks.cache_entries(func, cache, 4, forward)
+    if x_hat.ndim == 2:
+        x_hat = x_hat.reshape(batch, -1, x_hat.shape[1]).transpose(0, 2, 1)
+    return mode, np.ascontiguousarray(x_hat), gamma, std
 
 
 def _normalize_channels_backward(dout3, cache):
     """dout3 (N, C, S), already checked by the caller -> dx (N, C, S), dgamma, dbeta (C,)."""
-    mode, x3, mean, std, gamma = cache
-    dout3 = np.ascontiguousarray(dout3)
-    C = x3.shape[1]
-    dx = np.empty_like(x3)
-    dgamma, dbeta = np.empty(C, x3.dtype), np.empty(C, x3.dtype)
-    _bn.backward(x3, dout3, mean, std, gamma, dx, dgamma, dbeta, mode == "train")
+    mode, x_hat, gamma, std = cache
+    C = x_hat.shape[1]
+    dx = _empty(x_hat.shape, x_hat.dtype)
+    dgamma, dbeta = _empty(C, x_hat.dtype), _empty(C, x_hat.dtype)
+    _bn.backward(x_hat, np.ascontiguousarray(dout3), std, np.ascontiguousarray(gamma),
+                 dx, dgamma, dbeta, mode == "train")
     return dx, dgamma, dbeta
 
 
@@ -317,9 +351,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 def batchnorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,)."""
-    _, D, N = cache[1].shape
-    dout = _checks.dout_array("batchnorm_backward", dout, (N, D), cache[1].dtype)
-    dx, dgamma, dbeta = _normalize_channels_backward(dout.T[None], cache)
+    func = "batchnorm_backward"
+    channel_cache = _channel_cache(func, "batchnorm_forward", cache, 1)
+    _, D, N = channel_cache[1].shape
+    dout = _checks.dout_array(func, dout, (N, D), channel_cache[1].dtype)
+    dx, dgamma, dbeta = _normalize_channels_backward(dout.T[None], channel_cache)
     return dx[0].T.copy(), dgamma, dbeta
 
 
@@ -337,8 +373,11 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
 def spatial_batchnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
-    x_shape, channel_cache = cache
+    func = "spatial_batchnorm_backward"
+    forward = "spatial_batchnorm_forward"
+    x_shape, channel_cache = _checks.cache_entries(func, cache, 2, forward)
     N, C, H, W = x_shape
-    dout = _checks.dout_array("spatial_batchnorm_backward", dout, x_shape, channel_cache[1].dtype)
+    channel_cache = _channel_cache(func, forward, channel_cache, N)
+    dout = _checks.dout_array(func, dout, x_shape, channel_cache[1].dtype)
     dx, dgamma, dbeta = _normalize_channels_backward(dout.reshape(N, C, H * W), channel_cache)
     return dx.reshape(x_shape), dgamma, dbeta

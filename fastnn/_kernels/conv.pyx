@@ -17,22 +17,25 @@ straight from a zero-padded image through two offset tables.
 
 Threads take whole images.  Extra memory is per thread and independent of the batch size:
 one padded image (and, backward, its output gradient), and output tiles of a chunk of
-pixels at a time, about 64 KB, whatever the image size.  dw and db are summed per fixed
+pixels at a time, about 64 KB, whatever the image size.  It is allocated by NumPy before
+the parallel region (one row per thread), so a failed allocation is a MemoryError
+raised before any kernel runs, and nothing can leak.  Geometry is Py_ssize_t throughout.  dw and db are summed per fixed
 chunk of images (the chunks depend on N only) and the chunks are added in order
 afterwards, so results are the same for any thread count.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stddef cimport ptrdiff_t
-from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 import numpy as np
 
+from fastnn._alloc import scratch
+
 from fastnn._kernels.gather_gemm cimport (MR, FASTNN_SIMD_LEVEL, LANES_F32, LANES_F64,
                                           tile_rows)
 from fastnn._kernels.im2col cimport col2im_windows
-from fastnn._kernels.threads cimport num_threads_for
+from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
 
 def lanes(dtype):
     """Channels per register tile for a dtype: weights are packed in blocks of this many."""
@@ -78,7 +81,7 @@ cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdi
 cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
     """Pixels per pass, so that a (pixels, ld) tile stays within about 64 KB (at most 96
     rows, at least one register tile): the per-thread tile is small whatever the image."""
-    cdef ptrdiff_t rows = (16384 // ld) // MR * MR
+    cdef ptrdiff_t rows = (16384 // ld) // MR * MR if ld > 0 else MR
     return MR if rows < MR else (96 if rows > 96 else rows)
 
 
@@ -98,7 +101,7 @@ def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdif
 
 def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
             const floating[::1] b, floating[:, :, :, ::1] out,
-            int stride, int pad, int HH, int WW):
+            Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH, Py_ssize_t WW):
     """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b.
 
     w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
@@ -116,12 +119,12 @@ def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
     cdef floating *tile
     if N == 0 or F == 0 or P == 0:
         return
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] xpads = np.zeros((threads, C * Hp * Wp), dtype)  # borders stay 0
+    cdef floating[:, ::1] tiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
-        xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
-        tile = <floating *>calloc(rows_per_pass * ld, sizeof(floating))
-        if xpad == NULL or tile == NULL:
-            with gil:
-                raise MemoryError("conv forward: per-thread buffers")
+        xpad = &xpads[omp_get_thread_num(), 0]
+        tile = &tiles[omp_get_thread_num(), 0]
         for n in prange(N, schedule="static"):
             pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
             p0 = 0
@@ -131,8 +134,6 @@ def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
                           L, K * L, n_blocks, L, 0)
                 untile(tile, ld, &out[n, 0, 0, 0], F, P, p0, count, &b[0])
                 p0 = p0 + rows_per_pass
-        free(xpad)
-        free(tile)
 
 
 cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
@@ -157,8 +158,8 @@ cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
 
 def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
              floating[:, :, :, ::1] dx, floating[:, :, ::1] dw_partial,
-             floating[:, ::1] db_partial, int stride, int pad, int HH, int WW,
-             ptrdiff_t chunk, const floating[:, :, ::1] w_packed, bint dx_via_columns):
+             floating[:, ::1] db_partial, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
+             Py_ssize_t WW, ptrdiff_t chunk, const floating[:, :, ::1] w_packed, bint dx_via_columns):
     """dx (N, C, H, W), and per chunk of ``chunk`` images the partial sums
     dw_partial (chunks, C*HH*WW, Fpad) and db_partial (chunks, Fpad), zeroed by the caller.
 
@@ -196,14 +197,16 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
     cdef floating s
     if N == 0:
         return
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] xpads = np.zeros((threads, C * Hp * Wp), dtype)  # borders stay 0
+    cdef floating[:, ::1] doutTs = np.zeros((threads, P * Fpad), dtype)  # lanes >= F stay 0
+    cdef floating[:, ::1] Es = scratch((threads, e_size + 1), dtype)  # zeroed per image
+    cdef floating[:, ::1] dxtiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
-        xpad = <floating *>calloc(C * Hp * Wp, sizeof(floating))
-        doutT = <floating *>calloc(P * Fpad, sizeof(floating))
-        E = <floating *>calloc(e_size + 1, sizeof(floating))
-        dxtile = <floating *>calloc(rows_per_pass * ld, sizeof(floating))
-        if xpad == NULL or doutT == NULL or E == NULL or dxtile == NULL:
-            with gil:
-                raise MemoryError("conv backward: per-thread buffers")
+        xpad = &xpads[omp_get_thread_num(), 0]
+        doutT = &doutTs[omp_get_thread_num(), 0]
+        E = &Es[omp_get_thread_num(), 0]
+        dxtile = &dxtiles[omp_get_thread_num(), 0]
         for j in prange(n_chunks, schedule="static"):
             for n in range(j * chunk, min((j + 1) * chunk, N)):
                 # db and the transposed gradient (P, Fpad) for dw, in one read of dout
@@ -236,7 +239,3 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
                                   &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
                         untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, p0, count, <floating *>NULL)
                     p0 = p0 + rows_per_pass
-        free(xpad)
-        free(doutT)
-        free(E)
-        free(dxtile)

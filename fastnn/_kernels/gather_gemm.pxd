@@ -39,12 +39,15 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
                            const floating *B, ptrdiff_t ldb, ptrdiff_t block_stride,
                            ptrdiff_t n_blocks, ptrdiff_t L, int accumulate) noexcept nogil:
     """C[r, blk*L:(blk+1)*L] (+)= sum_t A[row_off[r] + col_off[t]] * B_blk[t*ldb : +L]
-    for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride."""
+    for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride.
+
+    An empty sum (count == 0) is zero: without ``accumulate`` the tile is still written,
+    so C never keeps what its memory held before."""
     cdef ptrdiff_t blk, r0, t0, n_t
     cdef int rows
     for blk in range(n_blocks):
         t0 = 0
-        while t0 < count:
+        while True:  # at least one pass, so that count == 0 stores zeros
             n_t = count - t0 if count - t0 < T_BLOCK else T_BLOCK
             r0 = 0
             while r0 < n_rows:
@@ -54,5 +57,7 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
                      1 if accumulate or t0 > 0 else 0)
                 r0 += MR
             t0 += T_BLOCK
+            if t0 >= count:
+                break
 
 

@@ -4,8 +4,9 @@ from cython cimport floating
 
 
 cdef inline void im2col_image(const floating *x, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                              floating *col, Py_ssize_t ld, int FH, int FW, int stride,
-                              int pad, Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+                              floating *col, Py_ssize_t ld, Py_ssize_t FH, Py_ssize_t FW,
+                              Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH,
+                              Py_ssize_t OW) noexcept nogil:
     """col[p, k] (row stride ld) = x (C, H, W) at window p = (i, j), tap k = (c, p, q)."""
     cdef Py_ssize_t i, j, c, p, q, ih, iw, k
     cdef floating *row
@@ -26,8 +27,9 @@ cdef inline void im2col_image(const floating *x, Py_ssize_t C, Py_ssize_t H, Py_
 
 
 cdef inline void col2im_windows(const floating *col, Py_ssize_t ld, floating *x,
-                                Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, int FH, int FW,
-                                int stride, int pad, Py_ssize_t OW, Py_ssize_t first,
+                                Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH,
+                                Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                                Py_ssize_t OW, Py_ssize_t first,
                                 Py_ssize_t count) noexcept nogil:
     """x (C, H, W) += rows of col (row stride ld) added back onto their windows: row r is
     window first + r, the window at (i, j) being number i*OW + j.  Windows are taken in

@@ -13,7 +13,8 @@ from fastnn._kernels.threads cimport num_threads_for
 
 
 def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] col,
-           int FH, int FW, int stride, int pad, int OH, int OW):
+           Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH,
+           Py_ssize_t OW):
     """Fill col (N*OH*OW, C*FH*FW) from x (N, C, H, W)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t n, P = OH * OW, ld = col.shape[1]
@@ -23,7 +24,8 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] col,
 
 
 def col2im(const floating[:, ::1] col, floating[:, :, :, ::1] x,
-           int FH, int FW, int stride, int pad, int OH, int OW):
+           Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH,
+           Py_ssize_t OW):
     """x (N, C, H, W) += every row of col (N*OH*OW, C*FH*FW) added back onto its window;
     the caller zeroes x.  The adjoint of im2col."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]

@@ -13,12 +13,12 @@ from libc.string cimport memset
 from fastnn._kernels.threads cimport num_threads_for
 
 
-cdef inline Py_ssize_t first_column(Py_ssize_t q, int stride, int pad) noexcept nogil:
+cdef inline Py_ssize_t first_column(Py_ssize_t q, Py_ssize_t stride, Py_ssize_t pad) noexcept nogil:
     """The first output j whose tap column j*stride - pad + q is >= 0."""
     return (pad - q + stride - 1) // stride if pad > q else 0
 
 
-cdef inline Py_ssize_t end_column(Py_ssize_t q, int stride, int pad, Py_ssize_t W,
+cdef inline Py_ssize_t end_column(Py_ssize_t q, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t W,
                                   Py_ssize_t OW) noexcept nogil:
     """One past the last output j whose tap column j*stride - pad + q is < W."""
     cdef Py_ssize_t last = W - 1 + pad - q
@@ -28,7 +28,7 @@ cdef inline Py_ssize_t end_column(Py_ssize_t q, int stride, int pad, Py_ssize_t 
 
 
 cdef inline void max_tap(const floating *x_row, floating *out_row, int *idx_row,
-                         Py_ssize_t lo, Py_ssize_t hi, int stride, int k) noexcept nogil:
+                         Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t stride, int k) noexcept nogil:
     """Fold one window tap into a row of running maxima: a branch-free select over j.
     Called with a literal stride where possible, so the loads vectorise."""
     cdef Py_ssize_t j
@@ -43,7 +43,7 @@ cdef inline void max_tap(const floating *x_row, floating *out_row, int *idx_row,
 
 
 def max_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out, int[:, :, ::1] argmax,
-                int ph, int pw, int stride, int pad):
+                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride, Py_ssize_t pad):
     """out (P, OH, OW) = window maxima of x (P, H, W); argmax = window-local index p*pw + q.
 
     Taps outer, a row of outputs inner.  Starting each output at (-inf, tap 0) and
@@ -84,7 +84,7 @@ def max_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out, int[:, :, 
 
 
 def max_backward(const floating[:, :, ::1] dout, const int[:, :, ::1] argmax,
-                 floating[:, :, ::1] dx, int ph, int pw, int stride, int pad):
+                 floating[:, :, ::1] dx, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride, Py_ssize_t pad):
     """dx (P, H, W): each dout goes to its window's first maximum (padding drops it)."""
     cdef Py_ssize_t planes = dx.shape[0], H = dx.shape[1], W = dx.shape[2]
     cdef Py_ssize_t OH = dout.shape[1], OW = dout.shape[2]
@@ -101,7 +101,7 @@ def max_backward(const floating[:, :, ::1] dout, const int[:, :, ::1] argmax,
 
 
 def avg_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out,
-                int ph, int pw, int stride, int pad):
+                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride, Py_ssize_t pad):
     """out (P, OH, OW) = window sums of x (P, H, W) / (ph*pw); padding counts as zeros."""
     cdef Py_ssize_t planes = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t OH = out.shape[1], OW = out.shape[2]
@@ -124,7 +124,7 @@ def avg_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out,
 
 
 def avg_backward(const floating[:, :, ::1] dout, floating[:, :, ::1] dx,
-                 int ph, int pw, int stride, int pad):
+                 Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride, Py_ssize_t pad):
     """dx (P, H, W): each window's elements get dout / (ph*pw)."""
     cdef Py_ssize_t planes = dx.shape[0], H = dx.shape[1], W = dx.shape[2]
     cdef Py_ssize_t OH = dout.shape[1], OW = dout.shape[2]

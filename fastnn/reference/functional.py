@@ -6,9 +6,14 @@ CS231n conventions: each ``*_forward`` returns ``(out, cache)`` and the matching
 the same names, signatures and results.
 
 Inputs are converted to one floating dtype by NumPy promotion (float32 stays float32;
-float32 with float64 gives float64; integers give float64); gradients come back in the
-dtype of the forward pass.  Inputs are never modified, except ``bn_param``'s running
+float32 with float64 gives float64; integers alone give float64); gradients come back in
+the dtype of the forward pass.  Inputs are never modified, except ``bn_param``'s running
 statistics, which training-mode batch normalisation updates in place as in CS231n.
+
+Caches never share memory with the caller's data inputs (x): they hold derived arrays or
+a copy, so a caller may refill its input buffer before calling backward.  Parameters
+(w, b, gamma) are kept by reference.  The caches of both backends have the same layout:
+a cache from one backend's forward pass is accepted by the other's backward pass.
 """
 import numpy as np
 
@@ -87,14 +92,14 @@ def affine_forward(x, w, b):
     x (N, d_1, ..., d_k) with D = d_1*...*d_k, w (D, M), b (M,) -> out (N, M).
     cache = (x, w, b).
     """
-    x, w, b, D = _checks.affine_args("affine_forward", x, w, b)
-    out = x.reshape(x.shape[0], D) @ w + b
-    return out, (x, w, b)
+    xs, w, b, D = _checks.affine_args("affine_forward", x, w, b)
+    out = xs.reshape(xs.shape[0], D) @ w + b
+    return out, (_checks.detached(xs, x), w, b)
 
 
 def affine_backward(dout, cache):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
-    x, w, b = cache
+    x, w, b = _checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], w.shape[0]).T @ dout  # not -1: N may be 0
@@ -103,14 +108,17 @@ def affine_backward(dout, cache):
 
 
 def relu_forward(x):
-    """out = max(x, 0), elementwise (NaN stays NaN). cache = x."""
+    """out = max(x, 0), elementwise (NaN stays NaN). cache = out, which is > 0 exactly
+    where x is: a fresh array, so the caller may reuse x."""
     (x,) = _checks.as_float_arrays("relu_forward", x=x)
-    return np.maximum(x, 0), x
+    out = np.maximum(x, 0)
+    return out, out
 
 
 def relu_backward(dout, cache):
-    """dx = dout where x > 0, else 0."""
-    x = cache
+    """dx = dout where x > 0, else 0.  cache: the forward's output or, as in CS231n,
+    its input x (either marks the same elements), of any memory layout."""
+    (x,) = _checks.as_float_arrays("relu_backward", cache=cache)
     dout = _checks.dout_array("relu_backward", dout, x.shape, x.dtype)
     return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
 
@@ -160,29 +168,32 @@ def conv_forward(x, w, b, conv_param):
     out[n, f, i, j] = b[f] + sum_{c, p, q} xpad[n, c, i*stride + p, j*stride + q] * w[f, c, p, q]
     """
     func = "conv_forward"
-    x, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
-    stride, pad, out_h, out_w = _checks.conv_geometry(func, x, w, b, conv_param)
-    N = x.shape[0]
+    xs, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
+    stride, pad, out_h, out_w = _checks.conv_geometry(func, xs, w, b, conv_param)
+    N, C = xs.shape[:2]
     F, _, HH, WW = w.shape
-    col = im2col(x, HH, WW, stride, pad)                # (N*OH*OW, C*HH*WW)
-    out = col @ w.reshape(F, -1).T + b                  # (N*OH*OW, F)
+    col = im2col(xs, HH, WW, stride, pad)               # (N*OH*OW, C*HH*WW)
+    out = col @ w.reshape(F, C * HH * WW).T + b         # (N*OH*OW, F)
     out = out.reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
-    cache = (x, w, b, {"stride": stride, "pad": pad}, col)
+    cache = (_checks.detached(xs, x), w, b, {"stride": stride, "pad": pad}, col)
     return np.ascontiguousarray(out), cache
 
 
 def conv_backward(dout, cache):
     """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
-    x, w, b, conv_param, col = cache
-    N = x.shape[0]
+    func = "conv_backward"
+    x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
+    N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    out_h, out_w = (x.shape[2] + 2 * pad - HH) // stride + 1, (x.shape[3] + 2 * pad - WW) // stride + 1
-    dout = _checks.dout_array("conv_backward", dout, (N, F, out_h, out_w), x.dtype)
+    out_h, out_w = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
+    if col is None:  # a cache of the compiled backend's direct convolution
+        col = im2col(x, HH, WW, stride, pad)
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)    # (N*OH*OW, F)
     db = dout_rows.sum(axis=0)
     dw = (dout_rows.T @ col).reshape(w.shape)
-    dcol = dout_rows @ w.reshape(F, -1)                      # (N*OH*OW, C*HH*WW)
+    dcol = dout_rows @ w.reshape(F, C * HH * WW)             # (N*OH*OW, C*HH*WW)
     dx = col2im(dcol, x.shape, HH, WW, stride, pad)
     return dx, dw, db
 
@@ -227,9 +238,12 @@ def max_pool_forward(x, pool_param):
 def max_pool_backward(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W): each gradient goes to the first maximum
     of its window; overlapping windows add up."""
-    x_shape, dtype, (pool_h, pool_w, stride, pad), argmax = cache
+    func = "max_pool_backward"
+    x_shape, dtype, (pool_h, pool_w, stride, pad), argmax = _checks.cache_entries(
+        func, cache, 4, "max_pool_forward")
     out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
-    dout = _checks.dout_array("max_pool_backward", dout, out_shape, dtype)
+    dout = _checks.dout_array(func, dout, out_shape, dtype)
+    argmax = _checks.window_indices(func, argmax, out_shape, pool_h * pool_w).ravel()
     dwindows = np.zeros((argmax.size, pool_h * pool_w), dtype=dtype)
     dwindows[np.arange(argmax.size), argmax] = dout.ravel()
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
@@ -253,9 +267,11 @@ def avg_pool_forward(x, pool_param):
 
 def avg_pool_backward(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W): each window gets dout / window size."""
-    x_shape, dtype, (pool_h, pool_w, stride, pad) = cache
+    func = "avg_pool_backward"
+    x_shape, dtype, (pool_h, pool_w, stride, pad) = _checks.cache_entries(
+        func, cache, 3, "avg_pool_forward")
     out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
-    dout = _checks.dout_array("avg_pool_backward", dout, out_shape, dtype)
+    dout = _checks.dout_array(func, dout, out_shape, dtype)
     share = (dout.reshape(-1, 1) / (pool_h * pool_w)).astype(dtype, copy=False)
     dwindows = np.broadcast_to(share, (dout.size, pool_h * pool_w))
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
@@ -312,7 +328,10 @@ def batchnorm_backward(dout, cache):
     dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std, where g = dout * gamma.
     In 'test' mode they are constants: dx = dout * gamma / std.
     """
-    mode, x_hat, gamma, std = cache
+    mode, x_hat, gamma, std = _checks.cache_entries("batchnorm_backward", cache, 4,
+                                                    "batchnorm_forward")
+    if x_hat.ndim == 3:  # the compiled backend's layout (N, C, S): back to rows (N*S, C)
+        x_hat = x_hat.transpose(0, 2, 1).reshape(-1, x_hat.shape[1])
     dout = _checks.dout_array("batchnorm_backward", dout, x_hat.shape, x_hat.dtype)
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
@@ -342,9 +361,10 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
 def spatial_batchnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
-    x_shape, row_cache = cache
+    func = "spatial_batchnorm_backward"
+    x_shape, row_cache = _checks.cache_entries(func, cache, 2, "spatial_batchnorm_forward")
     N, C, H, W = x_shape
-    dout = _checks.dout_array("spatial_batchnorm_backward", dout, x_shape, row_cache[1].dtype)
+    dout = _checks.dout_array(func, dout, x_shape, row_cache[1].dtype)
     drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), row_cache)
     return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), dgamma, dbeta
 
