@@ -202,7 +202,7 @@ def conv_backward(dout, cache):
     x = np.ascontiguousarray(x)
     # A reference cache has no 'algo' but holds col: either way is right; direct is faster.
     if conv_param.get("algo") == "im2col" and col is not None:
-        dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)
+        dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * out_h * out_w, F)
         db = dout_rows.sum(axis=0)
         dw = (dout_rows.T @ col).reshape(w.shape)
         dx = col2im(dout_rows @ w.reshape(F, C * HH * WW), x.shape, HH, WW, stride, pad)

@@ -50,3 +50,24 @@ def rel_error(a, b):
         return 0.0
     scale = max(np.max(np.abs(b)), 1e-30)
     return float(np.max(np.abs(a - b)) / scale)
+
+
+def assert_report_below(report, tol):
+    """Every error in a gradient-check report is below tol.  Not ``max(values) < tol``:
+    ``max([1e-9, nan])`` is 1e-9, so a NaN would pass that."""
+    failing = {name: err for name, err in report.items() if not err < tol}
+    assert not failing, f"errors not below {tol}: {failing} (report: {report})"
+
+
+def assert_same_values(ours, theirs, tol):
+    """ours equals theirs up to a relative error tol (against theirs' largest finite
+    magnitude), with NaN and infinities of the same sign at the same places.  Shapes and
+    dtypes must match."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, (
+        ours.shape, ours.dtype, theirs.shape, theirs.dtype)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs), "NaN at other places")
+    np.testing.assert_array_equal(np.isposinf(ours), np.isposinf(theirs), "+inf elsewhere")
+    np.testing.assert_array_equal(np.isneginf(ours), np.isneginf(theirs), "-inf elsewhere")
+    finite = np.isfinite(theirs)
+    assert rel_error(ours[finite], theirs[finite]) < tol

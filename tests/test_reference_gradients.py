@@ -1,7 +1,7 @@
 """The reference against mathematics: analytic gradients vs central differences, float64."""
 import numpy as np
 import pytest
-from helpers import conv_case, distinct_values, pool_case
+from helpers import assert_report_below, conv_case, distinct_values, pool_case
 
 from fastnn.gradcheck import check_gradient, numerical_gradient, scaled_error
 from fastnn.reference import functional as F
@@ -18,7 +18,7 @@ def check_layer(forward, backward, inputs, rng):
     grads = grads if isinstance(grads, tuple) else (grads,)
     analytic = dict(zip(inputs, grads))
     report = check_gradient(lambda: forward(**inputs)[0], inputs, analytic, dout=dout)
-    assert max(report.values()) < TOL, report
+    assert_report_below(report, TOL)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -4,6 +4,8 @@ import pickle
 import numpy as np
 import pytest
 
+from helpers import assert_report_below
+
 from fastnn.gradcheck import check_gradient, numerical_gradient
 from fastnn.reference import functional as F
 from fastnn.reference import layers as L
@@ -19,7 +21,7 @@ def layer_gradients_ok(layer, x, params, rng, **forward_kwargs):
     analytic = {"x": dx, **{name: getattr(layer, grad) for name, grad in params.items()}}
     inputs = {"x": x, **{name: getattr(layer, name) for name in params}}
     report = check_gradient(lambda: layer.forward(x, **forward_kwargs), inputs, analytic, dout=dout)
-    assert max(report.values()) < TOL, report
+    assert_report_below(report, TOL)
 
 
 def test_affine_flattens_4d_input_and_restores_its_shape(rng):

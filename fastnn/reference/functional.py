@@ -190,7 +190,7 @@ def conv_backward(dout, cache):
     dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     if col is None:  # a cache of the compiled backend's direct convolution
         col = im2col(x, HH, WW, stride, pad)
-    dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)    # (N*OH*OW, F)
+    dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * out_h * out_w, F)    # (N*OH*OW, F)
     db = dout_rows.sum(axis=0)
     dw = (dout_rows.T @ col).reshape(w.shape)
     dcol = dout_rows @ w.reshape(F, C * HH * WW)             # (N*OH*OW, C*HH*WW)
