@@ -215,7 +215,7 @@ def conv_backward(dout, cache):
     if dx_via_columns:  # dcol = dout^T w, lanes over the C*HH*WW taps, then col2im
         w_packed = _pack_lanes(w.reshape(F, C * HH * WW), lanes)
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
-        w_packed = _pack_lanes(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, C), lanes)
+        w_packed = _pack_lanes(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C), lanes)
     f_pad = -(-F // lanes) * lanes
     # Partial sums of dw and db per chunk of images: the chunks depend on N only, and are
     # added in order below, so the result does not depend on the thread count.
@@ -318,12 +318,14 @@ def _normalize_channels(func, x3, gamma, beta, bn_param):
     return out, (mode, x_hat, gamma, std)
 
 
-def _channel_cache(func, forward, cache, batch):
+def _channel_cache(func, forward, cache, batch, per_image=None):
     """A batch-norm cache (mode, x_hat, gamma, std) of either backend, with x_hat in this
-    backend's layout (batch, C, S); the reference keeps rows (batch*S, C)."""
+    backend's layout (batch, C, S); the reference keeps rows (batch*S, C).  S is
+    ``per_image``, or all the rows for batch 1."""
     mode, x_hat, gamma, std = _checks.cache_entries(func, cache, 4, forward)
     if x_hat.ndim == 2:
-        x_hat = x_hat.reshape(batch, -1, x_hat.shape[1]).transpose(0, 2, 1)
+        S = x_hat.shape[0] if per_image is None else per_image
+        x_hat = x_hat.reshape(batch, S, x_hat.shape[1]).transpose(0, 2, 1)
     return mode, np.ascontiguousarray(x_hat), gamma, std
 
 
@@ -377,7 +379,7 @@ def spatial_batchnorm_backward(dout, cache):
     forward = "spatial_batchnorm_forward"
     x_shape, channel_cache = _checks.cache_entries(func, cache, 2, forward)
     N, C, H, W = x_shape
-    channel_cache = _channel_cache(func, forward, channel_cache, N)
+    channel_cache = _channel_cache(func, forward, channel_cache, N, H * W)
     dout = _checks.dout_array(func, dout, x_shape, channel_cache[1].dtype)
     dx, dgamma, dbeta = _normalize_channels_backward(dout.reshape(N, C, H * W), channel_cache)
     return dx.reshape(x_shape), dgamma, dbeta

@@ -59,10 +59,11 @@ def assert_report_below(report, tol):
     assert not failing, f"errors not below {tol}: {failing} (report: {report})"
 
 
-def assert_same_values(ours, theirs, tol):
+def assert_same_values(ours, theirs, tol, scale=None):
     """ours equals theirs up to a relative error tol (against theirs' largest finite
-    magnitude), with NaN and infinities of the same sign at the same places.  Shapes and
-    dtypes must match."""
+    magnitude, or against ``scale``: the size of the terms of a sum that may cancel),
+    with NaN and infinities of the same sign at the same places.  Shapes and dtypes must
+    match."""
     ours, theirs = np.asarray(ours), np.asarray(theirs)
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, (
         ours.shape, ours.dtype, theirs.shape, theirs.dtype)
@@ -70,4 +71,8 @@ def assert_same_values(ours, theirs, tol):
     np.testing.assert_array_equal(np.isposinf(ours), np.isposinf(theirs), "+inf elsewhere")
     np.testing.assert_array_equal(np.isneginf(ours), np.isneginf(theirs), "-inf elsewhere")
     finite = np.isfinite(theirs)
-    assert rel_error(ours[finite], theirs[finite]) < tol
+    if scale is None:
+        assert rel_error(ours[finite], theirs[finite]) < tol
+    else:
+        error = np.abs(ours[finite].astype(np.float64) - theirs[finite])
+        assert np.all(error <= tol * scale), (error.max(initial=0), scale)

@@ -142,7 +142,8 @@ def test_conv_rejects_an_unknown_algorithm(rng):
 # ----------------------------------------------------------------------------------
 
 def run_everything(rng_seed, dtype):
-    """Forward and backward of every kernel on shapes big enough to run in parallel."""
+    """Forward and backward of every parallel kernel (conv, pooling, batchnorm, ReLU,
+    affine, im2col/col2im) on shapes big enough to run in parallel."""
     rng = np.random.default_rng(rng_seed)
     x = rng.standard_normal((16, 6, 23, 21)).astype(dtype)  # every kernel runs in parallel
     w = rng.standard_normal((20, 6, 3, 4)).astype(dtype)
@@ -161,6 +162,13 @@ def run_everything(rng_seed, dtype):
     rows = x.reshape(16 * 6, -1)
     out, cache = fast.batchnorm_forward(rows, np.ones(rows.shape[1]), np.zeros(rows.shape[1]), {"mode": "train"})
     results += [out, *fast.batchnorm_backward(np.cos(out), cache)]
+    out, cache = fast.relu_forward(x - 0.1)
+    results += [out, fast.relu_backward(np.sin(x), cache)]
+    wa = rng.standard_normal((6 * 23 * 21, 37)).astype(dtype)
+    out, cache = fast.affine_forward(x, wa, b[:1].repeat(37))
+    results += [out, *fast.affine_backward(np.cos(out), cache)]
+    col = fast.im2col(x, 3, 2, 2, 1)
+    results += [col, fast.col2im(np.sin(col), x.shape, 3, 2, 2, 1)]
     return results
 
 

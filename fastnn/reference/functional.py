@@ -272,7 +272,7 @@ def avg_pool_backward(dout, cache):
         func, cache, 3, "avg_pool_forward")
     out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
     dout = _checks.dout_array(func, dout, out_shape, dtype)
-    share = (dout.reshape(-1, 1) / (pool_h * pool_w)).astype(dtype, copy=False)
+    share = (dout.reshape(dout.size, 1) / (pool_h * pool_w)).astype(dtype, copy=False)
     dwindows = np.broadcast_to(share, (dout.size, pool_h * pool_w))
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
 
@@ -331,7 +331,8 @@ def batchnorm_backward(dout, cache):
     mode, x_hat, gamma, std = _checks.cache_entries("batchnorm_backward", cache, 4,
                                                     "batchnorm_forward")
     if x_hat.ndim == 3:  # the compiled backend's layout (N, C, S): back to rows (N*S, C)
-        x_hat = x_hat.transpose(0, 2, 1).reshape(-1, x_hat.shape[1])
+        b, C, S = x_hat.shape
+        x_hat = x_hat.transpose(0, 2, 1).reshape(b * S, C)
     dout = _checks.dout_array("batchnorm_backward", dout, x_hat.shape, x_hat.dtype)
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
@@ -354,7 +355,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
     _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
-    rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
     out, cache = _normalize_rows(func, rows, gamma, beta, bn_param)
     return out.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), (x.shape, cache)
 
@@ -365,7 +366,8 @@ def spatial_batchnorm_backward(dout, cache):
     x_shape, row_cache = _checks.cache_entries(func, cache, 2, "spatial_batchnorm_forward")
     N, C, H, W = x_shape
     dout = _checks.dout_array(func, dout, x_shape, row_cache[1].dtype)
-    drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), row_cache)
+    drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C),
+                                              row_cache)
     return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), dgamma, dbeta
 
 
