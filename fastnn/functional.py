@@ -165,7 +165,13 @@ def _conv_algo(func, conv_param):
 
 def conv_forward(x, w, b, conv_param):
     """x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad', optional
-    'algo'} -> out (N, F, OH, OW), cache.  As ``fastnn.reference.functional.conv_forward``."""
+    'algo'} -> out (N, F, OH, OW), cache.  As ``fastnn.reference.functional.conv_forward``.
+
+    cache = (x, w, b, conv_param, col), the reference's layout.  Direct convolution keeps
+    the zero-padded input it computed from, conv_param['xpad'] (N, C, H + 2*pad,
+    W + 2*pad), and x is the view of its interior: a snapshot of x that costs no copy
+    beyond the padding; col is None.
+    """
     func = "conv_forward"
     xs, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
     stride, pad, out_h, out_w = _checks.conv_geometry(func, xs, w, b, conv_param)
@@ -176,17 +182,20 @@ def conv_forward(x, w, b, conv_param):
     F, _, HH, WW = w.shape
     xs = np.ascontiguousarray(xs)
     w_rows = w.reshape(F, C * HH * WW)
+    conv_param = {"stride": stride, "pad": pad, "algo": algo}
     if algo == "direct":
+        H, W = xs.shape[2:]
         out = _empty((N, F, out_h, out_w), xs.dtype)
+        xpad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)
         w_packed = _pack_lanes(w_rows.T, _conv.lanes(xs.dtype))
-        _conv.forward(xs, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
-        col = None
+        _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
+        x_kept, col, conv_param["xpad"] = xpad[:, :, pad:pad + H, pad:pad + W], None, xpad
     else:
         col = im2col(xs, HH, WW, stride, pad)
         out = (col @ w_rows.T + b).reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
         out = np.ascontiguousarray(out)
-    cache = (_checks.detached(xs, x), w, b, {"stride": stride, "pad": pad, "algo": algo}, col)
-    return out, cache
+        x_kept = _checks.detached(xs, x)
+    return out, (x_kept, w, b, conv_param, col)
 
 
 def conv_backward(dout, cache):
@@ -199,7 +208,6 @@ def conv_backward(dout, cache):
     out_h, out_w = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     dout = np.ascontiguousarray(dout)
-    x = np.ascontiguousarray(x)
     # A reference cache has no 'algo' but holds col: either way is right; direct is faster.
     if conv_param.get("algo") == "im2col" and col is not None:
         dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * out_h * out_w, F)
@@ -223,9 +231,14 @@ def conv_backward(dout, cache):
     n_chunks = max(1, -(-N // chunk))
     dw_partial = np.zeros((n_chunks, C * HH * WW, f_pad), dtype=x.dtype)
     db_partial = np.zeros((n_chunks, f_pad), dtype=x.dtype)
+    xpad = conv_param.get("xpad")
+    if xpad is None:  # a cache of the reference, or of the im2col algorithm
+        xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    _checks.check_shape(func, "the cache's padded input", xpad,
+                        (N, C, H + 2 * pad, W + 2 * pad), "(N, C, H + 2*pad, W + 2*pad)")
     dx = _empty(x.shape, x.dtype)
-    _conv.backward(x, dout, dx, dw_partial, db_partial, stride, pad, HH, WW, chunk,
-                   w_packed, dx_via_columns)
+    _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw_partial, db_partial,
+                   stride, pad, HH, WW, chunk, w_packed, dx_via_columns)
     dw = np.ascontiguousarray(dw_partial.sum(axis=0)[:, :F].T).reshape(w.shape)
     db = db_partial.sum(axis=0)[:F].copy()
     return dx, dw, db

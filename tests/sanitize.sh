@@ -16,7 +16,9 @@ FASTNN_SANITIZE=1 python -m pip install --quiet ".[test]"
 # allocations are not tracked for leaks (detect_leaks=0); bounds and UB checks are on.
 libasan=$(gcc -print-file-name=libasan.so)
 export LD_PRELOAD="$libasan"
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1
+# allocator_may_return_null: an impossible allocation (tested: a 10**12-element padded
+# image) must come back as NULL, hence MemoryError, not abort the process.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 cd "$(mktemp -d)"  # import the installed (sanitized) build, not the source tree
@@ -38,5 +40,6 @@ echo "fastnn sanitize: canary caught (heap-buffer-overflow reported)"
 python -m pytest -q -p no:cacheprovider \
     "$OLDPWD/tests/test_fast_vs_reference.py" "$OLDPWD/tests/test_fuzz.py" \
     "$OLDPWD/tests/test_checks.py" "$OLDPWD/tests/test_threads.py" \
+    "$OLDPWD/tests/test_edges.py" \
     --rootdir "$OLDPWD"
 echo "fastnn sanitize: clean (ASan + UBSan)"

@@ -15,11 +15,14 @@ straight from a zero-padded image through two offset tables.
                    dx: lanes over the C*HH*WW filter taps, for few input channels.
 * backward weights: dw[f, k]    = sum_n sum_p xpad[n, col(k) + row(p)] * dout[n, f, p]
 
-Threads take whole images.  Extra memory is per thread and independent of the batch size:
-one padded image (and, backward, its output gradient), and output tiles of a chunk of
-pixels at a time, about 64 KB, whatever the image size.  It is allocated by NumPy before
-the parallel region (one row per thread), so a failed allocation is a MemoryError
-raised before any kernel runs, and nothing can leak.  Geometry is Py_ssize_t throughout.  dw and db are summed per fixed
+Threads take whole images.  The forward pass writes the zero-padded input batch xpad
+(N, C, H + 2*pad, W + 2*pad): it reads from it, and the backward pass reads it again, so
+the cache holds a snapshot of x at the price of writing it once (no separate copy, no
+second padding).  Other extra memory is per thread and independent of the batch size:
+backward, an output gradient, and output tiles of a chunk of pixels at a time, about
+64 KB, whatever the image size.  It is allocated by NumPy before the parallel region (one
+row per thread), so a failed allocation is a MemoryError raised before any kernel runs,
+and nothing can leak.  Geometry is Py_ssize_t throughout.  dw and db are summed per fixed
 chunk of images (the chunks depend on N only) and the chunks are added in order
 afterwards, so results are the same for any thread count.
 """
@@ -99,10 +102,12 @@ def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdif
     return ((c * plane_h + i) * plane_w + j).ravel()
 
 
-def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
-            const floating[::1] b, floating[:, :, :, ::1] out,
-            Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH, Py_ssize_t WW):
-    """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b.
+def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
+            const floating[:, :, ::1] w_packed, const floating[::1] b,
+            floating[:, :, :, ::1] out, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
+            Py_ssize_t WW):
+    """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b, and xpad_batch (N, C, H + 2*pad,
+    W + 2*pad), zeroed by the caller, = x zero-padded (for the backward pass).
 
     w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
     zero where f >= F.
@@ -117,23 +122,23 @@ def forward(const floating[:, :, :, ::1] x, const floating[:, :, ::1] w_packed,
     cdef ptrdiff_t n, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *xpad
     cdef floating *tile
-    if N == 0 or F == 0 or P == 0:
+    if N == 0:
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] xpads = np.zeros((threads, C * Hp * Wp), dtype)  # borders stay 0
     cdef floating[:, ::1] tiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
-        xpad = &xpads[omp_get_thread_num(), 0]
         tile = &tiles[omp_get_thread_num(), 0]
         for n in prange(N, schedule="static"):
+            xpad = &xpad_batch[n, 0, 0, 0]
             pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
-            p0 = 0
-            while p0 < P:
-                count = min(rows_per_pass, P - p0)
-                tile_rows(tile, ld, xpad, &rows[p0], count, &taps[0], K, &w_packed[0, 0, 0],
-                          L, K * L, n_blocks, L, 0)
-                untile(tile, ld, &out[n, 0, 0, 0], F, P, p0, count, &b[0])
-                p0 = p0 + rows_per_pass
+            if F > 0 and P > 0:  # else only the padding is wanted
+                p0 = 0
+                while p0 < P:
+                    count = min(rows_per_pass, P - p0)
+                    tile_rows(tile, ld, xpad, &rows[p0], count, &taps[0], K, &w_packed[0, 0, 0],
+                              L, K * L, n_blocks, L, 0)
+                    untile(tile, ld, &out[n, 0, 0, 0], F, P, p0, count, &b[0])
+                    p0 = p0 + rows_per_pass
 
 
 cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
@@ -156,11 +161,12 @@ cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
                 E[(f * Eh + u) * Ew + v] = dout[(f * OH + i) * OW + j]
 
 
-def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
+def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::1] dout,
              floating[:, :, :, ::1] dx, floating[:, :, ::1] dw_partial,
              floating[:, ::1] db_partial, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
              Py_ssize_t WW, ptrdiff_t chunk, const floating[:, :, ::1] w_packed, bint dx_via_columns):
-    """dx (N, C, H, W), and per chunk of ``chunk`` images the partial sums
+    """dx (N, C, H, W) and, from xpad_batch (N, C, H + 2*pad, W + 2*pad), the input
+    zero-padded by the forward pass, per chunk of ``chunk`` images the partial sums
     dw_partial (chunks, C*HH*WW, Fpad) and db_partial (chunks, Fpad), zeroed by the caller.
 
     w_packed is, for the "dilated" dx (dx_via_columns false), the flipped filters
@@ -168,7 +174,7 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
     for the "columns" dx, the filters (K_blocks, F, L): w[f, k] at [k // L, f, k % L],
     k = (c*HH + i)*WW + j.  Zero where the lane index runs past C (or K).
     """
-    cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef ptrdiff_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef ptrdiff_t F = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3], P = OH * OW
     cdef ptrdiff_t K = C * HH * WW, Fpad = dw_partial.shape[2]
     cdef ptrdiff_t blocks = w_packed.shape[0], T = w_packed.shape[1], L = w_packed.shape[2]
@@ -189,7 +195,6 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
     cdef ptrdiff_t j, n, f, p, p0, count, rows_per_pass = pixel_chunk(ld)
-    cdef floating *xpad
     cdef floating *doutT
     cdef floating *E
     cdef floating *dxtile
@@ -198,12 +203,10 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
     if N == 0:
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] xpads = np.zeros((threads, C * Hp * Wp), dtype)  # borders stay 0
     cdef floating[:, ::1] doutTs = np.zeros((threads, P * Fpad), dtype)  # lanes >= F stay 0
     cdef floating[:, ::1] Es = scratch((threads, e_size + 1), dtype)  # zeroed per image
     cdef floating[:, ::1] dxtiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
-        xpad = &xpads[omp_get_thread_num(), 0]
         doutT = &doutTs[omp_get_thread_num(), 0]
         E = &Es[omp_get_thread_num(), 0]
         dxtile = &dxtiles[omp_get_thread_num(), 0]
@@ -218,8 +221,7 @@ def backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] dout,
                         doutT[p * Fpad + f] = d[p]
                     db_partial[j, f] += s
                 # dw[k, f] += sum_p xpad[tap k + pixel p] * doutT[p, f]
-                pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
-                tile_rows(&dw_partial[j, 0, 0], Fpad, xpad, &x_taps[0], K, &x_pixels[0], P,
+                tile_rows(&dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0], K, &x_pixels[0], P,
                           doutT, Fpad, L, Fpad // L, L, 1)
                 # dx, a chunk of rows (output windows, or input pixels) at a time
                 if dx_via_columns:
