@@ -60,7 +60,7 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     N, C, H, W = _checks.input_shape_param("col2im", input_shape)
     (col,) = _checks.as_float_arrays("col2im", col=col)
     filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
-        "col2im", np.empty((N, C, H, W), dtype=np.uint8), filter_h, filter_w, stride, pad)
+        "col2im", np.broadcast_to(np.uint8(0), (N, C, H, W)), filter_h, filter_w, stride, pad)
     _checks.check_shape("col2im", "col", col, (N * out_h * out_w, C * filter_h * filter_w),
                         "(N*OH*OW, C*filter_h*filter_w)")
     x = np.zeros((N, C, H, W), dtype=col.dtype)
@@ -316,7 +316,7 @@ def _normalize_channels(func, x3, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = _checks.batchnorm_params(
         func, x3, C, N * S, gamma, beta, bn_param)
     if mode == "train":
-        mean64, var64 = np.empty(C), np.empty(C)
+        mean64, var64 = _empty(C, np.float64), _empty(C, np.float64)
         _bn.channel_stats(x3, mean64, var64)
         mean, var = mean64.astype(x3.dtype), var64.astype(x3.dtype)
         running_mean[...] = momentum * running_mean + (1 - momentum) * mean

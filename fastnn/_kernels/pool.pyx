@@ -89,13 +89,15 @@ def max_backward(const floating[:, :, ::1] dout, const int[:, :, ::1] argmax,
     cdef Py_ssize_t planes = dx.shape[0], H = dx.shape[1], W = dx.shape[2]
     cdef Py_ssize_t OH = dout.shape[1], OW = dout.shape[2]
     cdef Py_ssize_t n, i, j, ih, iw
+    cdef int k, width = <int>pw  # window indices are int: 32-bit division, not 64-bit
     cdef int threads = num_threads_for(planes * H * W)
     for n in prange(planes, nogil=True, schedule="static", num_threads=threads):
         memset(&dx[n, 0, 0], 0, H * W * sizeof(floating))
         for i in range(OH):
             for j in range(OW):
-                ih = i * stride - pad + argmax[n, i, j] // pw
-                iw = j * stride - pad + argmax[n, i, j] % pw
+                k = argmax[n, i, j]
+                ih = i * stride - pad + k // width
+                iw = j * stride - pad + k % width
                 if 0 <= ih < H and 0 <= iw < W:
                     dx[n, ih, iw] += dout[n, i, j]
 

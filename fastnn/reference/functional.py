@@ -71,7 +71,7 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     N, C, H, W = _checks.input_shape_param(func, input_shape)
     (col,) = _checks.as_float_arrays(func, col=col)
     filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
-        func, np.empty((N, C, H, W), dtype=np.uint8), filter_h, filter_w, stride, pad)
+        func, np.broadcast_to(np.uint8(0), (N, C, H, W)), filter_h, filter_w, stride, pad)
     _checks.check_shape(func, "col", col, (N * out_h * out_w, C * filter_h * filter_w),
                         "(N*OH*OW, C*filter_h*filter_w)")
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
