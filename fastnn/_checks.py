@@ -274,9 +274,10 @@ def detached(a, source):
     return a.copy() if np.may_share_memory(a, source) else a
 
 
-def window_indices(func, argmax, out_shape, window_size):
+def window_indices(func, argmax, out_shape):
     """Max pooling's cached argmax: one window-local index per output, of either
-    backend's layout ((N*C*OH*OW,) or (N*C, OH, OW)); returned as an integer array."""
+    backend's layout ((N*C*OH*OW,) or (N*C, OH, OW)); returned as an integer array.
+    (Its values are not checked: the compiled kernel bounds-checks every target.)"""
     argmax = np.asarray(argmax)
     expected = int(np.prod(out_shape))
     if argmax.dtype.kind not in "iu" or argmax.size != expected:

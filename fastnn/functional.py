@@ -283,7 +283,7 @@ def max_pool_backward(dout, cache):
     maximum."""
     func = "max_pool_backward"
     dout, dx, window, (argmax,) = _pool_backward(func, "max_pool_forward", dout, cache, 4)
-    argmax = _checks.window_indices(func, argmax, dout.shape, window[0] * window[1])
+    argmax = _checks.window_indices(func, argmax, dout.shape)
     argmax = np.ascontiguousarray(argmax, dtype=np.intc).reshape(dout.shape)
     _pool.max_backward(dout, argmax, dx, *window)
     return dx.reshape(cache[0])

@@ -243,7 +243,7 @@ def max_pool_backward(dout, cache):
         func, cache, 4, "max_pool_forward")
     out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
     dout = _checks.dout_array(func, dout, out_shape, dtype)
-    argmax = _checks.window_indices(func, argmax, out_shape, pool_h * pool_w).ravel()
+    argmax = _checks.window_indices(func, argmax, out_shape).ravel()
     dwindows = np.zeros((argmax.size, pool_h * pool_w), dtype=dtype)
     dwindows[np.arange(argmax.size), argmax] = dout.ravel()
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
