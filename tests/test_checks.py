@@ -154,8 +154,19 @@ def test_every_layer_function_handles_an_empty_batch(index, rng, F):
     out, cache = getattr(F, forward)(*args)
     assert out.shape[0] == 0
     grads = getattr(F, f"{name}_backward")(np.ones(out.shape), cache)
-    dx = grads[0] if isinstance(grads, tuple) else grads
-    assert dx.shape == x.shape
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert grads[0].shape == x.shape
+    # Values, not only shapes: every gradient is the reference's, which for the
+    # parameters (summed over an empty batch) is exactly zero.
+    ref_cache = getattr(reference, forward)(*args)[1]
+    expected = getattr(reference, f"{name}_backward")(np.ones(out.shape), ref_cache)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert len(grads) == len(expected)
+    for ours, theirs in zip(grads, expected):
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.dtype == theirs.dtype
+        if ours.shape != x.shape:
+            np.testing.assert_array_equal(ours, np.zeros_like(ours))
 
 
 def test_training_batchnorm_needs_values(F):
