@@ -102,6 +102,13 @@ def mode_param(func, params):
     return mode
 
 
+def output_hw(x_shape, window_h, window_w, stride, pad):
+    """(OH, OW) of a window slid over the last two axes of x_shape (N, C, H, W), for
+    geometry already checked: the backward passes read it from their caches."""
+    H, W = x_shape[2], x_shape[3]
+    return (H + 2 * pad - window_h) // stride + 1, (W + 2 * pad - window_w) // stride + 1
+
+
 def window_output_size(func, what, size, window, stride, pad, axis):
     """Output length of a window slid along one axis; the window must fit."""
     padded = size + 2 * pad

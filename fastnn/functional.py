@@ -205,7 +205,7 @@ def conv_backward(dout, cache):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    out_h, out_w = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    out_h, out_w = _checks.output_hw(x.shape, HH, WW, stride, pad)
     dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     dout = np.ascontiguousarray(dout)
     # A reference cache has no 'algo' but holds col: either way is right; direct is faster.
@@ -263,7 +263,7 @@ def _pool_backward(func, forward, dout, cache, count):
     x_shape, dtype, window, *rest = _checks.cache_entries(func, cache, count, forward)
     N, C, H, W = x_shape
     pool_h, pool_w, stride, pad = window
-    out_hw = ((H + 2 * pad - pool_h) // stride + 1, (W + 2 * pad - pool_w) // stride + 1)
+    out_hw = _checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
     dout = _checks.dout_array(func, dout, (N, C) + out_hw, dtype)
     dout = np.ascontiguousarray(dout).reshape((N * C,) + out_hw)
     return dout, _empty((N * C, H, W), dtype), window, rest

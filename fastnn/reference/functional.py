@@ -183,10 +183,10 @@ def conv_backward(dout, cache):
     """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
     func = "conv_backward"
     x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
-    N, C, H, W = x.shape
+    N, C = x.shape[:2]
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    out_h, out_w = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    out_h, out_w = _checks.output_hw(x.shape, HH, WW, stride, pad)
     dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     if col is None:  # a cache of the compiled backend's direct convolution
         col = im2col(x, HH, WW, stride, pad)
@@ -241,7 +241,7 @@ def max_pool_backward(dout, cache):
     func = "max_pool_backward"
     x_shape, dtype, (pool_h, pool_w, stride, pad), argmax = _checks.cache_entries(
         func, cache, 4, "max_pool_forward")
-    out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
+    out_shape = x_shape[:2] + _checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
     dout = _checks.dout_array(func, dout, out_shape, dtype)
     argmax = _checks.window_indices(func, argmax, out_shape).ravel()
     dwindows = np.zeros((argmax.size, pool_h * pool_w), dtype=dtype)
@@ -270,16 +270,11 @@ def avg_pool_backward(dout, cache):
     func = "avg_pool_backward"
     x_shape, dtype, (pool_h, pool_w, stride, pad) = _checks.cache_entries(
         func, cache, 3, "avg_pool_forward")
-    out_shape = x_shape[:2] + _pooled_hw(x_shape, pool_h, pool_w, stride, pad)
+    out_shape = x_shape[:2] + _checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
     dout = _checks.dout_array(func, dout, out_shape, dtype)
     share = (dout.reshape(dout.size, 1) / (pool_h * pool_w)).astype(dtype, copy=False)
     dwindows = np.broadcast_to(share, (dout.size, pool_h * pool_w))
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
-
-
-def _pooled_hw(x_shape, pool_h, pool_w, stride, pad):
-    return ((x_shape[2] + 2 * pad - pool_h) // stride + 1,
-            (x_shape[3] + 2 * pad - pool_w) // stride + 1)
 
 
 # ----------------------------------------------------------------------------------
