@@ -76,3 +76,21 @@ def assert_same_values(ours, theirs, tol, scale=None):
     else:
         error = np.abs(ours[finite].astype(np.float64) - theirs[finite])
         assert np.all(error <= tol * scale), (error.max(initial=0), scale)
+
+
+def forward_cases(rng):
+    """(name, forward, args) for every forward with a cache, on small valid inputs."""
+    x = rng.standard_normal((2, 3, 6, 5))
+    pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    return [
+        ("conv", "conv_forward", (x, rng.standard_normal((4, 3, 3, 3)), np.zeros(4), {"stride": 1, "pad": 1})),
+        ("max_pool", "max_pool_forward", (x, pool)),
+        ("avg_pool", "avg_pool_forward", (x, pool)),
+        ("spatial_batchnorm", "spatial_batchnorm_forward", (x, np.ones(3), np.zeros(3), {"mode": "train"})),
+        ("batchnorm", "batchnorm_forward", (x.reshape(2, -1), np.ones(90), np.zeros(90), {"mode": "train"})),
+        ("affine", "affine_forward", (x, rng.standard_normal((90, 7)), np.zeros(7))),
+        ("relu", "relu_forward", (x,)),
+        ("sigmoid", "sigmoid_forward", (x,)),
+        ("tanh", "tanh_forward", (x,)),
+        ("dropout", "dropout_forward", (x, {"p": 0.5, "mode": "train", "seed": 1})),
+    ]

@@ -2,6 +2,7 @@
 modified.  Every test runs on both backends (the fixture F)."""
 import numpy as np
 import pytest
+from helpers import forward_cases
 
 from fastnn import functional as fast
 from fastnn.reference import functional as reference
@@ -114,24 +115,6 @@ def test_inputs_are_never_modified(rng, F):
     F.dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})
     F.softmax_loss(x.reshape(2, -1), np.array([0, 1]))
     F.im2col(x, 2, 2)
-
-
-def forward_cases(rng):
-    """(name, forward, args) for every forward with a cache, on small valid inputs."""
-    x = rng.standard_normal((2, 3, 6, 5))
-    pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
-    return [
-        ("conv", "conv_forward", (x, rng.standard_normal((4, 3, 3, 3)), np.zeros(4), {"stride": 1, "pad": 1})),
-        ("max_pool", "max_pool_forward", (x, pool)),
-        ("avg_pool", "avg_pool_forward", (x, pool)),
-        ("spatial_batchnorm", "spatial_batchnorm_forward", (x, np.ones(3), np.zeros(3), {"mode": "train"})),
-        ("batchnorm", "batchnorm_forward", (x.reshape(2, -1), np.ones(90), np.zeros(90), {"mode": "train"})),
-        ("affine", "affine_forward", (x, rng.standard_normal((90, 7)), np.zeros(7))),
-        ("relu", "relu_forward", (x,)),
-        ("sigmoid", "sigmoid_forward", (x,)),
-        ("tanh", "tanh_forward", (x,)),
-        ("dropout", "dropout_forward", (x, {"p": 0.5, "mode": "train", "seed": 1})),
-    ]
 
 
 @pytest.mark.parametrize("index", range(10))
