@@ -26,7 +26,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # One .pyx per concern in fastnn/_kernels/.
-KERNELS = ["threads", "conv", "im2col", "pool", "batchnorm", "elementwise", "affine", "ceilings"]
+KERNELS = ["threads", "simd", "conv", "im2col", "pool", "batchnorm", "elementwise", "affine", "ceilings"]
 
 OPENMP_TEST_PROGRAM = r"""
 #include <omp.h>

@@ -5,14 +5,14 @@
  * anything, and the lanes are added in a fixed order at the end.  The result depends
  * on the data only, never on threads or on the instruction set: the build compiles
  * with -ffp-contract=off, so no clone fuses a multiply and an add into an FMA that
- * another clone rounds twice (tested in tests/test_edges.py).  Same run-time dispatch
- * as the convolution kernel (gather_gemm.h).
+ * another clone rounds twice (tested in tests/test_edges.py).  Dispatch: GCC's
+ * target_clones (x86-64-v3 or the baseline), resolved once by the loader (simd.h).
  */
 #ifndef FASTNN_CHANNEL_OPS_H
 #define FASTNN_CHANNEL_OPS_H
 
 #include <stddef.h>
-#include "gather_gemm.h"
+#include "simd.h"
 
 #define FASTNN_SUM_LANES 8
 

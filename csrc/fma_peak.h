@@ -1,7 +1,8 @@
 /* A register-only loop of vector FMAs: this machine's compute ceiling, for the benchmark.
- * Ten independent accumulators (more than FMA latency x throughput) of 32-byte vectors;
- * the same run-time dispatch as the kernels (gather_gemm.h), so it measures what they
- * could reach.  Returns a value that depends on every FMA so none is optimised away. */
+ * Ten independent accumulators (more than FMA latency x throughput) of the vectors of
+ * the level asked for (simd.h: 32 bytes for the baseline and AVX2, 64 for AVX-512), so
+ * it measures what the matrix kernel of that level could reach.  Returns a value that
+ * depends on every FMA so none is optimised away. */
 #ifndef FASTNN_FMA_PEAK_H
 #define FASTNN_FMA_PEAK_H
 
@@ -9,8 +10,8 @@
 
 #define FASTNN_FMA_ACCUMULATORS 10
 
-#define FASTNN_DEFINE_FMA_LOOP(NAME, T, V)                                               \
-FASTNN_DISPATCH FASTNN_CONTRACT                                                           \
+#define FASTNN_DEFINE_FMA_LOOP(NAME, TARGET, T, V)                                       \
+TARGET FASTNN_CONTRACT                                                                    \
 static T NAME(long iterations, T a, T b) {                                                \
     FASTNN_CONTRACT_BODY                                                                  \
     V x0 = {0}, x1 = {0}, x2 = {0}, x3 = {0}, x4 = {0};                                   \
@@ -27,7 +28,29 @@ static T NAME(long iterations, T a, T b) {                                      
     return total;                                                                         \
 }
 
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_loop_f32, float, fastnn_v8f)
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_loop_f64, double, fastnn_v4d)
+FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f32_base, , float, fastnn_v8f)
+FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f64_base, , double, fastnn_v4d)
+#if FASTNN_X86_LEVELS
+FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f32_avx2, FASTNN_TARGET_AVX2, float, fastnn_v8f)
+FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f64_avx2, FASTNN_TARGET_AVX2, double, fastnn_v4d)
+FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f32_avx512, FASTNN_TARGET_AVX512, float, fastnn_v16f)
+FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f64_avx512, FASTNN_TARGET_AVX512, double, fastnn_v8d)
+#endif
+
+/* The loop of one level (vectors of 64 bytes at AVX-512, else 32). */
+#define FASTNN_DEFINE_FMA_DISPATCH(NAME, T, SUFFIX)                                      \
+static inline T NAME(int level, long iterations, T a, T b) {                             \
+    FASTNN_FMA_LEVELS(SUFFIX)                                                            \
+    return fastnn_fma_##SUFFIX##_base(iterations, a, b);                                 \
+}
+#if FASTNN_X86_LEVELS
+#define FASTNN_FMA_LEVELS(SUFFIX)                                                        \
+    if (level == FASTNN_LEVEL_AVX512) return fastnn_fma_##SUFFIX##_avx512(iterations, a, b); \
+    if (level == FASTNN_LEVEL_AVX2) return fastnn_fma_##SUFFIX##_avx2(iterations, a, b);
+#else
+#define FASTNN_FMA_LEVELS(SUFFIX) (void)level;
+#endif
+FASTNN_DEFINE_FMA_DISPATCH(fastnn_fma_loop_f32, float, f32)
+FASTNN_DEFINE_FMA_DISPATCH(fastnn_fma_loop_f64, double, f64)
 
 #endif /* FASTNN_FMA_PEAK_H */

@@ -11,16 +11,18 @@
  * lanes, never over the summed index t, so the summation order is fixed: no
  * reassociation, and a result never depends on how work is split between threads.
  *
- * Portable build, fast run: on x86-64 with GCC, target_clones compiles the kernel for
- * x86-64-v3 (AVX2 + FMA) and the baseline, and the loader picks one at start-up.
- * FASTNN_SIMD_LEVEL() says which clone runs.
+ * Levels (simd.h): the baseline and AVX2 kernels hold a row in two 32-byte vectors
+ * (L = 16 floats or 8 doubles); the AVX-512 kernel in two 64-byte vectors (L = 32 or
+ * 16), with the same 6-row tile: 12 of its 32 registers accumulate.  The caller packs B
+ * with the lane count of the level it passes.  Every level sums over t in the same
+ * order with one FMA per step (the baseline, without FMA, rounds the multiply and the
+ * add apart), so AVX2 and AVX-512 give bitwise the same results.
  *
  * Floating-point contraction: the build turns it off everywhere (-ffp-contract=off, in
- * setup.py), so that no kernel's result depends on which clone runs.  This kernel and
- * the FMA ceiling loop are the exceptions, marked FASTNN_CONTRACT: fusing a*b + c into
- * one FMA is their point.  So the x86-64-v3 clone rounds once per multiply-add and the
- * baseline (no FMA instruction) twice: the convolution and affine products may differ
- * in the last bits between an AVX2 machine and one without it, and nothing else does.
+ * setup.py), so that no kernel's result depends on the level.  This kernel and the FMA
+ * ceiling loop are the exceptions, marked FASTNN_CONTRACT: fusing a*b + c into one FMA
+ * is their point.  So the convolution and affine products may differ in the last bits
+ * between the baseline and the other levels, and nothing else does.
  */
 #ifndef FASTNN_GATHER_GEMM_H
 #define FASTNN_GATHER_GEMM_H
@@ -28,38 +30,18 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "simd.h"
+
 #define FASTNN_MR 6
-#define FASTNN_LANES_F32 16
+#define FASTNN_LANES_F32 16        /* baseline and AVX2: two 32-byte vectors */
 #define FASTNN_LANES_F64 8
+#define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
+#define FASTNN_WIDE_LANES_F64 16
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FASTNN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
-static inline const char *FASTNN_SIMD_LEVEL(void) {
-    __builtin_cpu_init();
-    return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? "avx2+fma" : "sse2";
-}
-#else
-#define FASTNN_DISPATCH
-static inline const char *FASTNN_SIMD_LEVEL(void) { return "compiler default"; }
-#endif
-
-/* Contraction back on for one function (see above).  GCC: a function attribute;
- * clang: a pragma at the start of the function body (FASTNN_CONTRACT_BODY). */
-#if defined(__clang__)
-#define FASTNN_CONTRACT
-#define FASTNN_CONTRACT_BODY _Pragma("clang fp contract(fast)")
-#elif defined(__GNUC__)
-#define FASTNN_CONTRACT __attribute__((optimize("fp-contract=fast")))
-#define FASTNN_CONTRACT_BODY
-#else
-#define FASTNN_CONTRACT
-#define FASTNN_CONTRACT_BODY
-#endif
-
-/* 32-byte vectors: one AVX2 register each (GCC lowers larger generic vectors through
- * memory).  A row of the tile is two of them: 16 floats or 8 doubles. */
 typedef float fastnn_v8f __attribute__((vector_size(32)));
 typedef double fastnn_v4d __attribute__((vector_size(32)));
+typedef float fastnn_v16f __attribute__((vector_size(64)));
+typedef double fastnn_v8d __attribute__((vector_size(64)));
 
 /* Accumulate one row of the tile: two vectors, lo and hi. */
 #define FASTNN_ROW_FMA(lo, hi, a, b_lo, b_hi) do { lo += (a) * (b_lo); hi += (a) * (b_hi); } while (0)
@@ -68,11 +50,12 @@ typedef double fastnn_v4d __attribute__((vector_size(32)));
 #define FASTNN_ROW_STORE(V, p, lo, hi) do { memcpy((p), &(lo), sizeof(V)); \
         memcpy((p) + sizeof(V) / sizeof((p)[0]), &(hi), sizeof(V)); } while (0)
 
-/* One definition for both dtypes: T is the scalar type, V the 32-byte vector of it.
- * The twelve accumulators are named variables, not an array, so that GCC keeps them in
- * registers (an array indexed by a loop variable is spilled to the stack). */
-#define FASTNN_DEFINE_GATHER_GEMM(NAME, T, V)                                           \
-FASTNN_DISPATCH FASTNN_CONTRACT                                                          \
+/* One definition for every dtype and level: T is the scalar type, V the vector of it,
+ * TARGET the level's function attribute.  The twelve accumulators are named variables,
+ * not an array, so that GCC keeps them in registers (an array indexed by a loop
+ * variable is spilled to the stack). */
+#define FASTNN_DEFINE_GATHER_GEMM(NAME, TARGET, T, V)                                   \
+TARGET FASTNN_CONTRACT                                                                   \
 static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
                  const ptrdiff_t *col_off, ptrdiff_t T_count,                            \
                  const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
@@ -115,7 +98,35 @@ static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                
     if (rows > 5) FASTNN_ROW_STORE(V, C + 5 * ldc, c5, d5);                              \
 }
 
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gather_gemm_f32, float, fastnn_v8f)
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gather_gemm_f64, double, fastnn_v4d)
+FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_base, , float, fastnn_v8f)
+FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_base, , double, fastnn_v4d)
+#if FASTNN_X86_LEVELS
+FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_avx2, FASTNN_TARGET_AVX2, float, fastnn_v8f)
+FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_avx2, FASTNN_TARGET_AVX2, double, fastnn_v4d)
+FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_avx512, FASTNN_TARGET_AVX512, float, fastnn_v16f)
+FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_avx512, FASTNN_TARGET_AVX512, double, fastnn_v8d)
+#endif
+
+/* The kernel of one level; B packed with that level's lane count. */
+#if FASTNN_X86_LEVELS
+#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512)                        \
+static inline void NAME(int level, int rows, const T *A, const ptrdiff_t *row_off,       \
+                        const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
+                        ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
+    if (level == FASTNN_LEVEL_AVX512)                                                    \
+        AVX512(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);          \
+    else if (level == FASTNN_LEVEL_AVX2)                                                 \
+        AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
+    else                                                                                 \
+        BASE(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
+}
+FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f32, float, fastnn_gemm_f32_base,
+                            fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512)
+FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base,
+                            fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512)
+#else
+#define fastnn_gather_gemm_f32(level, ...) fastnn_gemm_f32_base(__VA_ARGS__)
+#define fastnn_gather_gemm_f64(level, ...) fastnn_gemm_f64_base(__VA_ARGS__)
+#endif
 
 #endif /* FASTNN_GATHER_GEMM_H */

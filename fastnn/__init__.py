@@ -10,11 +10,13 @@ import platform
 
 import numpy as np
 
+from fastnn._kernels import simd as _simd
 from fastnn._kernels import threads as _threads
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_info", "get_num_threads", "set_num_threads"]
+__all__ = ["__version__", "build_info", "get_num_threads", "set_num_threads",
+           "get_simd_level", "set_simd_level", "simd_levels"]
 
 
 def set_num_threads(n):
@@ -32,6 +34,24 @@ def set_num_threads(n):
 def get_num_threads():
     """How many threads a fastnn kernel called from this Python thread would use."""
     return _threads.get_num_threads()
+
+
+def set_simd_level(level):
+    """Run the convolution and affine kernels at ``level`` (process-wide): 'baseline',
+    'avx2' or 'avx512', one of :func:`simd_levels`.  The default is the highest; the
+    environment variable ``FASTNN_SIMD`` sets it at import.  Results are bitwise the same
+    at 'avx2' and 'avx512'; the baseline has no FMA (the last bits may differ)."""
+    _simd.set_level(level)
+
+
+def get_simd_level():
+    """The level the convolution and affine kernels run at."""
+    return _simd.get_level()
+
+
+def simd_levels():
+    """The levels this CPU and this build can run, lowest first."""
+    return _simd.cpu_levels()
 
 
 _OPENMP_SPECS = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0", 201511: "4.5",
@@ -67,11 +87,11 @@ def build_info():
     Keys: ``version``, ``compiler``, ``compile_args``, ``link_args``, ``openmp`` (bool),
     ``openmp_version`` (the specification built against, e.g. '4.5 (201511)'),
     ``openmp_runtime`` (the OpenMP library loaded, a path), ``native`` (built with
-    ``-march=native``), ``simd`` (the instruction set the convolution micro-kernel runs
-    with on this CPU), ``num_threads``, ``omp_num_threads`` (the environment variable, or
+    ``-march=native``), ``simd`` (the level the matrix kernels run at: 'baseline',
+    'avx2' or 'avx512'; ``FASTNN_SIMD`` or ``fastnn.set_simd_level`` choose it),
+    ``simd_supported`` (the levels this CPU and build can run), ``num_threads``, ``omp_num_threads`` (the environment variable, or
     None), ``machine``, ``numpy``, ``numpy_blas``.
     """
-    from fastnn._kernels import conv
     try:
         from fastnn._build_config import CONFIG
     except ImportError:  # a tree whose extensions were built by other means
@@ -87,7 +107,8 @@ def build_info():
         "openmp_version": f"{_OPENMP_SPECS.get(spec, '?')} ({spec})" if spec else None,
         "openmp_runtime": _loaded_library("libgomp", "libomp", "libiomp") if spec else None,
         "native": CONFIG["native"],
-        "simd": conv.simd_level(),
+        "simd": _simd.get_level(),
+        "simd_supported": list(_simd.cpu_levels()),
         "num_threads": get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "machine": platform.machine(),

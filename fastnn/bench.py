@@ -201,10 +201,14 @@ def format_table(result):
     """The result of :func:`run` as a text table."""
     lines = []
     meta = result["meta"]
+    build = meta["build"]
+    level, supported = build.get("simd", "?"), build.get("simd_supported", [])
     lines.append(f"fastnn {meta['fastnn']} | threads {meta['threads']} | numpy {meta['numpy']} | "
-                 f"torch {meta['torch'] or 'not installed'} | simd {meta['build'].get('simd', '?')}")
+                 f"torch {meta['torch'] or 'not installed'} | simd {level} "
+                 f"(this CPU: {', '.join(supported)})")
+    width = 512 if level == "avx512" else 256
     for dtype, c in result["ceilings"].items():
-        lines.append(f"ceilings {dtype}: FMA loop {c['fma_gflops']:.0f} GFLOP/s, NumPy matmul "
+        lines.append(f"ceilings {dtype}: FMA loop ({width}-bit) {c['fma_gflops']:.0f} GFLOP/s, NumPy matmul "
                      f"{c['matmul_gflops']:.0f} GFLOP/s, copy {c['copy_gbps']:.1f} GB/s")
     header = (f"{'case':<26}{'shape':<36}{'dtype':<8}{'reference':>11}{'fastnn':>18}{'torch':>10}"
               f"{'x ref':>8}{'x torch':>9}{'rate':>14}{'of limit':>9}")

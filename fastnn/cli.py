@@ -12,8 +12,15 @@ def _info(args):
 
 
 def _bench(args):
+    import fastnn
     from fastnn import bench
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    if args.simd:
+        if args.simd not in fastnn.simd_levels():
+            print(f"fastnn bench: --simd {args.simd}: this CPU runs {', '.join(fastnn.simd_levels())}",
+                  file=sys.stderr)
+            return 2
+        fastnn.set_simd_level(args.simd)
     result = bench.run(threads=args.threads, dtypes=dtypes, with_reference=not args.no_reference)
     print(bench.format_table(result))
     if args.json:
@@ -96,6 +103,9 @@ def main(argv=None):
     bench.add_argument("--threads", type=int, default=None, help="threads (default: fastnn's default)")
     bench.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    bench.add_argument("--simd", choices=("baseline", "avx2", "avx512"),
+                       help="run the matrix kernels at this level (default: the highest the "
+                            "CPU supports; see fastnn info)")
     bench.add_argument("--no-reference", action="store_true",
                        help="skip the (slow) NumPy reference timings")
     bench.set_defaults(run=_bench)

@@ -28,6 +28,7 @@ from fastnn._kernels import conv as _conv
 from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import pool as _pool
+from fastnn._kernels import simd as _simd
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
     dropout_backward, dropout_forward, mse_loss, sigmoid_backward, sigmoid_forward,
@@ -81,7 +82,7 @@ def _matmul(a, b, transpose_a=False):
         row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
     else:
         row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
-    packed = _pack_lanes(b, _conv.lanes(a.dtype))
+    packed = _pack_lanes(b, _simd.lanes(a.dtype, M))
     out = _empty((R, packed.shape[0] * packed.shape[2]), a.dtype)
     _affine.gemm(a.reshape(-1), row_off, col_off, packed, out)
     return out if out.shape[1] == M else out[:, :M].copy()
@@ -187,7 +188,7 @@ def conv_forward(x, w, b, conv_param):
         H, W = xs.shape[2:]
         out = _empty((N, F, out_h, out_w), xs.dtype)
         xpad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)
-        w_packed = _pack_lanes(w_rows.T, _conv.lanes(xs.dtype))
+        w_packed = _pack_lanes(w_rows.T, _simd.lanes(xs.dtype, F))
         _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
         x_kept, col, conv_param["xpad"] = xpad[:, :, pad:pad + H, pad:pad + W], None, xpad
     else:
@@ -215,15 +216,20 @@ def conv_backward(dout, cache):
         dw = (dout_rows.T @ col).reshape(w.shape)
         dx = col2im(dout_rows @ w.reshape(F, C * HH * WW), x.shape, HH, WW, stride, pad)
         return dx, dw, db
-    lanes = _conv.lanes(x.dtype)
-    # The "dilated" form also multiplies the zeros between and around the gradients by
-    # the weights: with an infinite or NaN weight that is NaN where the reference (and
-    # the "columns" form) have no such product at all.
-    dx_via_columns = C < lanes or stride > 1 or not np.isfinite(w).all()
+    # The "dilated" form needs input channels to fill a register row: the rule counts
+    # AVX2's lanes at every level, so every level takes the same form and gives the same
+    # bits.  It also multiplies the zeros between and around the gradients by the
+    # weights: with an infinite or NaN weight that is NaN where the reference (and the
+    # "columns" form) have no such product at all.
+    dilated_min_channels = 16 if x.dtype == np.float32 else 8
+    dx_via_columns = C < dilated_min_channels or stride > 1 or not np.isfinite(w).all()
+    # One lane count serves dw (lanes over F) and dx (over C*HH*WW taps, or C channels).
+    lanes = _simd.lanes(x.dtype, min(F, C * HH * WW if dx_via_columns else C))
     if dx_via_columns:  # dcol = dout^T w, lanes over the C*HH*WW taps, then col2im
         w_packed = _pack_lanes(w.reshape(F, C * HH * WW), lanes)
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
-        w_packed = _pack_lanes(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C), lanes)
+        w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
+        w_packed = _pack_lanes(w_flipped, lanes)
     f_pad = -(-F // lanes) * lanes
     # Partial sums of dw and db per chunk of images: the chunks depend on N only, and are
     # added in order below, so the result does not depend on the thread count.

@@ -2,6 +2,8 @@
 windows, batches of one, always fresh random values."""
 import numpy as np
 
+from fastnn import functional as fast
+
 
 def conv_case(rng, dtype=np.float64, max_hw=8, max_channels=4):
     """A random valid convolution: (x, w, b, conv_param)."""
@@ -94,3 +96,34 @@ def forward_cases(rng):
         ("tanh", "tanh_forward", (x,)),
         ("dropout", "dropout_forward", (x, {"p": 0.5, "mode": "train", "seed": 1})),
     ]
+
+
+def run_everything(rng_seed, dtype):
+    """Forward and backward of every parallel kernel (conv, pooling, batchnorm, ReLU,
+    affine, im2col/col2im) on shapes big enough to run in parallel."""
+    rng = np.random.default_rng(rng_seed)
+    x = rng.standard_normal((16, 6, 23, 21)).astype(dtype)  # every kernel runs in parallel
+    w = rng.standard_normal((20, 6, 3, 4)).astype(dtype)
+    b = rng.standard_normal(20).astype(dtype)
+    results = []
+    for algo in ("direct", "im2col"):
+        out, cache = fast.conv_forward(x, w, b, {"stride": 2, "pad": 1, "algo": algo})
+        results += [out, *fast.conv_backward(np.cos(out), cache)]
+    for kind in ("max", "avg"):
+        out, cache = getattr(fast, f"{kind}_pool_forward")(
+            x, {"pool_height": 3, "pool_width": 2, "stride": 1, "pad": 1})
+        results += [out, getattr(fast, f"{kind}_pool_backward")(np.sin(out), cache)]
+    bn_param = {"mode": "train"}
+    out, cache = fast.spatial_batchnorm_forward(x, w[:6, 0, 0, 0], b[:6], bn_param)
+    results += [out, *fast.spatial_batchnorm_backward(np.sin(out), cache), bn_param["running_var"]]
+    rows = x.reshape(16 * 6, -1)
+    out, cache = fast.batchnorm_forward(rows, np.ones(rows.shape[1]), np.zeros(rows.shape[1]), {"mode": "train"})
+    results += [out, *fast.batchnorm_backward(np.cos(out), cache)]
+    out, cache = fast.relu_forward(x - 0.1)
+    results += [out, fast.relu_backward(np.sin(x), cache)]
+    wa = rng.standard_normal((6 * 23 * 21, 37)).astype(dtype)
+    out, cache = fast.affine_forward(x, wa, b[:1].repeat(37))
+    results += [out, *fast.affine_backward(np.cos(out), cache)]
+    col = fast.im2col(x, 3, 2, 2, 1)
+    results += [col, fast.col2im(np.sin(col), x.shape, 3, 2, 2, 1)]
+    return results

@@ -2,7 +2,7 @@
 0-2, 1x1 and non-square windows, batch of one), fresh values, both dtypes."""
 import numpy as np
 import pytest
-from helpers import conv_case, pool_case, rel_error
+from helpers import conv_case, pool_case, rel_error, run_everything
 
 import fastnn
 from fastnn import functional as fast
@@ -140,37 +140,6 @@ def test_conv_rejects_an_unknown_algorithm(rng):
 # ----------------------------------------------------------------------------------
 # Results do not depend on the thread count
 # ----------------------------------------------------------------------------------
-
-def run_everything(rng_seed, dtype):
-    """Forward and backward of every parallel kernel (conv, pooling, batchnorm, ReLU,
-    affine, im2col/col2im) on shapes big enough to run in parallel."""
-    rng = np.random.default_rng(rng_seed)
-    x = rng.standard_normal((16, 6, 23, 21)).astype(dtype)  # every kernel runs in parallel
-    w = rng.standard_normal((20, 6, 3, 4)).astype(dtype)
-    b = rng.standard_normal(20).astype(dtype)
-    results = []
-    for algo in ("direct", "im2col"):
-        out, cache = fast.conv_forward(x, w, b, {"stride": 2, "pad": 1, "algo": algo})
-        results += [out, *fast.conv_backward(np.cos(out), cache)]
-    for kind in ("max", "avg"):
-        out, cache = getattr(fast, f"{kind}_pool_forward")(
-            x, {"pool_height": 3, "pool_width": 2, "stride": 1, "pad": 1})
-        results += [out, getattr(fast, f"{kind}_pool_backward")(np.sin(out), cache)]
-    bn_param = {"mode": "train"}
-    out, cache = fast.spatial_batchnorm_forward(x, w[:6, 0, 0, 0], b[:6], bn_param)
-    results += [out, *fast.spatial_batchnorm_backward(np.sin(out), cache), bn_param["running_var"]]
-    rows = x.reshape(16 * 6, -1)
-    out, cache = fast.batchnorm_forward(rows, np.ones(rows.shape[1]), np.zeros(rows.shape[1]), {"mode": "train"})
-    results += [out, *fast.batchnorm_backward(np.cos(out), cache)]
-    out, cache = fast.relu_forward(x - 0.1)
-    results += [out, fast.relu_backward(np.sin(x), cache)]
-    wa = rng.standard_normal((6 * 23 * 21, 37)).astype(dtype)
-    out, cache = fast.affine_forward(x, wa, b[:1].repeat(37))
-    results += [out, *fast.affine_backward(np.cos(out), cache)]
-    col = fast.im2col(x, 3, 2, 2, 1)
-    results += [col, fast.col2im(np.sin(col), x.shape, 3, 2, 2, 1)]
-    return results
-
 
 @pytest.mark.skipif(not fastnn.build_info()["openmp"], reason="a build without OpenMP has one thread")
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -2,8 +2,9 @@
 
 Every pass is the gather-GEMM micro-kernel of ``csrc/gather_gemm.h`` (tiled by
 ``gather_gemm.pxd``): a register tile of 6 rows x L lanes (L = 16 float32 or 8 float64
-channels), where the rows index pixels (or filter taps) and the matrix entries are read
-straight from a zero-padded image through two offset tables.
+channels, twice that at the AVX-512 level: fastnn._kernels.simd), where the rows index
+pixels (or filter taps) and the matrix entries are read straight from a zero-padded image
+through two offset tables.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
 * backward data, two ways:
@@ -35,19 +36,9 @@ import numpy as np
 
 from fastnn._alloc import scratch
 
-from fastnn._kernels.gather_gemm cimport (MR, FASTNN_SIMD_LEVEL, LANES_F32, LANES_F64,
-                                          tile_rows)
+from fastnn._kernels.gather_gemm cimport MR, tile_rows
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
-
-def lanes(dtype):
-    """Channels per register tile for a dtype: weights are packed in blocks of this many."""
-    return LANES_F32 if np.dtype(dtype) == np.float32 else LANES_F64
-
-
-def simd_level():
-    """Which clone of the micro-kernel this CPU runs ('avx2+fma', 'sse2', ...)."""
-    return FASTNN_SIMD_LEVEL().decode()
 
 
 cdef inline void pad_image(const floating *x, floating *xpad, ptrdiff_t C, ptrdiff_t H,

@@ -3,34 +3,33 @@
 from cython cimport floating
 from libc.stddef cimport ptrdiff_t
 
+from fastnn._kernels.simd cimport level_for_lanes
+
 cdef extern from "gather_gemm.h" nogil:
     int MR "FASTNN_MR"
-    int LANES_F32 "FASTNN_LANES_F32"
-    int LANES_F64 "FASTNN_LANES_F64"
-    const char *FASTNN_SIMD_LEVEL()
-    void fastnn_gather_gemm_f32(int rows, const float *A, const ptrdiff_t *row_off,
+    void fastnn_gather_gemm_f32(int level, int rows, const float *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
-    void fastnn_gather_gemm_f64(int rows, const double *A, const ptrdiff_t *row_off,
+    void fastnn_gather_gemm_f64(int level, int rows, const double *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
 
 
-
-cdef inline void gemm(int rows, const floating *A, const ptrdiff_t *row_off,
+cdef inline void gemm(int level, int rows, const floating *A, const ptrdiff_t *row_off,
                       const ptrdiff_t *col_off, ptrdiff_t count, const floating *B,
                       ptrdiff_t ldb, floating *C, ptrdiff_t ldc, int accumulate) noexcept nogil:
     if floating is float:
-        fastnn_gather_gemm_f32(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+        fastnn_gather_gemm_f32(level, rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
     else:
-        fastnn_gather_gemm_f64(rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+        fastnn_gather_gemm_f64(level, rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
 
 
 cdef enum:
-    # Taps per pass over the rows: a block of B (T_BLOCK x 64 bytes = 16 KB) stays in the
-    # 32 KB L1 while every row tile streams past it.  Partial sums are stored in C and
-    # reloaded exactly, so the blocking does not change the order of summation.
-    T_BLOCK = 256
+    # Bytes of B per pass over the rows: a block of taps (16 KB: 256 taps of 64-byte rows,
+    # 128 of 128-byte AVX-512 rows) stays in L1 while every row tile streams past it.
+    # Partial sums are stored in C and reloaded exactly, so the blocking does not change
+    # the order of summation.
+    B_BLOCK_BYTES = 16384
 
 
 cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
@@ -42,21 +41,24 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
     for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride.
 
     An empty sum (count == 0) is zero: without ``accumulate`` the tile is still written,
-    so C never keeps what its memory held before."""
+    so C never keeps what its memory held before.  B is packed with L lanes, and the
+    kernel of the level for L runs (fastnn._kernels.simd)."""
     cdef ptrdiff_t blk, r0, t0, n_t
     cdef int rows
+    cdef int level = level_for_lanes(L, floating is float)
+    cdef ptrdiff_t t_block = B_BLOCK_BYTES // (L * sizeof(floating))
     for blk in range(n_blocks):
         t0 = 0
         while True:  # at least one pass, so that count == 0 stores zeros
-            n_t = count - t0 if count - t0 < T_BLOCK else T_BLOCK
+            n_t = count - t0 if count - t0 < t_block else t_block
             r0 = 0
             while r0 < n_rows:
                 rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
-                gemm(rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
+                gemm(level, rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
                      n_t, B + blk * block_stride + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
                      1 if accumulate or t0 > 0 else 0)
                 r0 += MR
-            t0 += T_BLOCK
+            t0 += t_block
             if t0 >= count:
                 break
 

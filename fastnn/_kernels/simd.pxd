@@ -1,0 +1,10 @@
+# The instruction-set level the matrix kernels run at (csrc/simd.h), chosen once at
+# import (FASTNN_SIMD, else the best the CPU runs) and changeable by set_level.
+
+cdef extern from "simd.h" nogil:
+    int LEVEL_BASELINE "FASTNN_LEVEL_BASELINE"
+    int LEVEL_AVX2 "FASTNN_LEVEL_AVX2"
+    int LEVEL_AVX512 "FASTNN_LEVEL_AVX512"
+
+cdef int current_level() noexcept nogil
+cdef int level_for_lanes(Py_ssize_t lanes, bint single) noexcept nogil

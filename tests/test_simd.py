@@ -1,0 +1,104 @@
+"""Instruction-set levels (fastnn._kernels.simd): every level this CPU runs is tested
+against the reference, AVX2 and AVX-512 give bitwise the same results, and FASTNN_SIMD
+and set_simd_level refuse what the CPU cannot run.  On a CPU without AVX-512 the tests of
+that level skip, saying so; CI's machine decides which levels run."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import conv_case, rel_error, run_everything
+
+import fastnn
+from fastnn import functional as fast
+from fastnn.reference import functional as ref
+
+LEVELS = fastnn.simd_levels()
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+@pytest.fixture
+def at_level(request):
+    """Run the test at one level, then restore the level it found."""
+    before = fastnn.get_simd_level()
+    if request.param not in LEVELS:
+        pytest.skip(f"this CPU or build cannot run the {request.param!r} level (it runs {LEVELS})")
+    fastnn.set_simd_level(request.param)
+    yield request.param
+    fastnn.set_simd_level(before)
+
+
+@pytest.mark.parametrize("at_level", ["baseline", "avx2", "avx512"], indirect=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_level_matches_the_reference(at_level, dtype):
+    rng = np.random.default_rng(7)
+    cases = [conv_case(rng, dtype, max_hw=9, max_channels=40) for _ in range(6)]
+    # Wide enough for the AVX-512 tiles in every pass: forward (F), "dilated" dx (C).
+    x = rng.standard_normal((2, 37, 7, 6)).astype(dtype)
+    cases.append((x, rng.standard_normal((41, 37, 3, 3)).astype(dtype),
+                  rng.standard_normal(41).astype(dtype), {"stride": 1, "pad": 1}))
+    for x, w, b, p in cases:
+        out, cache = fast.conv_forward(x, w, b, p)
+        out_ref, cache_ref = ref.conv_forward(x, w, b, p)
+        assert rel_error(out, out_ref) < TOL[dtype]
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        for ours, theirs in zip(fast.conv_backward(dout, cache), ref.conv_backward(dout, cache_ref)):
+            assert rel_error(ours, theirs) < TOL[dtype]
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((9, 70), (70, 45), (45,)))
+    (out, cache), (out_ref, cache_ref) = fast.affine_forward(x, w, b), ref.affine_forward(x, w, b)
+    assert rel_error(out, out_ref) < TOL[dtype]
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for ours, theirs in zip(fast.affine_backward(dout, cache), ref.affine_backward(dout, cache_ref)):
+        assert rel_error(ours, theirs) < TOL[dtype]
+
+
+@pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avx2_and_avx512_give_bitwise_the_same_results(dtype):
+    before = fastnn.get_simd_level()
+    try:
+        runs = []
+        for level in ("avx2", "avx512"):
+            fastnn.set_simd_level(level)
+            runs.append(run_everything(1, dtype))
+    finally:
+        fastnn.set_simd_level(before)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_default_is_the_highest_level_and_build_info_reports_it():
+    info = fastnn.build_info()
+    assert info["simd_supported"] == list(LEVELS)
+    if not os.environ.get("FASTNN_SIMD"):
+        assert info["simd"] == LEVELS[-1]
+
+
+def test_set_simd_level_refuses_unknown_and_unsupported_levels():
+    with pytest.raises(ValueError, match=r"set_level: level must be one of .* got 'sse9'"):
+        fastnn.set_simd_level("sse9")
+    assert fastnn.get_simd_level() in LEVELS
+
+
+def level_in_child(tmp_path, value):
+    code = "import warnings, fastnn; print(fastnn.get_simd_level())"
+    env = {**os.environ, "FASTNN_SIMD": value}
+    return subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, env=env)
+
+
+def test_fastnn_simd_chooses_a_level_at_import(tmp_path):
+    for level in LEVELS:
+        result = level_in_child(tmp_path, level)
+        assert result.returncode == 0 and result.stdout.strip() == level, result
+
+
+@pytest.mark.parametrize("value", ["sse9", "avx512"])
+def test_fastnn_simd_warns_and_runs_the_best_level_for_what_it_cannot_run(tmp_path, value):
+    if value in LEVELS:
+        pytest.skip(f"this CPU runs {value!r}: nothing to refuse")
+    result = level_in_child(tmp_path, value)
+    assert result.returncode == 0, result
+    assert result.stdout.strip() == LEVELS[-1]
+    assert f"FASTNN_SIMD={value!r}" in result.stderr and "RuntimeWarning" in result.stderr
