@@ -32,7 +32,8 @@
 
 #include "simd.h"
 
-#define FASTNN_MR 6
+#define FASTNN_MR 6                /* rows of a tile; 12 for AVX-512 narrow tiles */
+#define FASTNN_MR_TALL 12
 #define FASTNN_LANES_F32 16        /* baseline and AVX2: two 32-byte vectors */
 #define FASTNN_LANES_F64 8
 #define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
@@ -98,6 +99,40 @@ static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                
     if (rows > 5) FASTNN_ROW_STORE(V, C + 5 * ldc, c5, d5);                              \
 }
 
+/* AVX-512 with a narrow row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
+ * so that 12 accumulators hide the FMA latency as the 6 x 2 tiles do.  For products with
+ * at most 16 (8) output columns, which would waste half of a 32-lane (16-lane) tile. */
+#define FASTNN_TALL_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];   \
+    V c##i = {0};                                                                        \
+    if (accumulate && i <= last) memcpy(&c##i, C + i * ldc, sizeof(V));
+#define FASTNN_TALL_FMA(i) c##i += a##i[off] * b;
+#define FASTNN_TALL_STORE(V, i) if (i <= last) memcpy(C + i * ldc, &c##i, sizeof(V));
+#define FASTNN_DEFINE_GATHER_GEMM_TALL(NAME, TARGET, T, V)                              \
+TARGET FASTNN_CONTRACT                                                                   \
+static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
+                 const ptrdiff_t *col_off, ptrdiff_t T_count,                            \
+                 const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
+{                                                                                        \
+    FASTNN_CONTRACT_BODY                                                                 \
+    const ptrdiff_t last = rows - 1;                                                     \
+    FASTNN_TALL_ROW(T, V, 0) FASTNN_TALL_ROW(T, V, 1) FASTNN_TALL_ROW(T, V, 2)           \
+    FASTNN_TALL_ROW(T, V, 3) FASTNN_TALL_ROW(T, V, 4) FASTNN_TALL_ROW(T, V, 5)           \
+    FASTNN_TALL_ROW(T, V, 6) FASTNN_TALL_ROW(T, V, 7) FASTNN_TALL_ROW(T, V, 8)           \
+    FASTNN_TALL_ROW(T, V, 9) FASTNN_TALL_ROW(T, V, 10) FASTNN_TALL_ROW(T, V, 11)         \
+    for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
+        V b;                                                                             \
+        const ptrdiff_t off = col_off[t];                                                \
+        memcpy(&b, B + t * ldb, sizeof(V));                                              \
+        FASTNN_TALL_FMA(0) FASTNN_TALL_FMA(1) FASTNN_TALL_FMA(2) FASTNN_TALL_FMA(3)      \
+        FASTNN_TALL_FMA(4) FASTNN_TALL_FMA(5) FASTNN_TALL_FMA(6) FASTNN_TALL_FMA(7)      \
+        FASTNN_TALL_FMA(8) FASTNN_TALL_FMA(9) FASTNN_TALL_FMA(10) FASTNN_TALL_FMA(11)    \
+    }                                                                                    \
+    FASTNN_TALL_STORE(V, 0) FASTNN_TALL_STORE(V, 1) FASTNN_TALL_STORE(V, 2)              \
+    FASTNN_TALL_STORE(V, 3) FASTNN_TALL_STORE(V, 4) FASTNN_TALL_STORE(V, 5)              \
+    FASTNN_TALL_STORE(V, 6) FASTNN_TALL_STORE(V, 7) FASTNN_TALL_STORE(V, 8)              \
+    FASTNN_TALL_STORE(V, 9) FASTNN_TALL_STORE(V, 10) FASTNN_TALL_STORE(V, 11)            \
+}
+
 FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_base, , float, fastnn_v8f)
 FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_base, , double, fastnn_v4d)
 #if FASTNN_X86_LEVELS
@@ -105,28 +140,39 @@ FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_avx2, FASTNN_TARGET_AVX2, float, fastn
 FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_avx2, FASTNN_TARGET_AVX2, double, fastnn_v4d)
 FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_avx512, FASTNN_TARGET_AVX512, float, fastnn_v16f)
 FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_avx512, FASTNN_TARGET_AVX512, double, fastnn_v8d)
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512, float,
+                               fastnn_v16f)
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512, double,
+                               fastnn_v8d)
 #endif
 
-/* The kernel of one level; B packed with that level's lane count. */
+/* The kernels: the levels' (simd.h) and, as a fourth, AVX-512's tall narrow tile.  B is
+ * packed with the kernel's lane count (wide: FASTNN_WIDE_LANES_*; else the narrow one),
+ * rows <= FASTNN_MR (FASTNN_MR_TALL for the tall kernel). */
+#define FASTNN_KERNEL_AVX512_TALL 3
 #if FASTNN_X86_LEVELS
-#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512)                        \
-static inline void NAME(int level, int rows, const T *A, const ptrdiff_t *row_off,       \
+#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL)                  \
+static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_off,      \
                         const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
                         ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
-    if (level == FASTNN_LEVEL_AVX512)                                                    \
+    if (kernel == FASTNN_KERNEL_AVX512_TALL)                                             \
+        TALL(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
+    else if (kernel == FASTNN_LEVEL_AVX512)                                              \
         AVX512(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);          \
-    else if (level == FASTNN_LEVEL_AVX2)                                                 \
+    else if (kernel == FASTNN_LEVEL_AVX2)                                                \
         AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
     else                                                                                 \
         BASE(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
 }
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f32, float, fastnn_gemm_f32_base,
-                            fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512)
+                            fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512,
+                            fastnn_gemm_f32_avx512_tall)
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base,
-                            fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512)
+                            fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512,
+                            fastnn_gemm_f64_avx512_tall)
 #else
-#define fastnn_gather_gemm_f32(level, ...) fastnn_gemm_f32_base(__VA_ARGS__)
-#define fastnn_gather_gemm_f64(level, ...) fastnn_gemm_f64_base(__VA_ARGS__)
+#define fastnn_gather_gemm_f32(kernel, ...) fastnn_gemm_f32_base(__VA_ARGS__)
+#define fastnn_gather_gemm_f64(kernel, ...) fastnn_gemm_f64_base(__VA_ARGS__)
 #endif
 
 #endif /* FASTNN_GATHER_GEMM_H */

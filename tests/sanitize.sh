@@ -40,6 +40,6 @@ echo "fastnn sanitize: canary caught (heap-buffer-overflow reported)"
 python -m pytest -q -p no:cacheprovider \
     "$OLDPWD/tests/test_fast_vs_reference.py" "$OLDPWD/tests/test_fuzz.py" \
     "$OLDPWD/tests/test_checks.py" "$OLDPWD/tests/test_threads.py" \
-    "$OLDPWD/tests/test_edges.py" \
+    "$OLDPWD/tests/test_edges.py" "$OLDPWD/tests/test_simd.py" \
     --rootdir "$OLDPWD"
 echo "fastnn sanitize: clean (ASan + UBSan)"

@@ -13,7 +13,7 @@ from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.threads cimport num_threads_for
 
 cdef enum:
-    ROW_CHUNK = 48  # rows per task: 8 register tiles of 6
+    ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
 
 
 def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,

@@ -36,7 +36,7 @@ import numpy as np
 
 from fastnn._alloc import scratch
 
-from fastnn._kernels.gather_gemm cimport MR, tile_rows
+from fastnn._kernels.gather_gemm cimport MR_TALL, tile_rows
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
 
@@ -75,8 +75,8 @@ cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdi
 cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
     """Pixels per pass, so that a (pixels, ld) tile stays within about 64 KB (at most 96
     rows, at least one register tile): the per-thread tile is small whatever the image."""
-    cdef ptrdiff_t rows = (16384 // ld) // MR * MR if ld > 0 else MR
-    return MR if rows < MR else (96 if rows > 96 else rows)
+    cdef ptrdiff_t rows = (16384 // ld) // MR_TALL * MR_TALL if ld > 0 else MR_TALL
+    return MR_TALL if rows < MR_TALL else (96 if rows > 96 else rows)
 
 
 def pixel_offsets(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t stride, ptrdiff_t row_len):

@@ -3,25 +3,27 @@
 from cython cimport floating
 from libc.stddef cimport ptrdiff_t
 
-from fastnn._kernels.simd cimport level_for_lanes
+from fastnn._kernels.simd cimport kernel_for_lanes
 
 cdef extern from "gather_gemm.h" nogil:
     int MR "FASTNN_MR"
-    void fastnn_gather_gemm_f32(int level, int rows, const float *A, const ptrdiff_t *row_off,
+    int MR_TALL "FASTNN_MR_TALL"
+    int KERNEL_AVX512_TALL "FASTNN_KERNEL_AVX512_TALL"
+    void fastnn_gather_gemm_f32(int kernel, int rows, const float *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
-    void fastnn_gather_gemm_f64(int level, int rows, const double *A, const ptrdiff_t *row_off,
+    void fastnn_gather_gemm_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
 
 
-cdef inline void gemm(int level, int rows, const floating *A, const ptrdiff_t *row_off,
+cdef inline void gemm(int kernel, int rows, const floating *A, const ptrdiff_t *row_off,
                       const ptrdiff_t *col_off, ptrdiff_t count, const floating *B,
                       ptrdiff_t ldb, floating *C, ptrdiff_t ldc, int accumulate) noexcept nogil:
     if floating is float:
-        fastnn_gather_gemm_f32(level, rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+        fastnn_gather_gemm_f32(kernel, rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
     else:
-        fastnn_gather_gemm_f64(level, rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
+        fastnn_gather_gemm_f64(kernel, rows, A, row_off, col_off, count, B, ldb, C, ldc, accumulate)
 
 
 cdef enum:
@@ -42,10 +44,12 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
 
     An empty sum (count == 0) is zero: without ``accumulate`` the tile is still written,
     so C never keeps what its memory held before.  B is packed with L lanes, and the
-    kernel of the level for L runs (fastnn._kernels.simd)."""
+    kernel for L at the current level runs (fastnn._kernels.simd), MR or MR_TALL rows
+    at a time."""
     cdef ptrdiff_t blk, r0, t0, n_t
     cdef int rows
-    cdef int level = level_for_lanes(L, floating is float)
+    cdef int kernel = kernel_for_lanes(L, floating is float)
+    cdef int mr = MR_TALL if kernel == KERNEL_AVX512_TALL else MR
     cdef ptrdiff_t t_block = B_BLOCK_BYTES // (L * sizeof(floating))
     for blk in range(n_blocks):
         t0 = 0
@@ -53,11 +57,11 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
             n_t = count - t0 if count - t0 < t_block else t_block
             r0 = 0
             while r0 < n_rows:
-                rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
-                gemm(level, rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
+                rows = <int>(n_rows - r0 if n_rows - r0 < mr else mr)
+                gemm(kernel, rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
                      n_t, B + blk * block_stride + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
                      1 if accumulate or t0 > 0 else 0)
-                r0 += MR
+                r0 += mr
             t0 += t_block
             if t0 >= count:
                 break

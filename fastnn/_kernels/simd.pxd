@@ -7,4 +7,4 @@ cdef extern from "simd.h" nogil:
     int LEVEL_AVX512 "FASTNN_LEVEL_AVX512"
 
 cdef int current_level() noexcept nogil
-cdef int level_for_lanes(Py_ssize_t lanes, bint single) noexcept nogil
+cdef int kernel_for_lanes(Py_ssize_t lanes, bint single) noexcept nogil

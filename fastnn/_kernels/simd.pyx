@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 cdef extern from "gather_gemm.h" nogil:
+    int KERNEL_AVX512_TALL "FASTNN_KERNEL_AVX512_TALL"
     int LANES_F32 "FASTNN_LANES_F32"
     int LANES_F64 "FASTNN_LANES_F64"
     int WIDE_LANES_F32 "FASTNN_WIDE_LANES_F32"
@@ -69,13 +70,13 @@ cdef int current_level() noexcept nogil:
     return _level
 
 
-cdef int level_for_lanes(Py_ssize_t lanes, bint single) noexcept nogil:
-    """The level whose kernel matches operands packed with ``lanes`` lanes: the wide
-    (AVX-512) kernel for the wide count (only lanes() hands it out, and only at that
-    level), else the current level capped at AVX2."""
+cdef int kernel_for_lanes(Py_ssize_t lanes, bint single) noexcept nogil:
+    """The micro-kernel (csrc/gather_gemm.h) for operands packed with ``lanes`` lanes:
+    AVX-512's wide one for the wide count (only lanes() hands it out, and only at that
+    level); for the narrow count, AVX-512's tall one at that level, else the level's."""
     if lanes == (WIDE_LANES_F32 if single else WIDE_LANES_F64):
         return LEVEL_AVX512
-    return _level if _level < LEVEL_AVX2 else LEVEL_AVX2
+    return KERNEL_AVX512_TALL if _level == LEVEL_AVX512 else _level
 
 
 def _level_from_environment():
