@@ -82,7 +82,7 @@ def test_set_simd_level_refuses_unknown_and_unsupported_levels():
 
 
 def level_in_child(tmp_path, value):
-    code = "import warnings, fastnn; print(fastnn.get_simd_level())"
+    code = "import fastnn; print(fastnn.get_simd_level())"
     env = {**os.environ, "FASTNN_SIMD": value}
     return subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
                           text=True, timeout=120, cwd=tmp_path, env=env)
