@@ -51,17 +51,21 @@ typedef double fastnn_v8d __attribute__((vector_size(64)));
 #define FASTNN_ROW_STORE(V, p, lo, hi) do { memcpy((p), &(lo), sizeof(V)); \
         memcpy((p) + sizeof(V) / sizeof((p)[0]), &(hi), sizeof(V)); } while (0)
 
-/* One definition for every dtype and level: T is the scalar type, V the vector of it,
- * TARGET the level's function attribute.  The twelve accumulators are named variables,
- * not an array, so that GCC keeps them in registers (an array indexed by a loop
- * variable is spilled to the stack). */
-#define FASTNN_DEFINE_GATHER_GEMM(NAME, TARGET, T, V)                                   \
+/* The micro-kernels' common head: one signature, contraction on. */
+#define FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               \
 TARGET FASTNN_CONTRACT                                                                   \
 static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
                  const ptrdiff_t *col_off, ptrdiff_t T_count,                            \
                  const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
 {                                                                                        \
-    FASTNN_CONTRACT_BODY                                                                 \
+    FASTNN_CONTRACT_BODY
+
+/* One definition for every dtype and level: T is the scalar type, V the vector of it,
+ * TARGET the level's function attribute.  The twelve accumulators are named variables,
+ * not an array, so that GCC keeps them in registers (an array indexed by a loop
+ * variable is spilled to the stack). */
+#define FASTNN_DEFINE_GATHER_GEMM(NAME, TARGET, T, V)                                   \
+FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
     /* Missing rows repeat the last one; their results are never stored. */              \
     const ptrdiff_t last = rows - 1;                                                     \
     const T *a0 = A + row_off[0];                                                        \
@@ -108,12 +112,7 @@ static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                
 #define FASTNN_TALL_FMA(i) c##i += a##i[off] * b;
 #define FASTNN_TALL_STORE(V, i) if (i <= last) memcpy(C + i * ldc, &c##i, sizeof(V));
 #define FASTNN_DEFINE_GATHER_GEMM_TALL(NAME, TARGET, T, V)                              \
-TARGET FASTNN_CONTRACT                                                                   \
-static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
-                 const ptrdiff_t *col_off, ptrdiff_t T_count,                            \
-                 const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
-{                                                                                        \
-    FASTNN_CONTRACT_BODY                                                                 \
+FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
     const ptrdiff_t last = rows - 1;                                                     \
     FASTNN_TALL_ROW(T, V, 0) FASTNN_TALL_ROW(T, V, 1) FASTNN_TALL_ROW(T, V, 2)           \
     FASTNN_TALL_ROW(T, V, 3) FASTNN_TALL_ROW(T, V, 4) FASTNN_TALL_ROW(T, V, 5)           \

@@ -3,6 +3,7 @@ windows, batches of one, always fresh random values."""
 import numpy as np
 
 from fastnn import functional as fast
+from fastnn.reference import functional as ref
 
 
 def conv_case(rng, dtype=np.float64, max_hw=8, max_channels=4):
@@ -127,3 +128,15 @@ def run_everything(rng_seed, dtype):
     col = fast.im2col(x, 3, 2, 2, 1)
     results += [col, fast.col2im(np.sin(col), x.shape, 3, 2, 2, 1)]
     return results
+
+
+def check_against_reference(name, args, rng, tol):
+    """``{name}_forward(*args)`` and its backward (with one random dout) on both backends
+    agree to a relative error tol, output and every gradient."""
+    out, cache = getattr(fast, f"{name}_forward")(*args)
+    out_ref, cache_ref = getattr(ref, f"{name}_forward")(*args)
+    assert rel_error(out, out_ref) < tol
+    dout = rng.standard_normal(out.shape).astype(out.dtype)
+    grads = getattr(fast, f"{name}_backward")(dout, cache)
+    for ours, theirs in zip(grads, getattr(ref, f"{name}_backward")(dout, cache_ref)):
+        assert rel_error(ours, theirs) < tol

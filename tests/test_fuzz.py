@@ -5,7 +5,7 @@ infinities and NaN.  A kernel that reads or writes out of bounds shows up here a
 value (and under the sanitizer build, tests/sanitize.sh, which CI runs, as a report)."""
 import numpy as np
 import pytest
-from helpers import assert_same_values, rel_error
+from helpers import assert_same_values, check_against_reference, rel_error
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -38,12 +38,7 @@ def test_conv_at_the_edges(case, algo):
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
     p = {"stride": stride, "pad": pad, "algo": algo}
-    out, cache = fast.conv_forward(x, w, b, p)
-    out_ref, cache_ref = ref.conv_forward(x, w, b, p)
-    assert rel_error(out, out_ref) < TOL[dtype]
-    dout = rng.standard_normal(out.shape).astype(dtype)
-    for ours, theirs in zip(fast.conv_backward(dout, cache), ref.conv_backward(dout, cache_ref)):
-        assert rel_error(ours, theirs) < TOL[dtype]
+    check_against_reference("conv", (x, w, b, p), rng, TOL[dtype])
 
 
 @st.composite

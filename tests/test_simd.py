@@ -8,11 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import conv_case, rel_error, run_everything
+from helpers import check_against_reference, conv_case, run_everything
 
 import fastnn
-from fastnn import functional as fast
-from fastnn.reference import functional as ref
 
 LEVELS = fastnn.simd_levels()
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -38,19 +36,10 @@ def test_every_level_matches_the_reference(at_level, dtype):
     x = rng.standard_normal((2, 37, 7, 6)).astype(dtype)
     cases.append((x, rng.standard_normal((41, 37, 3, 3)).astype(dtype),
                   rng.standard_normal(41).astype(dtype), {"stride": 1, "pad": 1}))
-    for x, w, b, p in cases:
-        out, cache = fast.conv_forward(x, w, b, p)
-        out_ref, cache_ref = ref.conv_forward(x, w, b, p)
-        assert rel_error(out, out_ref) < TOL[dtype]
-        dout = rng.standard_normal(out.shape).astype(dtype)
-        for ours, theirs in zip(fast.conv_backward(dout, cache), ref.conv_backward(dout, cache_ref)):
-            assert rel_error(ours, theirs) < TOL[dtype]
-    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((9, 70), (70, 45), (45,)))
-    (out, cache), (out_ref, cache_ref) = fast.affine_forward(x, w, b), ref.affine_forward(x, w, b)
-    assert rel_error(out, out_ref) < TOL[dtype]
-    dout = rng.standard_normal(out.shape).astype(dtype)
-    for ours, theirs in zip(fast.affine_backward(dout, cache), ref.affine_backward(dout, cache_ref)):
-        assert rel_error(ours, theirs) < TOL[dtype]
+    for case in cases:
+        check_against_reference("conv", case, rng, TOL[dtype])
+    affine = tuple(rng.standard_normal(s).astype(dtype) for s in ((9, 70), (70, 45), (45,)))
+    check_against_reference("affine", affine, rng, TOL[dtype])
 
 
 @pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
