@@ -62,7 +62,13 @@ MAX_GEOMETRY = 2**40
 
 
 def integer_param(func, name, value, minimum):
-    """An integer hyper-parameter (stride, pad, window size) in [minimum, 2**40]."""
+    """An integer hyper-parameter (stride, pad, window size) in [minimum, 2**40].
+
+    A float with an integral value (``1.0``, ``np.float64(2)``) counts as that integer:
+    the textbook's scripts compute strides and pads with ``/``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
+        if value == value and abs(value) < 2**53 and float(value).is_integer():
+            value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{func}: {name} must be an integer >= {minimum}, got {value!r}")

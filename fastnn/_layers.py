@@ -5,22 +5,31 @@ Each class calls ``self.F``, a module with the CS231n functions (``fastnn.refere
 functional`` or ``fastnn.functional``); :func:`bind` makes the concrete classes of a
 backend.  A script written for the textbook's layers runs unchanged: same constructor
 arguments, ``forward(x)`` (``forward(x, train_flg=True)`` where training differs),
-``backward(dout)``, gradients in ``dW``/``db``/``dgamma``/``dbeta``, and parameters
-that are the caller's own arrays (optimizers update them in place).
+``backward(dout)``, gradients in ``dW``/``db``/``dgamma``/``dbeta``, parameters that are
+the caller's own arrays (optimizers update them in place), and the attributes scripts
+inspect (``Relu.mask``, ``Sigmoid.out``, ``Affine.x``, ``Convolution.x``,
+``Pooling.arg_max``, ``BatchNormalization.xn``/``xc``/``std``, ``Dropout.mask``,
+``SoftmaxWithLoss.y``/``t``/``loss``).
 
-Deliberate differences from the textbook:
+fastnn's own choices, where it departs from the textbook (:mod:`fastnn.textbook.layers`
+keeps the textbook's instead):
 
-* ``BatchNormalization`` on 4-D input normalises per channel (statistics over N, H, W),
-  not per (C, H, W) feature; its ``eps`` is a keyword argument (default 1e-6, the
-  textbook's ``10e-7``).
-* ``Pooling`` and ``AvgPooling`` accept ``pad > 0`` (up to half the window).
+* ``Pooling``'s ``stride`` defaults to 1 (the textbook's repository: 2); ``Pooling`` and
+  ``AvgPooling`` accept ``pad > 0`` (up to half the window).
 * ``Dropout`` is inverted: training scales kept units by ``1/(1 - dropout_ratio)`` and
-  inference is the identity (the textbook scales at inference instead); the expected
-  output is the same.  A ``seed`` keyword makes the masks reproducible.
-* ``SoftmaxWithLoss`` and ``SVMWithLoss`` accept integer labels (N,) or one-hot (N, C);
-  ``backward(dout)`` scales the gradient by ``dout``.
+  inference is the identity (the textbook scales at inference instead; the expected
+  output is the same), with masks from its own generator (``seed``).  ``inverted=False``
+  gives the textbook's form.
+* ``BatchNormalization``'s ``eps`` is a keyword argument (default 1e-6, the textbook's
+  ``10e-7``).  On 4-D input it normalises per channel when gamma has C entries and per
+  feature (the textbook's way) when it has C*H*W.
+* ``SoftmaxWithLoss`` computes the exact cross-entropy ``-log softmax`` (the textbook adds
+  1e-7 inside the log, which caps a sample's loss at 16.1 and makes the loss disagree
+  with its own gradient); see :class:`SoftmaxWithLoss` for the targets it takes.
 """
 import numpy as np
+
+from fastnn import _checks
 
 LAYER_NAMES = ("Affine", "Relu", "Sigmoid", "Tanh", "Convolution", "Pooling", "AvgPooling",
                "BatchNormalization", "Dropout", "SoftmaxWithLoss", "SVMWithLoss", "MSEWithLoss")
@@ -40,6 +49,7 @@ class Affine(Layer):
     """out = x.reshape(N, -1) @ W + b; W (D, M), b (M,); x (N, ...) -> out (N, M).
 
     ``backward`` returns dx in the shape of x and sets ``dW`` (D, M) and ``db`` (M,).
+    ``x`` is the last input as rows (N, D).
     """
 
     def __init__(self, W, b):
@@ -47,6 +57,14 @@ class Affine(Layer):
         self.original_x_shape = None
         self.cache = None
         self.dW = self.db = None
+
+    @property
+    def x(self):
+        """The last forward's input, (N, D)."""
+        if self.cache is None:
+            return None
+        x = self.cache[0]
+        return x.reshape(x.shape[0], -1)
 
     def forward(self, x):
         out, self.cache = self.F.affine_forward(x, self.W, self.b)
@@ -77,25 +95,40 @@ class _Activation(Layer):
 
 
 class Relu(_Activation):
-    """out = max(x, 0)."""
+    """out = max(x, 0).  ``mask`` is True where the last input was <= 0."""
     forward_fn, backward_fn = "relu_forward", "relu_backward"
+
+    @property
+    def mask(self):
+        # The cache is the output (or, from a CS231n-style cache, the input): <= 0 at
+        # the same elements either way.
+        return None if self.cache is None else np.asarray(self.cache) <= 0
 
 
 class Sigmoid(_Activation):
-    """out = 1 / (1 + exp(-x))."""
+    """out = 1 / (1 + exp(-x)).  ``out`` is the last output."""
     forward_fn, backward_fn = "sigmoid_forward", "sigmoid_backward"
+
+    @property
+    def out(self):
+        return self.cache
 
 
 class Tanh(_Activation):
-    """out = tanh(x)."""
+    """out = tanh(x).  ``out`` is the last output."""
     forward_fn, backward_fn = "tanh_forward", "tanh_backward"
+
+    @property
+    def out(self):
+        return self.cache
 
 
 class Convolution(Layer):
     """2-D cross-correlation: x (N, C, H, W) -> out (N, FN, OH, OW).
 
-    W (FN, C, FH, FW), b (FN,); OH = (H + 2*pad - FH) // stride + 1 (likewise OW).
-    ``backward`` returns dx (N, C, H, W) and sets ``dW`` and ``db``.
+    W (FN, C, FH, FW), b (FN,) or a scalar (the same bias for every filter);
+    OH = (H + 2*pad - FH) // stride + 1 (likewise OW).  ``backward`` returns dx
+    (N, C, H, W) and sets ``dW`` and ``db`` (FN,).  ``x`` is the last input.
     """
 
     def __init__(self, W, b, stride=1, pad=0):
@@ -104,8 +137,15 @@ class Convolution(Layer):
         self.cache = None
         self.dW = self.db = None
 
+    @property
+    def x(self):
+        return None if self.cache is None else self.cache[0]
+
     def forward(self, x):
-        out, self.cache = self.F.conv_forward(x, self.W, self.b,
+        b = self.b
+        if np.ndim(b) == 0:  # a scalar bias, as the textbook's broadcasting allows
+            b = np.full(np.shape(self.W)[:1], b, dtype=np.result_type(b, np.float32))
+        out, self.cache = self.F.conv_forward(x, self.W, b,
                                               {"stride": self.stride, "pad": self.pad})
         return out
 
@@ -116,7 +156,11 @@ class Convolution(Layer):
 
 
 class Pooling(Layer):
-    """Max pooling: x (N, C, H, W) -> out (N, C, OH, OW), OH = (H + 2*pad - pool_h) // stride + 1."""
+    """Max pooling: x (N, C, H, W) -> out (N, C, OH, OW), OH = (H + 2*pad - pool_h) // stride + 1.
+
+    ``arg_max`` is the textbook's record of the last forward: for each output, in the order
+    (n, oh, ow, c), the index (row * pool_w + column) of its window's first maximum.
+    """
 
     forward_fn, backward_fn = "max_pool_forward", "max_pool_backward"
 
@@ -124,6 +168,16 @@ class Pooling(Layer):
         self.pool_h, self.pool_w = pool_h, pool_w
         self.stride, self.pad = stride, pad
         self.cache = None
+
+    @property
+    def arg_max(self):
+        if self.cache is None or self.forward_fn != "max_pool_forward":
+            return None
+        N, C, H, W = self.cache[0]
+        out_h, out_w = _checks.output_hw(self.cache[0], self.pool_h, self.pool_w,
+                                         self.stride, self.pad)
+        argmax = np.asarray(self.cache[3]).reshape(N, C, out_h, out_w)
+        return argmax.transpose(0, 2, 3, 1).ravel().astype(np.intp)
 
     def forward(self, x):
         pool_param = {"pool_height": self.pool_h, "pool_width": self.pool_w,
@@ -143,11 +197,15 @@ class AvgPooling(Pooling):
 
 
 class BatchNormalization(Layer):
-    """Batch normalisation: x (N, D) per feature, or x (N, C, H, W) per channel.
+    """Batch normalisation: x (N, D) per feature, or x (N, C, H, W) per channel (gamma
+    of C entries) or per feature (gamma of C*H*W entries, the textbook's way).
 
-    gamma, beta (D,) or (C,).  ``forward(x, train_flg=True)`` uses batch statistics and
-    updates ``running_mean``/``running_var`` (momentum as in the textbook);
-    ``train_flg=False`` uses the running statistics.  ``backward`` sets ``dgamma``, ``dbeta``.
+    gamma, beta (D,), (C,) or (C*H*W,).  ``forward(x, train_flg=True)`` uses batch
+    statistics and updates ``running_mean``/``running_var`` (momentum as in the
+    textbook); ``train_flg=False`` uses the running statistics.  ``backward`` sets
+    ``dgamma``, ``dbeta``.  After a forward pass: ``xn`` (x normalised: (N, D), or
+    (N, C, H, W) per channel), ``std`` (per feature or channel), ``xc = xn * std``,
+    ``batch_size``.
     """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None, eps=1e-6):
@@ -155,6 +213,7 @@ class BatchNormalization(Layer):
         self.momentum, self.eps = momentum, eps
         self.running_mean, self.running_var = running_mean, running_var
         self.input_shape = None
+        self.per_channel = False
         self.cache = None
         self.dgamma = self.dbeta = None
 
@@ -163,11 +222,21 @@ class BatchNormalization(Layer):
         if x.ndim not in (2, 4):
             raise ValueError("BatchNormalization.forward: x must be 2-D (N, D) or "
                              f"4-D (N, C, H, W), got shape {x.shape}")
+        self.per_channel = x.ndim == 4 and np.size(self.gamma) == x.shape[1]
+        if x.ndim == 4 and not self.per_channel and np.size(self.gamma) != x[0].size:
+            raise ValueError(
+                f"BatchNormalization.forward: for x of shape {x.shape}, gamma must have "
+                f"C = {x.shape[1]} entries (per channel) or C*H*W = {x[0].size} (per "
+                f"feature), got {np.size(self.gamma)}")
         bn_param = {"mode": "train" if train_flg else "test", "eps": self.eps,
                     "momentum": self.momentum, "running_mean": self.running_mean,
                     "running_var": self.running_var}
-        forward = self.F.batchnorm_forward if x.ndim == 2 else self.F.spatial_batchnorm_forward
-        out, self.cache = forward(x, self.gamma, self.beta, bn_param)
+        if self.per_channel:
+            out, self.cache = self.F.spatial_batchnorm_forward(x, self.gamma, self.beta, bn_param)
+        else:
+            out, self.cache = self.F.batchnorm_forward(x.reshape(len(x), -1), self.gamma,
+                                                       self.beta, bn_param)
+            out = out.reshape(x.shape)
         # Created on the first call when None; updated in place after that.
         self.running_mean, self.running_var = bn_param["running_mean"], bn_param["running_var"]
         self.input_shape = x.shape
@@ -175,40 +244,115 @@ class BatchNormalization(Layer):
 
     def backward(self, dout):
         self._require_forward()
-        backward = (self.F.batchnorm_backward if len(self.input_shape) == 2
-                    else self.F.spatial_batchnorm_backward)
-        dx, self.dgamma, self.dbeta = backward(dout, self.cache)
-        return dx
+        if self.per_channel:
+            dx, self.dgamma, self.dbeta = self.F.spatial_batchnorm_backward(dout, self.cache)
+            return dx
+        dout = np.asarray(dout)
+        dx, self.dgamma, self.dbeta = self.F.batchnorm_backward(
+            dout.reshape(self.input_shape[0], -1), self.cache)
+        return dx.reshape(self.input_shape)
+
+    @property
+    def batch_size(self):
+        return None if self.input_shape is None else self.input_shape[0]
+
+    @property
+    def std(self):
+        if self.cache is None:
+            return None
+        return (self.cache[1] if self.per_channel else self.cache)[3]
+
+    @property
+    def xn(self):
+        """The normalised input of the last forward pass, from either backend's cache."""
+        if self.cache is None:
+            return None
+        if not self.per_channel:
+            x_hat = self.cache[1]  # rows (N, D), or the compiled layout (1, D, N)
+            return x_hat[0].T if x_hat.ndim == 3 else x_hat
+        N, C, H, W = self.input_shape
+        x_hat = self.cache[1][1]  # (N, C, H*W) compiled, rows (N*H*W, C) reference
+        if x_hat.ndim == 3:
+            return x_hat.reshape(N, C, H, W)
+        return x_hat.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+
+    @property
+    def xc(self):
+        """x minus its mean, (the layout of ``xn``)."""
+        if self.cache is None:
+            return None
+        std = self.std
+        return self.xn * (std.reshape(-1, 1, 1) if self.per_channel else std)
 
 
 class Dropout(Layer):
-    """Inverted dropout: each unit is dropped with probability ``dropout_ratio`` in training.
+    """Dropout: each unit is dropped with probability ``dropout_ratio`` in training.
 
-    ``forward(x, train_flg=True)``; x (any shape) -> out (same shape).  ``seed`` (int or
-    ``numpy.random.Generator``) makes the sequence of masks reproducible.
+    ``forward(x, train_flg=True)``; x (any shape) -> out (same shape).
+
+    * ``inverted=True`` (fastnn's default): kept units are scaled by
+      ``1/(1 - dropout_ratio)`` in training and inference is the identity.
+    * ``inverted=False`` (the textbook's): training multiplies by the 0/1 mask,
+      inference by ``1 - dropout_ratio``.
+
+    ``seed`` (an int or a ``numpy.random.Generator``) draws the masks from a generator of
+    the layer's own; ``seed=None`` draws them from fresh entropy, or, when ``GLOBAL_RNG``
+    is set (the textbook's layers), from NumPy's global generator as
+    ``np.random.rand(*x.shape) > dropout_ratio``, so ``np.random.seed`` reproduces a run
+    (``seed=np.random`` asks for the global generator explicitly).
+    ``mask`` is the last training mask (boolean, or the scaled float mask when inverted).
     """
 
-    def __init__(self, dropout_ratio=0.5, seed=None):
+    INVERTED = True
+    GLOBAL_RNG = False
+
+    def __init__(self, dropout_ratio=0.5, seed=None, inverted=None):
         self.dropout_ratio = dropout_ratio
-        self.rng = np.random.default_rng(seed)
+        self.inverted = self.INVERTED if inverted is None else bool(inverted)
+        use_global = seed is np.random or (seed is None and self.GLOBAL_RNG)
+        self.rng = None if use_global else np.random.default_rng(seed)
         self.cache = None
+        self.mask = None
+
+    def _uniform(self, shape):
+        return np.random.random_sample(shape) if self.rng is None else self.rng.random(shape)
 
     def forward(self, x, train_flg=True):
-        dropout_param = {"p": 1.0 - self.dropout_ratio, "mode": "train" if train_flg else "test",
-                         "seed": self.rng}
-        out, self.cache = self.F.dropout_forward(x, dropout_param)
-        return out
+        if self.inverted:
+            dropout_param = {"p": 1.0 - self.dropout_ratio,
+                             "mode": "train" if train_flg else "test",
+                             "seed": self.rng if self.rng is not None else np.random.default_rng(
+                                 np.random.randint(2**31))}
+            out, self.cache = self.F.dropout_forward(x, dropout_param)
+            self.mask = self.cache[1] if train_flg else self.mask
+            return out
+        (x,) = _checks.as_float_arrays("Dropout.forward", x=x)
+        ratio = _checks.float_param("Dropout.forward", "dropout_ratio", self.dropout_ratio, 0, 1)
+        if not train_flg:
+            self.cache = ("test", None)
+            return x * x.dtype.type(1.0 - ratio)
+        self.mask = self._uniform(x.shape) > ratio
+        self.cache = ("train", self.mask)
+        return x * self.mask
 
     def backward(self, dout):
         self._require_forward()
-        return self.F.dropout_backward(dout, self.cache)
+        if self.inverted:
+            return self.F.dropout_backward(dout, self.cache)
+        mode, mask = self.cache
+        if mode == "test":
+            raise RuntimeError("Dropout.backward: the last forward pass was in inference "
+                               "mode (train_flg=False), which keeps no mask")
+        dout = _checks.dout_array("Dropout.backward", dout, mask.shape,
+                                  np.result_type(dout, np.float32))
+        return dout * mask
 
 
 class _LossLayer(Layer):
     """A loss layer: ``forward(x, t)`` -> loss, ``backward(dout=1)`` -> dx.
 
-    For the classification losses x (N, C) scores and t integer labels (N,) or one-hot
-    (N, C); subclasses with other targets override :meth:`targets`.
+    For the classification losses x (N, C) scores and t integer labels (N,) or (N, 1),
+    or one-hot (N, C); subclasses with other targets override :meth:`targets`.
     """
 
     loss_fn = None  # the backend function's name
@@ -234,19 +378,50 @@ class _LossLayer(Layer):
 
 
 class SoftmaxWithLoss(_LossLayer):
-    """Softmax followed by the mean cross-entropy loss.  ``y`` holds the probabilities."""
+    """Softmax followed by the mean cross-entropy loss.
+
+    x (N, C) scores, or one sample (C,); t integer labels (N,) or (N, 1) (or one integer
+    for one sample), one-hot rows (N, C), or soft targets: rows of probabilities (N, C),
+    for which loss = -sum(t * log softmax(x)) / N and dx = (softmax(x) * sum(t, row) - t) / N
+    (= (y - t) / N, the textbook's gradient, when rows sum to 1).  ``y`` holds the
+    probabilities of the last forward pass.
+    """
 
     loss_fn = "softmax_loss"
 
+    def __init__(self):
+        super().__init__()
+        self._labels = self._soft_probs = None
+
+    def forward(self, x, t):
+        x = np.asarray(x)
+        self.t = t
+        single = x.ndim == 1  # one sample: a batch of one, dx of x's shape
+        if single:
+            x = x[None]
+            t = np.reshape(t, (1, -1) if np.ndim(t) else (1,))
+        if _is_soft(t, x):
+            self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, t)
+        else:
+            self._labels = _integer_labels(self.loss_fn, t, x)
+            self.loss, self.dx = self.F.softmax_loss(x, self._labels)
+            self._soft_probs = None
+        self.cache = True
+        if single:
+            self.dx = self.dx[0]
+        return self.loss
+
     @property
     def y(self):
-        """Softmax probabilities of the last forward pass, (N, C)."""
+        """Softmax probabilities of the last forward pass, (N, C) (or (C,))."""
         if self.dx is None:
             return None
-        labels = _integer_labels(self.loss_fn, self.t, self.dx)
-        probs = self.dx * self.dx.shape[0]
-        probs[np.arange(len(labels)), labels] += 1
-        return probs
+        probs = self._soft_probs
+        if probs is None:  # dx = (probs - one_hot) / N
+            dx = np.atleast_2d(self.dx)
+            probs = dx * dx.shape[0]
+            probs[np.arange(len(self._labels)), self._labels] += 1
+        return probs[0] if np.ndim(self.dx) == 1 else probs
 
 
 class SVMWithLoss(_LossLayer):
@@ -266,8 +441,33 @@ class MSEWithLoss(_LossLayer):
         return t  # real-valued targets, checked against y's shape by mse_loss
 
 
+def _is_soft(t, x):
+    """True for float targets of x's shape that are not one-hot: soft targets."""
+    t = np.asarray(t)
+    if t.dtype.kind != "f" or t.shape != np.shape(x) or t.ndim != 2:
+        return False
+    return not (np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all())
+
+
+def _soft_cross_entropy(x, t):
+    """Mean cross-entropy of softmax(x) (N, C) against probability rows t (N, C):
+    (loss, dx, probabilities)."""
+    x, t = _checks.as_float_arrays("SoftmaxWithLoss.forward", x=x, t=t)
+    if x.shape[0] == 0:
+        raise ValueError(f"SoftmaxWithLoss.forward: x must hold at least one sample, "
+                         f"got shape {x.shape}")
+    N = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probs = np.exp(log_probs)
+    loss = -(t * log_probs).sum() / N
+    dx = (probs * t.sum(axis=1, keepdims=True) - t) / N
+    return loss, dx, probs
+
+
 def _integer_labels(func, t, x):
-    """Integer labels (N,) from integer labels or a one-hot matrix of x's shape."""
+    """Integer labels (N,) from integer labels (N,) or (N, 1), or a one-hot matrix of
+    x's shape."""
     t = np.asarray(t)
     if t.ndim == 2 and t.shape == np.shape(x):
         is_one_hot = np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all()
@@ -275,18 +475,22 @@ def _integer_labels(func, t, x):
             raise ValueError(f"{func}: a 2-D t must be one-hot (exactly one 1 per row, "
                              f"zeros elsewhere), shape {np.shape(x)}")
         return t.argmax(axis=1)
+    if t.ndim == 2 and t.shape[1] == 1 and t.dtype.kind in "iu":
+        return t[:, 0]  # labels as a column, as the textbook's scripts build them
     return t
 
 
-def bind(functional, module_name):
+def bind(functional, module_name, bases=None):
     """The layer classes of ``LAYER_NAMES`` bound to a functional backend.
 
     Returns a dict name -> class; each class is a subclass whose ``F`` is ``functional``
     and whose ``__module__`` is ``module_name`` (so it pickles and prints as that module's).
+    ``bases`` maps names to classes to derive from instead of this module's (the
+    textbook's variants).
     """
     classes = {}
     for name in LAYER_NAMES:
-        base = globals()[name]
+        base = (bases or {}).get(name, globals()[name])
         classes[name] = type(name, (base,), {"F": functional, "__module__": module_name,
                                              "__qualname__": name, "__doc__": base.__doc__})
     return classes

@@ -69,7 +69,9 @@ class Network:
         self.backend = backend
         self.L = layers_for(backend)
         self.dtype = _dtype(dtype)
-        self.rng = np.random.default_rng(seed)
+        # seed: None, an int or a Generator; or NumPy's global generator, the module
+        # ``np.random`` itself (the textbook's mirror: np.random.seed reproduces a run).
+        self.rng = seed if seed is np.random else np.random.default_rng(seed)
         self.weight_decay_lambda = weight_decay_lambda
         self.params = {}
         self.layers = OrderedDict()

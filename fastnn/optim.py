@@ -43,8 +43,10 @@ class Momentum:
 
 
 class Nesterov:
-    """Nesterov's accelerated gradient in the textbook's form (Sutskever et al. 2013):
-    v = momentum * v - lr * g;  p += momentum**2 * v - (1 + momentum) * lr * g."""
+    """Nesterov's accelerated gradient in the textbook's form (Sutskever et al. 2013), with
+    the parameters kept at the look-ahead point p = theta + momentum * v:
+    p += momentum**2 * v - (1 + momentum) * lr * g, *then* v = momentum * v - lr * g
+    (the old v moves p: p_new = theta_new + momentum * v_new)."""
 
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr, self.momentum = lr, momentum
@@ -54,10 +56,10 @@ class Nesterov:
         if self.v is None:
             self.v = _zeros_like(params)
         for key in params:
-            self.v[key] *= self.momentum
-            self.v[key] -= self.lr * grads[key]
             params[key] += self.momentum * self.momentum * self.v[key]
             params[key] -= (1 + self.momentum) * self.lr * grads[key]
+            self.v[key] *= self.momentum
+            self.v[key] -= self.lr * grads[key]
 
 
 class AdaGrad:

@@ -29,10 +29,13 @@ def test_momentum():
 
 
 def test_nesterov():
-    w, v = W0.copy(), np.zeros(2)
+    # Sutskever's form: v' = mu v - lr grad(theta + mu v), theta' = theta + v'; the
+    # optimizer keeps p = theta + mu v and is given g = grad(p).
+    theta, v = W0.copy(), np.zeros(2)
     for g in (G1, G2):
-        v = 0.9 * v - 0.1 * g
-        w = w + 0.81 * v - 1.9 * 0.1 * g
+        v_new = 0.9 * v - 0.1 * g
+        theta, v = theta + v_new, v_new
+    w = theta + 0.9 * v  # p after two steps (p = theta at the start, v = 0)
     np.testing.assert_allclose(two_steps(optim.Nesterov(lr=0.1, momentum=0.9), G1, G2), w)
 
 

@@ -1,0 +1,59 @@
+"""The textbook's ``common/layers.py`` on fastnn's compiled kernels.
+
+``from fastnn.textbook.layers import *`` brings what ``from common.layers import *``
+brings: the layer classes, the functions of ``common.functions``, ``im2col``/``col2im``
+(and ``np``).  The classes are fastnn's layers (:mod:`fastnn._layers`, bound to
+:mod:`fastnn.functional`) with the textbook's semantics where fastnn's own differ:
+
+* ``Pooling(pool_h, pool_w, stride=2, pad=0)``: the textbook repository's default stride.
+* ``Dropout(dropout_ratio=0.5)``: the textbook's, not inverted (training multiplies by
+  the mask ``np.random.rand(*x.shape) > dropout_ratio``, inference by
+  ``1 - dropout_ratio``), with masks from NumPy's global generator, so ``np.random.seed``
+  reproduces a run.  ``seed=`` and ``inverted=True`` give fastnn's own.
+* ``BatchNormalization`` on 4-D input: per feature when gamma has C*H*W entries (the
+  textbook's way), per channel when it has C.  eps = 10e-7 as the textbook.
+
+Also taken, beyond the textbook: integer labels as a column (N, 1) (the textbook's
+fancy indexing gives an (N, N) mix for N > 1), soft targets (the textbook's loss uses
+their argmax while its gradient uses them; here both use them), one sample as a 1-D
+array, a scalar convolution bias, integral float strides and pads.
+
+Deliberate difference: ``SoftmaxWithLoss`` returns the exact cross-entropy; the
+textbook's adds 1e-7 to every probability inside the log, so its loss is larger by
+log(1 + 1e-7/p) <= 1e-7/p per sample (p the probability of the true class: below 1e-6
+relative for p > 0.1) and capped at 16.1 per sample.  The gradients are the same.
+Inputs are never modified (the textbook's ``Relu.backward`` zeroes ``dout`` in place).
+"""
+import numpy as np
+
+from fastnn import _layers, functional
+from fastnn.textbook.functions import *  # noqa: F401,F403  (the textbook's star import)
+from fastnn.textbook.functions import __all__ as _function_names
+from fastnn.textbook.util import col2im, im2col  # noqa: F401
+
+
+class Pooling(_layers.Pooling):
+    __doc__ = _layers.Pooling.__doc__ + "\n    The textbook's default stride: 2.\n"
+
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+        super().__init__(pool_h, pool_w, stride, pad)
+
+
+class Dropout(_layers.Dropout):
+    __doc__ = _layers.Dropout.__doc__
+    INVERTED = False
+    GLOBAL_RNG = True
+
+
+class BatchNormalization(_layers.BatchNormalization):
+    __doc__ = _layers.BatchNormalization.__doc__
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
+                 eps=10e-7):
+        super().__init__(gamma, beta, momentum, running_mean, running_var, eps)
+
+
+globals().update(_layers.bind(functional, __name__, bases={
+    "Pooling": Pooling, "Dropout": Dropout, "BatchNormalization": BatchNormalization}))
+
+__all__ = list(_layers.LAYER_NAMES) + list(_function_names) + ["im2col", "col2im", "np"]
