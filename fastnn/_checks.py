@@ -248,6 +248,28 @@ def batchnorm_params(func, x, num_features, values_per_feature, gamma, beta, bn_
     return mode, eps, momentum, bn_param["running_mean"], bn_param["running_var"]
 
 
+def norm_params(func, param_name, params, gamma, beta, num_features):
+    """Layer/group normalisation: gamma and beta of ``num_features`` entries (any shape
+    with that many: (D,), or CS231n's (1, C, 1, 1)), and params['eps'] > 0 (default
+    1e-5).  Returns eps."""
+    if not isinstance(params, dict):
+        raise TypeError(f"{func}: {param_name} must be a dict, got {type(params).__name__}")
+    for name, a in (("gamma", gamma), ("beta", beta)):
+        if a.size != num_features:
+            raise ValueError(f"{func}: {name} must have {num_features} entries (one per "
+                             f"feature), got shape {a.shape}")
+    return float_param(func, "eps", params.get("eps", 1e-5), 0, np.inf, low_open=True)
+
+
+def groups_param(func, G, channels):
+    """The number of groups of group normalisation: an integer >= 1 dividing C."""
+    G = integer_param(func, "G", G, 1)
+    if channels % G:
+        raise ValueError(f"{func}: G must divide the number of channels C = {channels}, "
+                         f"got G = {G}")
+    return G
+
+
 def labels(func, y, num_samples, num_classes):
     """Integer class labels (N,) with values in [0, num_classes)."""
     y = np.asarray(y)

@@ -402,3 +402,78 @@ def spatial_batchnorm_backward(dout, cache):
     dout = _checks.dout_array(func, dout, x_shape, channel_cache[1].dtype)
     dx, dgamma, dbeta = _normalize_channels_backward(dout.reshape(N, C, H * W), channel_cache)
     return dx.reshape(x_shape), dgamma, dbeta
+
+
+# ----------------------------------------------------------------------------------
+# Layer and group normalisation: each sample's (each group's) values are one channel of
+# the batch-norm kernels, (1, rows, values); gamma and beta apply per feature afterwards.
+# ----------------------------------------------------------------------------------
+
+def _standardize_rows(rows, eps):
+    """x_hat (M, S) = (rows - mean) / std per row, and std (M,), by the batch-norm kernels."""
+    rows3 = np.ascontiguousarray(rows)[None]
+    M = rows3.shape[1]
+    mean64, var64 = _empty(M, np.float64), _empty(M, np.float64)
+    _bn.channel_stats(rows3, mean64, var64)
+    std = np.sqrt(var64.astype(rows.dtype) + eps).astype(rows.dtype, copy=False)
+    ones, zeros = np.ones(M, rows.dtype), np.zeros(M, rows.dtype)
+    x_hat, scratch = _empty(rows3.shape, rows.dtype), _empty(rows3.shape, rows.dtype)
+    _bn.normalize(rows3, mean64.astype(rows.dtype), std, ones, zeros, x_hat, scratch)
+    return x_hat[0], std
+
+
+def _destandardize_rows(g, x_hat, std):
+    """The gradient through x_hat = standardize(x) per row: g, x_hat (M, S), std (M,)."""
+    M = x_hat.shape[0]
+    dx = _empty((1,) + x_hat.shape, x_hat.dtype)
+    _bn.backward(np.ascontiguousarray(x_hat)[None], np.ascontiguousarray(g)[None], std,
+                 np.ones(M, x_hat.dtype), dx, _empty(M, x_hat.dtype), _empty(M, x_hat.dtype), True)
+    return dx[0]
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """x (N, D), gamma (D,), beta (D,), ln_param {'eps'} -> out (N, D), cache.  As the
+    reference (statistics per sample)."""
+    func = "layernorm_forward"
+    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    _checks.check_ndim(func, "x", x, 2, "(N, D)")
+    eps = _checks.norm_params(func, "ln_param", ln_param, gamma, beta, x.shape[1])
+    x_hat, std = _standardize_rows(x, eps)
+    return gamma.reshape(-1) * x_hat + beta.reshape(-1), (x_hat, gamma, std)
+
+
+def layernorm_backward(dout, cache):
+    """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,) (gamma's shape)."""
+    func = "layernorm_backward"
+    x_hat, gamma, std = _checks.cache_entries(func, cache, 3, "layernorm_forward")
+    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
+    dx = _destandardize_rows(dout * gamma.reshape(-1), x_hat, std)
+    return dx, (dout * x_hat).sum(axis=0).reshape(gamma.shape), dout.sum(axis=0).reshape(gamma.shape)
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """x (N, C, H, W), gamma, beta (C entries), G groups, gn_param {'eps'} -> out
+    (N, C, H, W), cache.  As the reference."""
+    func = "spatial_groupnorm_forward"
+    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    N, C, H, W = x.shape
+    G = _checks.groups_param(func, G, C)
+    eps = _checks.norm_params(func, "gn_param", gn_param, gamma, beta, C)
+    x_hat, std = _standardize_rows(x.reshape(N * G, C // G * H * W), eps)
+    x_hat = x_hat.reshape(x.shape)
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (x_hat, gamma, std.reshape(N, G), G)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """dout (N, C, H, W) -> dx (N, C, H, W), dgamma and dbeta (gamma's shape)."""
+    func = "spatial_groupnorm_backward"
+    x_hat, gamma, std, G = _checks.cache_entries(func, cache, 4, "spatial_groupnorm_forward")
+    N, C, H, W = x_hat.shape
+    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
+    g = dout * gamma.reshape(1, C, 1, 1)
+    rows = (N * G, C // G * H * W)
+    dx = _destandardize_rows(g.reshape(rows), x_hat.reshape(rows), std.reshape(-1))
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    return dx.reshape(x_hat.shape), dgamma, dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
