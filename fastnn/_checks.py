@@ -249,15 +249,15 @@ def batchnorm_params(func, x, num_features, values_per_feature, gamma, beta, bn_
 
 
 def norm_params(func, param_name, params, gamma, beta, num_features):
-    """Layer/group normalisation: gamma and beta of ``num_features`` entries (any shape
-    with that many: (D,), or CS231n's (1, C, 1, 1)), and params['eps'] > 0 (default
-    1e-5).  Returns eps."""
+    """Layer/group normalisation: gamma of ``num_features`` entries (any shape with that
+    many: (D,), or CS231n's (1, C, 1, 1)), beta of gamma's shape (dgamma and dbeta come
+    back in it), and params['eps'] > 0 (default 1e-5).  Returns eps."""
     if not isinstance(params, dict):
         raise TypeError(f"{func}: {param_name} must be a dict, got {type(params).__name__}")
-    for name, a in (("gamma", gamma), ("beta", beta)):
-        if a.size != num_features:
-            raise ValueError(f"{func}: {name} must have {num_features} entries (one per "
-                             f"feature), got shape {a.shape}")
+    if gamma.size != num_features:
+        raise ValueError(f"{func}: gamma must have {num_features} entries (one per "
+                         f"feature), got shape {gamma.shape}")
+    check_shape(func, "beta", beta, gamma.shape, "(gamma's shape)")
     return float_param(func, "eps", params.get("eps", 1e-5), 0, np.inf, low_open=True)
 
 

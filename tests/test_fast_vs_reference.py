@@ -118,6 +118,28 @@ def test_batchnorm(seed, dtype, spatial, mode):
         assert_close(params[0][key], params[1][key], dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_layer_and_group_norm(seed, dtype):
+    rng = np.random.default_rng(seed)
+    N, G = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    C, H, W = G * int(rng.integers(1, 4)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    x = (rng.standard_normal((N, C, H, W)) * 3 + 2).astype(dtype)
+    gamma, beta = (rng.standard_normal((2, 1, C, 1, 1)) + 1).astype(dtype)
+    rows, features = x.reshape(N, -1), rng.standard_normal(C * H * W).astype(dtype)
+    cases = [("spatial_groupnorm", (x, gamma, beta, G, {"eps": 1e-4})),
+             ("layernorm", (rows, features, features[::-1].copy(), {}))]
+    for name, args in cases:
+        out, cache = getattr(fast, f"{name}_forward")(*args)
+        out_ref, cache_ref = getattr(ref, f"{name}_forward")(*args)
+        assert_close(out, out_ref, dtype)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        grads = getattr(fast, f"{name}_backward")(dout, cache)
+        for ours, theirs, given in zip(grads, getattr(ref, f"{name}_backward")(dout, cache_ref), args):
+            assert ours.shape == np.shape(given)  # dgamma, dbeta in gamma's and beta's shapes
+            assert_close(ours, theirs, dtype)
+
+
 def test_non_contiguous_and_mixed_inputs(rng):
     x = rng.standard_normal((4, 10, 9, 3)).transpose(0, 3, 1, 2)  # (4, 3, 10, 9), a view
     w = rng.standard_normal((5, 3, 3, 2)).astype(np.float32)       # float32 weights -> float64

@@ -72,6 +72,27 @@ def test_batchnorm(mode, seed):
     check_layer(forward, F.batchnorm_backward, {"x": x, "gamma": gamma, "beta": beta}, rng)
 
 
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_layernorm(seed):
+    rng = np.random.default_rng(seed)
+    N, D = int(rng.integers(1, 6)), int(rng.integers(2, 7))
+    x = rng.standard_normal((N, D)) * 2 + 1
+    gamma, beta = rng.standard_normal(D), rng.standard_normal(D)
+    check_layer(lambda x, gamma, beta: F.layernorm_forward(x, gamma, beta, {"eps": 1e-3}),
+                F.layernorm_backward, {"x": x, "gamma": gamma, "beta": beta}, rng)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_spatial_groupnorm(seed):
+    rng = np.random.default_rng(seed)
+    G = int(rng.integers(1, 4))
+    N, C, H, W = int(rng.integers(1, 4)), G * int(rng.integers(1, 3)), int(rng.integers(2, 4)), int(rng.integers(1, 4))
+    x = rng.standard_normal((N, C, H, W)) * 2 - 0.5  # groups of >= 2 values, not all close
+    gamma, beta = rng.standard_normal((1, C, 1, 1)), rng.standard_normal((1, C, 1, 1))
+    check_layer(lambda x, gamma, beta: F.spatial_groupnorm_forward(x, gamma, beta, G, {"eps": 1e-3}),
+                F.spatial_groupnorm_backward, {"x": x, "gamma": gamma, "beta": beta}, rng)
+
+
 @pytest.mark.parametrize("mode", ["train", "test"])
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_spatial_batchnorm(mode, seed):
