@@ -10,8 +10,11 @@ import platform
 
 import numpy as np
 
+from fastnn import _blas
 from fastnn._kernels import simd as _simd
 from fastnn._kernels import threads as _threads
+
+_blas.shorten_openblas_spin()
 
 __version__ = "0.1.0"
 
@@ -90,7 +93,8 @@ def build_info():
     ``-march=native``), ``simd`` (the level the matrix kernels run at: 'baseline',
     'avx2' or 'avx512'; ``FASTNN_SIMD`` or ``fastnn.set_simd_level`` choose it),
     ``simd_supported`` (the levels this CPU and build can run), ``num_threads``, ``omp_num_threads`` (the environment variable, or
-    None), ``machine``, ``numpy``, ``numpy_blas``.
+    None), ``machine``, ``numpy``, ``numpy_blas``, ``blas_spin`` (what fastnn did to
+    NumPy's OpenBLAS worker threads at import: see ``fastnn._blas``).
     """
     try:
         from fastnn._build_config import CONFIG
@@ -114,5 +118,8 @@ def build_info():
         "machine": platform.machine(),
         "numpy": np.__version__,
         "numpy_blas": _numpy_blas(),
+        "blas_spin": (f"OpenBLAS thread timeout 2**{_blas.TIMEOUT_EXPONENT} cycles "
+                      f"({len(_blas.shortened)} librar{'y' if len(_blas.shortened) == 1 else 'ies'})"
+                      if _blas.shortened else "unchanged"),
     }
     return info

@@ -4,6 +4,7 @@ Every public function calls these before computing anything, so the reference an
 compiled backend accept the same inputs and raise the same errors.  Messages name the
 function, the argument, what it got and what it needed.
 """
+import math
 import numbers
 
 import numpy as np
@@ -24,6 +25,10 @@ def as_float_arrays(func, **arrays):
 
     Returns the converted arrays in the order given.
     """
+    values = tuple(arrays.values())
+    dtype = getattr(values[0], "dtype", None)
+    if dtype in FLOAT_DTYPES and all(type(a) is np.ndarray and a.dtype == dtype for a in values):
+        return values  # the common case, at the cost of one check per array (small calls)
     converted = {}
     for name, value in arrays.items():
         a = np.asarray(value)
@@ -134,7 +139,7 @@ def affine_args(func, x, w, b):
     if x.ndim < 1:
         raise ValueError(f"{func}: x must have a batch axis (N, ...), got shape {x.shape}")
     check_ndim(func, "w", w, 2, "(D, M)")
-    D = int(np.prod(x.shape[1:]))
+    D = math.prod(x.shape[1:])
     if w.shape[0] != D:
         raise ValueError(
             f"{func}: w must have {D} rows, one per feature of x (shape {x.shape}), "

@@ -363,7 +363,7 @@ class _LossLayer(Layer):
 
     def targets(self, t, x):
         """What the backend's loss function takes as its second argument."""
-        return _integer_labels(self.loss_fn, t, x)
+        return _targets(self.loss_fn, t, x)[0]
 
     def forward(self, x, t):
         x = np.asarray(x)
@@ -400,10 +400,10 @@ class SoftmaxWithLoss(_LossLayer):
         if single:
             x = x[None]
             t = np.reshape(t, (1, -1) if np.ndim(t) else (1,))
-        if _is_soft(t, x):
-            self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, t)
+        self._labels, soft = _targets(self.loss_fn, t, x, allow_soft=True)
+        if soft is not None:
+            self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, soft)
         else:
-            self._labels = _integer_labels(self.loss_fn, t, x)
             self.loss, self.dx = self.F.softmax_loss(x, self._labels)
             self._soft_probs = None
         self.cache = True
@@ -441,14 +441,6 @@ class MSEWithLoss(_LossLayer):
         return t  # real-valued targets, checked against y's shape by mse_loss
 
 
-def _is_soft(t, x):
-    """True for float targets of x's shape that are not one-hot: soft targets."""
-    t = np.asarray(t)
-    if t.dtype.kind != "f" or t.shape != np.shape(x) or t.ndim != 2:
-        return False
-    return not (np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all())
-
-
 def _soft_cross_entropy(x, t):
     """Mean cross-entropy of softmax(x) (N, C) against probability rows t (N, C):
     (loss, dx, probabilities)."""
@@ -465,19 +457,20 @@ def _soft_cross_entropy(x, t):
     return loss, dx, probs
 
 
-def _integer_labels(func, t, x):
-    """Integer labels (N,) from integer labels (N,) or (N, 1), or a one-hot matrix of
-    x's shape."""
+def _targets(func, t, x, allow_soft=False):
+    """(labels, None) from integer labels (N,) or (N, 1) or one-hot rows of x's shape;
+    (None, t) for soft targets (float rows of x's shape, not one-hot) when allowed."""
     t = np.asarray(t)
     if t.ndim == 2 and t.shape == np.shape(x):
-        is_one_hot = np.isin(t, (0, 1)).all() and (t.sum(axis=1) == 1).all()
-        if not is_one_hot:
-            raise ValueError(f"{func}: a 2-D t must be one-hot (exactly one 1 per row, "
-                             f"zeros elsewhere), shape {np.shape(x)}")
-        return t.argmax(axis=1)
+        if ((t == 0) | (t == 1)).all() and (t.sum(axis=1) == 1).all():
+            return t.argmax(axis=1), None
+        if allow_soft and t.dtype.kind == "f":
+            return None, t
+        raise ValueError(f"{func}: a 2-D t must be one-hot (exactly one 1 per row, "
+                         f"zeros elsewhere), shape {np.shape(x)}")
     if t.ndim == 2 and t.shape[1] == 1 and t.dtype.kind in "iu":
-        return t[:, 0]  # labels as a column, as the textbook's scripts build them
-    return t
+        return t[:, 0], None  # labels as a column, as the textbook's scripts build them
+    return t, None
 
 
 def bind(functional, module_name, bases=None):

@@ -73,11 +73,21 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 # Affine
 # ----------------------------------------------------------------------------------
 
+# Products of at most this many multiply-adds go to NumPy's matmul: at that size its BLAS
+# runs on the calling thread (OpenBLAS wakes its pool only above 4 * 65536), reads the
+# operands where they lie, and costs a tenth of packing B for fastnn's kernel
+# (benchmarks/NOTES.md, "Small calls").
+SMALL_PRODUCT = 2**18
+
+
 def _matmul(a, b, transpose_a=False):
-    """a @ b (or a.T @ b) for 2-D arrays of one dtype, in fastnn's thread pool."""
-    a = np.ascontiguousarray(a)
+    """a @ b (or a.T @ b) for 2-D arrays of one dtype, in fastnn's thread pool (or, for
+    small products, NumPy's single-threaded BLAS call)."""
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
+    if R * K * M <= SMALL_PRODUCT:
+        return np.ascontiguousarray((a.T if transpose_a else a) @ b)
+    a = np.ascontiguousarray(a)
     if transpose_a:  # read column r of a as row r: a[t, r] = a_flat[r + t*R]
         row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
     else:

@@ -1,5 +1,8 @@
 """The compiled package: build information and thread control."""
 import os
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
@@ -76,3 +79,23 @@ def test_omp_num_threads_sets_the_default(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, env=env)
     expected = "3" if fastnn.build_info()["openmp"] else "1"
     assert out.returncode == 0 and out.stdout.strip() == expected, out.stderr
+
+
+def test_openblas_spin_is_shortened_without_touching_the_environment():
+    """NumPy's OpenBLAS workers stop spinning soon after a call (fastnn._blas): the
+    environment stays the user's, NumPy's products stay right, and the user can opt out."""
+    code = ("import os, numpy as np; a = np.random.default_rng(0).standard_normal((300, 300)); "
+            "c = a @ a; import fastnn; from fastnn import _blas; "
+            "assert 'OPENBLAS_THREAD_TIMEOUT' not in os.environ; "
+            "assert np.array_equal(a @ a, c); "
+            "print(fastnn.build_info()['blas_spin'], len(_blas._loaded_openblas()))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "FASTNN_BLAS_SPIN")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=tempfile.gettempdir()).stdout.split()
+    if out[-1] == "0":
+        pytest.skip("NumPy's BLAS here is not a loaded OpenBLAS: nothing to shorten")
+    assert out[0] == "OpenBLAS"
+    kept = subprocess.run([sys.executable, "-c", code], env={**env, "FASTNN_BLAS_SPIN": "keep"},
+                          capture_output=True, text=True, check=True,
+                          cwd=tempfile.gettempdir()).stdout.split()
+    assert kept[0] == "unchanged"
