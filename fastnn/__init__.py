@@ -10,11 +10,17 @@ import platform
 
 import numpy as np
 
-from fastnn import _blas
-from fastnn._kernels import simd as _simd
-from fastnn._kernels import threads as _threads
+from fastnn import _waiting
 
-_blas.shorten_openblas_spin()
+
+def _import_kernels():
+    from fastnn._kernels import simd, threads
+    return simd, threads
+
+
+def _openmp_runtime_loaded():
+    return _loaded_library("libgomp", "libomp", "libiomp") is not None
+
 
 __version__ = "0.1.0"
 
@@ -75,6 +81,12 @@ def _loaded_library(*prefixes):
     return None
 
 
+# Idle threads wait briefly: fastnn's own (GOMP_SPINCOUNT while its OpenMP runtime
+# loads) and NumPy's OpenBLAS workers (their timeout); see fastnn._waiting.
+_simd, _threads = _waiting.import_kernels_with_short_spin(_import_kernels, _openmp_runtime_loaded)
+_waiting.shorten_openblas_spin()
+
+
 def _numpy_blas():
     """Name and version of the BLAS NumPy was built with, as NumPy reports it."""
     try:
@@ -93,8 +105,9 @@ def build_info():
     ``-march=native``), ``simd`` (the level the matrix kernels run at: 'baseline',
     'avx2' or 'avx512'; ``FASTNN_SIMD`` or ``fastnn.set_simd_level`` choose it),
     ``simd_supported`` (the levels this CPU and build can run), ``num_threads``, ``omp_num_threads`` (the environment variable, or
-    None), ``machine``, ``numpy``, ``numpy_blas``, ``blas_spin`` (what fastnn did to
-    NumPy's OpenBLAS worker threads at import: see ``fastnn._blas``).
+    None), ``machine``, ``numpy``, ``numpy_blas``, ``omp_spincount`` (the
+    ``GOMP_SPINCOUNT`` fastnn loaded its OpenMP runtime with, or None) and ``blas_spin``
+    (what fastnn did to NumPy's OpenBLAS worker threads): see ``fastnn._waiting``.
     """
     try:
         from fastnn._build_config import CONFIG
@@ -118,8 +131,9 @@ def build_info():
         "machine": platform.machine(),
         "numpy": np.__version__,
         "numpy_blas": _numpy_blas(),
-        "blas_spin": (f"OpenBLAS thread timeout 2**{_blas.TIMEOUT_EXPONENT} cycles "
-                      f"({len(_blas.shortened)} librar{'y' if len(_blas.shortened) == 1 else 'ies'})"
-                      if _blas.shortened else "unchanged"),
+        "omp_spincount": _waiting.omp_spincount,
+        "blas_spin": (f"OpenBLAS thread timeout 2**{_waiting.TIMEOUT_EXPONENT} cycles "
+                      f"({len(_waiting.shortened)} librar{'y' if len(_waiting.shortened) == 1 else 'ies'})"
+                      if _waiting.shortened else "unchanged"),
     }
     return info

@@ -82,13 +82,13 @@ def test_omp_num_threads_sets_the_default(tmp_path):
 
 
 def test_openblas_spin_is_shortened_without_touching_the_environment():
-    """NumPy's OpenBLAS workers stop spinning soon after a call (fastnn._blas): the
+    """NumPy's OpenBLAS workers stop spinning soon after a call (fastnn._waiting): the
     environment stays the user's, NumPy's products stay right, and the user can opt out."""
     code = ("import os, numpy as np; a = np.random.default_rng(0).standard_normal((300, 300)); "
-            "c = a @ a; import fastnn; from fastnn import _blas; "
+            "c = a @ a; import fastnn; from fastnn import _waiting; "
             "assert 'OPENBLAS_THREAD_TIMEOUT' not in os.environ; "
             "assert np.array_equal(a @ a, c); "
-            "print(fastnn.build_info()['blas_spin'], len(_blas._loaded_openblas()))")
+            "print(fastnn.build_info()['blas_spin'], len(_waiting._loaded_openblas()))")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "FASTNN_BLAS_SPIN")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, cwd=tempfile.gettempdir()).stdout.split()
@@ -99,3 +99,15 @@ def test_openblas_spin_is_shortened_without_touching_the_environment():
                           capture_output=True, text=True, check=True,
                           cwd=tempfile.gettempdir()).stdout.split()
     assert kept[0] == "unchanged"
+
+
+def test_openmp_runtime_is_loaded_with_a_short_spin_unless_the_user_chose():
+    code = ("import os, fastnn; assert 'GOMP_SPINCOUNT' not in os.environ; "
+            "print(fastnn.build_info()['omp_spincount'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    run = dict(capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
+    if not fastnn.build_info()["openmp"]:
+        pytest.skip("a build without OpenMP has no runtime to configure")
+    assert subprocess.run([sys.executable, "-c", code], env=env, **run).stdout.split() == ["1000"]
+    chosen = {**env, "OMP_WAIT_POLICY": "active"}
+    assert subprocess.run([sys.executable, "-c", code], env=chosen, **run).stdout.split() == ["None"]

@@ -1,0 +1,216 @@
+"""Small calls, busy cores and mixed BLAS: fastnn's mirrors against the code they replace.
+
+Runs the same user code twice, once on the upstream modules and once with the import
+prefix swapped to fastnn's mirror, in the same process:
+
+* textbook (``--textbook-dir``, a checkout of oreilly-japan/deep-learning-from-scratch):
+  - ``ch05 loss``: one ``MultiLayerNet(784, [50], 10).loss`` on a batch of 3, the unit of
+    ch05's numerical gradient check (which makes 2 of them per parameter);
+  - ``ch07 check``: ch07's ``gradient_check.py`` (numerical and backprop gradients of a
+    SimpleConvNet on one 10x10 image);
+  - ``ch07 step``: a training step of ch07's SimpleConvNet (batch 100, Adam);
+* CS231n (``--cs231n-dir``, an assignment2 directory with ``im2col_cython`` built):
+  - ``cs231n step``: forward and backward of conv-relu-pool, affine-relu, affine and
+    softmax (the assignment's ThreeLayerConvNet, batch 50, 3x32x32, 32 7x7 filters),
+    through ``layer_utils``;
+* each step again with one core busy (another process spinning), and each step after a
+  512x512 ``A @ A`` of NumPy's in the same loop (the step alone is timed).
+
+Prints a table of medians (with the spread of the repeats) and the ratio upstream /
+fastnn (above 1: fastnn faster).  ``--json PATH`` writes the measurements.
+
+    python benchmarks/small_calls.py --textbook-dir ~/deep-learning-from-scratch \\
+        --cs231n-dir ~/cs231n/assignment2
+"""
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+
+
+def load_source(path, swap_from=None, swap_to=None, extra=None):
+    """Execute a script's source as a module, its imports optionally re-prefixed."""
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    if swap_from:
+        source = source.replace(swap_from, swap_to)
+    module = types.ModuleType(os.path.basename(path))
+    module.__dict__.update(extra or {})
+    exec(compile(source, path, "exec"), module.__dict__)  # noqa: S102 (the user's script)
+    return module
+
+
+def timed(func, repeats, number=1):
+    """Median and spread (min, max) of ``repeats`` timings of ``number`` calls, seconds
+    per call."""
+    func()  # warm up: caches, thread pools, first-touch pages
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            func()
+        times.append((time.perf_counter() - start) / number)
+    return float(np.median(times)), float(min(times)), float(max(times))
+
+
+@contextlib.contextmanager
+def busy_core():
+    """Another process spinning on one core for the duration."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.3)
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def after_blas(step, A):
+    """The step, timed alone, right after NumPy multiplies A by itself."""
+    def run():
+        A @ A
+        start = time.perf_counter()
+        step()
+        return time.perf_counter() - start
+    return run
+
+
+def timed_after_blas(step, A, repeats):
+    run = after_blas(step, A)
+    run()
+    times = [run() for _ in range(repeats)]
+    return float(np.median(times)), float(min(times)), float(max(times))
+
+
+# -- the textbook ----------------------------------------------------------------------
+
+def textbook_cases(root, prefix, repeats):
+    """{case: (median, min, max)} for the textbook's code on ``prefix`` ('common.' or
+    'fastnn.textbook.')."""
+    sys.path[:0] = [root, os.path.join(root, "ch07")]
+    swap = ("from common.", f"from {prefix}") if prefix != "common." else (None, None)
+    mln = importlib.import_module(prefix + "multi_layer_net")
+    optimizer = importlib.import_module(prefix + "optimizer")
+    convnet = load_source(os.path.join(root, "ch07", "simple_convnet.py"), *swap)  # user code
+    rng = np.random.default_rng(0)
+    results = {}
+
+    np.random.seed(0)
+    net = mln.MultiLayerNet(784, [50], 10)
+    x3, t3 = rng.random((3, 784)), np.eye(10)[[1, 4, 7]]
+    results["ch05 loss"] = timed(lambda: net.loss(x3, t3), repeats, number=500)
+
+    np.random.seed(0)
+    small = convnet.SimpleConvNet(input_dim=(1, 10, 10), conv_param={
+        "filter_num": 10, "filter_size": 3, "pad": 0, "stride": 1},
+        hidden_size=10, output_size=10, weight_init_std=0.01)
+    X, T = rng.random((1, 1, 10, 10)), np.array([1]).reshape(1, 1)
+    results["ch07 check"] = timed(lambda: (small.numerical_gradient(X, T), small.gradient(X, T)),
+                                  max(3, repeats // 3))
+
+    np.random.seed(0)
+    big = convnet.SimpleConvNet()
+    adam = optimizer.Adam(lr=0.001)
+    x100, t100 = rng.random((100, 1, 28, 28)), rng.integers(0, 10, 100)
+
+    def step():
+        adam.update(big.params, big.gradient(x100, t100))
+    results["ch07 step"] = timed(step, repeats)
+    with busy_core():
+        results["ch07 step, one core busy"] = timed(step, repeats)
+    A = rng.standard_normal((512, 512))
+    results["ch07 step after A @ A"] = timed_after_blas(step, A, repeats)
+    sys.path[:2] = []
+    return results
+
+
+# -- CS231n ----------------------------------------------------------------------------
+
+def cs231n_cases(layer_utils, repeats):
+    """{case: timings} for a ThreeLayerConvNet step written on ``layer_utils``."""
+    lu = layer_utils
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 3, 32, 32))
+    y = rng.integers(0, 10, 50)
+    w1, b1 = rng.standard_normal((32, 3, 7, 7)) * 1e-3, np.zeros(32)
+    w2, b2 = rng.standard_normal((32 * 16 * 16, 100)) * 1e-3, np.zeros(100)
+    w3, b3 = rng.standard_normal((100, 10)) * 1e-3, np.zeros(10)
+    conv_param = {"stride": 1, "pad": 3}
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+    def step():
+        h1, c1 = lu.conv_relu_pool_forward(x, w1, b1, conv_param, pool_param)
+        h2, c2 = lu.affine_relu_forward(h1, w2, b2)
+        scores, c3 = lu.affine_forward(h2, w3, b3)
+        _, dscores = lu.softmax_loss(scores, y)
+        dh2, _, _ = lu.affine_backward(dscores, c3)
+        dh1, _, _ = lu.affine_relu_backward(dh2, c2)
+        lu.conv_relu_pool_backward(dh1, c1)
+    results = {"cs231n step": timed(step, repeats)}
+    with busy_core():
+        results["cs231n step, one core busy"] = timed(step, repeats)
+    A = rng.standard_normal((512, 512))
+    results["cs231n step after A @ A"] = timed_after_blas(step, A, repeats)
+    return results
+
+
+def machine():
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--textbook-dir", help="a checkout of deep-learning-from-scratch")
+    parser.add_argument("--cs231n-dir", help="CS231n's assignment2 directory, im2col_cython built")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    import fastnn
+    info = fastnn.build_info()
+    print(f"# {machine()}  fastnn {fastnn.__version__}, {info['num_threads']} threads, "
+          f"SIMD {info['simd']}, NumPy BLAS {info['numpy_blas']}, blas_spin: {info['blas_spin']}")
+    rows = {}
+    if args.textbook_dir:
+        upstream = textbook_cases(args.textbook_dir, "common.", args.repeats)
+        ours = textbook_cases(args.textbook_dir, "fastnn.textbook.", args.repeats)
+        rows.update({case: (upstream[case], ours[case]) for case in upstream})
+    else:
+        print("# textbook: skipped (give --textbook-dir)")
+    if args.cs231n_dir:
+        sys.path.insert(0, args.cs231n_dir)
+        import cs231n.layer_utils as upstream_lu
+        from fastnn.cs231n import layer_utils as our_lu
+        upstream, ours = cs231n_cases(upstream_lu, args.repeats), cs231n_cases(our_lu, args.repeats)
+        rows.update({case: (upstream[case], ours[case]) for case in upstream})
+    else:
+        print("# CS231n: skipped (give --cs231n-dir)")
+    print(f"{'case':34s} {'upstream ms':>22s} {'fastnn ms':>22s} {'upstream/fastnn':>16s}")
+    for case, (up, ours) in rows.items():
+        def fmt(t):
+            return f"{t[0] * 1e3:9.3f} ({t[1] * 1e3:.3f}-{t[2] * 1e3:.3f})"
+        print(f"{case:34s} {fmt(up):>22s} {fmt(ours):>22s} {up[0] / ours[0]:15.2f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "build_info": info,
+                       "results": {case: {"upstream": up, "fastnn": ours}
+                                   for case, (up, ours) in rows.items()}}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
