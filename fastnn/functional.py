@@ -20,7 +20,7 @@ output element unwritten cannot go unnoticed in the tests.
 """
 import numpy as np
 
-from fastnn import _checks
+from fastnn import _checks, _norms
 from fastnn._alloc import empty as _empty
 from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
@@ -424,7 +424,10 @@ def _standardize_rows(rows, eps):
     rows3 = np.ascontiguousarray(rows)[None]
     M = rows3.shape[1]
     mean64, var64 = _empty(M, np.float64), _empty(M, np.float64)
-    _bn.channel_stats(rows3, mean64, var64)
+    if rows3.shape[2]:
+        _bn.channel_stats(rows3, mean64, var64)
+    else:  # rows of no values: mean and variance 0, as the reference
+        mean64[...], var64[...] = 0, 0
     std = np.sqrt(var64.astype(rows.dtype) + eps).astype(rows.dtype, copy=False)
     ones, zeros = np.ones(M, rows.dtype), np.zeros(M, rows.dtype)
     x_hat, scratch = _empty(rows3.shape, rows.dtype), _empty(rows3.shape, rows.dtype)
@@ -444,46 +447,20 @@ def _destandardize_rows(g, x_hat, std):
 def layernorm_forward(x, gamma, beta, ln_param):
     """x (N, D), gamma (D,), beta (D,), ln_param {'eps'} -> out (N, D), cache.  As the
     reference (statistics per sample)."""
-    func = "layernorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 2, "(N, D)")
-    eps = _checks.norm_params(func, "ln_param", ln_param, gamma, beta, x.shape[1])
-    x_hat, std = _standardize_rows(x, eps)
-    return gamma.reshape(-1) * x_hat + beta.reshape(-1), (x_hat, gamma, std)
+    return _norms.layernorm_forward(_standardize_rows, x, gamma, beta, ln_param)
 
 
 def layernorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,) (gamma's shape)."""
-    func = "layernorm_backward"
-    x_hat, gamma, std = _checks.cache_entries(func, cache, 3, "layernorm_forward")
-    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
-    dx = _destandardize_rows(dout * gamma.reshape(-1), x_hat, std)
-    return dx, (dout * x_hat).sum(axis=0).reshape(gamma.shape), dout.sum(axis=0).reshape(gamma.shape)
+    return _norms.layernorm_backward(_destandardize_rows, dout, cache)
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     """x (N, C, H, W), gamma, beta (C entries), G groups, gn_param {'eps'} -> out
     (N, C, H, W), cache.  As the reference."""
-    func = "spatial_groupnorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
-    N, C, H, W = x.shape
-    G = _checks.groups_param(func, G, C)
-    eps = _checks.norm_params(func, "gn_param", gn_param, gamma, beta, C)
-    x_hat, std = _standardize_rows(x.reshape(N * G, C // G * H * W), eps)
-    x_hat = x_hat.reshape(x.shape)
-    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
-    return out, (x_hat, gamma, std.reshape(N, G), G)
+    return _norms.spatial_groupnorm_forward(_standardize_rows, x, gamma, beta, G, gn_param)
 
 
 def spatial_groupnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma and dbeta (gamma's shape)."""
-    func = "spatial_groupnorm_backward"
-    x_hat, gamma, std, G = _checks.cache_entries(func, cache, 4, "spatial_groupnorm_forward")
-    N, C, H, W = x_hat.shape
-    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
-    g = dout * gamma.reshape(1, C, 1, 1)
-    rows = (N * G, C // G * H * W)
-    dx = _destandardize_rows(g.reshape(rows), x_hat.reshape(rows), std.reshape(-1))
-    dgamma = (dout * x_hat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
-    return dx.reshape(x_hat.shape), dgamma, dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    return _norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)

@@ -352,3 +352,23 @@ def test_geometry_beyond_the_limits_is_the_same_clear_error(backend):
                                          "65536x65536 = 4294967296 elements"):
         backend.max_pool_forward(x, {"pool_height": 2**16, "pool_width": 2**16, "stride": 1,
                                      "pad": 2**15})
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (3, 0), (0, 4, 3, 3), (2, 4, 0, 3), (2, 0, 3, 3)])
+def test_layer_and_group_norm_with_an_empty_dimension(shape, rng):
+    """Rows of no values have mean and variance 0 (std = sqrt(eps)) in both backends."""
+    x = rng.standard_normal(shape)
+    C = shape[1]
+    gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+    results = []
+    for backend in (fast, ref):
+        if x.ndim == 2:
+            out, cache = backend.layernorm_forward(x, gamma, beta, {"eps": 1e-4})
+            grads = backend.layernorm_backward(np.ones_like(out), cache)
+        else:
+            out, cache = backend.spatial_groupnorm_forward(x, gamma, beta, 2 if C else 1, {})
+            grads = backend.spatial_groupnorm_backward(np.ones_like(out), cache)
+        results.append((out, *grads, cache[2]))
+    for ours, theirs in zip(*results):
+        assert ours.shape == theirs.shape
+        np.testing.assert_array_equal(ours, theirs)

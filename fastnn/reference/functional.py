@@ -17,7 +17,7 @@ a cache from one backend's forward pass is accepted by the other's backward pass
 """
 import numpy as np
 
-from fastnn import _checks
+from fastnn import _checks, _norms
 
 __all__ = [
     "affine_forward", "affine_backward",
@@ -373,26 +373,13 @@ def spatial_batchnorm_backward(dout, cache):
 # running averages; gamma and beta per feature (per channel).
 # ----------------------------------------------------------------------------------
 
-def layernorm_forward(x, gamma, beta, ln_param):
-    """Layer normalisation: each sample normalised over its features.
-
-    x (N, D), gamma (D,), beta (D,), ln_param {'eps': default 1e-5} -> out (N, D),
-    cache (x_hat (N, D), gamma, std (N,)), with x_hat = (x - mean_row) / std and
-    std = sqrt(var_row + eps) (biased variance).  The same in training and at test time.
-    """
-    func = "layernorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 2, "(N, D)")
-    eps = _checks.norm_params(func, "ln_param", ln_param, gamma, beta, x.shape[1])
-    x_hat, std = _standardize_rows(x, eps)
-    return gamma.reshape(-1) * x_hat + beta.reshape(-1), (x_hat, gamma, std)
-
-
 def _standardize_rows(rows, eps):
-    """(rows - mean) / std per row of rows (M, S), and std (M,)."""
-    with np.errstate(invalid="ignore", divide="ignore"):  # rows of no values: S = 0
-        mean = rows.mean(axis=1, keepdims=True)
-        std = np.sqrt(((rows - mean) ** 2).mean(axis=1, keepdims=True) + eps).astype(rows.dtype)
+    """(rows - mean) / std per row of rows (M, S), and std (M,).  A row of no values
+    (S = 0) has mean and variance 0."""
+    count = max(rows.shape[1], 1)
+    mean = rows.sum(axis=1, keepdims=True) / count
+    var = ((rows - mean) ** 2).sum(axis=1, keepdims=True) / count
+    std = np.sqrt(var + eps).astype(rows.dtype, copy=False)
     return (rows - mean) / std, std[:, 0]
 
 
@@ -403,13 +390,19 @@ def _destandardize_rows(g, x_hat, std):
     return (g - mean_g - x_hat * mean_gx) / std[:, None]
 
 
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalisation: each sample normalised over its features.
+
+    x (N, D), gamma (D,), beta (D,), ln_param {'eps': default 1e-5} -> out (N, D),
+    cache (x_hat (N, D), gamma, std (N,)), with x_hat = (x - mean_row) / std and
+    std = sqrt(var_row + eps) (biased variance).  The same in training and at test time.
+    """
+    return _norms.layernorm_forward(_standardize_rows, x, gamma, beta, ln_param)
+
+
 def layernorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,) (gamma's shape)."""
-    func = "layernorm_backward"
-    x_hat, gamma, std = _checks.cache_entries(func, cache, 3, "layernorm_forward")
-    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
-    dx = _destandardize_rows(dout * gamma.reshape(-1), x_hat, std)
-    return dx, (dout * x_hat).sum(axis=0).reshape(gamma.shape), dout.sum(axis=0).reshape(gamma.shape)
+    return _norms.layernorm_backward(_destandardize_rows, dout, cache)
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
@@ -421,28 +414,12 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     (N, C, H, W), gamma, std (N, G), G).  G = 1 is layer normalisation of images,
     G = C instance normalisation.
     """
-    func = "spatial_groupnorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
-    N, C, H, W = x.shape
-    G = _checks.groups_param(func, G, C)
-    eps = _checks.norm_params(func, "gn_param", gn_param, gamma, beta, C)
-    x_hat, std = _standardize_rows(x.reshape(N * G, -1), eps)
-    x_hat = x_hat.reshape(x.shape)
-    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
-    return out, (x_hat, gamma, std.reshape(N, G), G)
+    return _norms.spatial_groupnorm_forward(_standardize_rows, x, gamma, beta, G, gn_param)
 
 
 def spatial_groupnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma and dbeta (gamma's shape)."""
-    func = "spatial_groupnorm_backward"
-    x_hat, gamma, std, G = _checks.cache_entries(func, cache, 4, "spatial_groupnorm_forward")
-    N, C = x_hat.shape[:2]
-    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
-    g = dout * gamma.reshape(1, C, 1, 1)
-    dx = _destandardize_rows(g.reshape(N * G, -1), x_hat.reshape(N * G, -1), std.reshape(-1))
-    dgamma = (dout * x_hat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
-    return dx.reshape(x_hat.shape), dgamma, dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    return _norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)
 
 
 # ----------------------------------------------------------------------------------
