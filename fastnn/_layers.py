@@ -319,10 +319,11 @@ class Dropout(Layer):
 
     def forward(self, x, train_flg=True):
         if self.inverted:
+            # With NumPy's global generator, a generator seeded from it: np.random.seed
+            # still reproduces the masks.
+            rng = self.rng if self.rng is not None else np.random.default_rng(np.random.randint(2**31))
             dropout_param = {"p": 1.0 - self.dropout_ratio,
-                             "mode": "train" if train_flg else "test",
-                             "seed": self.rng if self.rng is not None else np.random.default_rng(
-                                 np.random.randint(2**31))}
+                             "mode": "train" if train_flg else "test", "seed": rng}
             out, self.cache = self.F.dropout_forward(x, dropout_param)
             self.mask = self.cache[1] if train_flg else self.mask
             return out
