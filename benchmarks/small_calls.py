@@ -6,13 +6,16 @@ prefix swapped to fastnn's mirror, in the same process:
 * textbook (``--textbook-dir``, a checkout of oreilly-japan/deep-learning-from-scratch):
   - ``ch05 loss``: one ``MultiLayerNet(784, [50], 10).loss`` on a batch of 3, the unit of
     ch05's numerical gradient check (which makes 2 of them per parameter);
+  - ``ch05 check``: ch05's ``gradient_check.py`` (its TwoLayerNet, batch of 3);
   - ``ch07 check``: ch07's ``gradient_check.py`` (numerical and backprop gradients of a
     SimpleConvNet on one 10x10 image);
   - ``ch07 step``: a training step of ch07's SimpleConvNet (batch 100, Adam);
 * CS231n (``--cs231n-dir``, an assignment2 directory with ``im2col_cython`` built):
-  - ``cs231n step``: forward and backward of conv-relu-pool, affine-relu, affine and
-    softmax (the assignment's ThreeLayerConvNet, batch 50, 3x32x32, 32 7x7 filters),
-    through ``layer_utils``;
+  - ``cs231n check``: the notebook's gradient check of the assignment's ThreeLayerConvNet
+    (conv-relu-pool, affine-relu, affine, softmax through ``layer_utils``; batch of 3,
+    3x16x16, 3 filters of 3x3, hidden 7), central differences at every parameter;
+  - ``cs231n step``: its forward and backward at batch 50 (3x32x32, 32 7x7 filters,
+    hidden 100);
 * each step again with one core busy (another process spinning), and each step after a
   512x512 ``A @ A`` of NumPy's in the same loop (the step alone is timed).
 
@@ -108,6 +111,12 @@ def textbook_cases(root, prefix, repeats):
     x3, t3 = rng.random((3, 784)), np.eye(10)[[1, 4, 7]]
     results["ch05 loss"] = timed(lambda: net.loss(x3, t3), repeats, number=500)
 
+    two_layer = load_source(os.path.join(root, "ch05", "two_layer_net.py"), *swap)
+    np.random.seed(0)
+    net = two_layer.TwoLayerNet(input_size=784, hidden_size=50, output_size=10)
+    results["ch05 check"] = timed(lambda: (net.numerical_gradient(x3, t3), net.gradient(x3, t3)),
+                                  max(3, repeats // 5))
+
     np.random.seed(0)
     small = convnet.SimpleConvNet(input_dim=(1, 10, 10), conv_param={
         "filter_num": 10, "filter_size": 3, "pad": 0, "stride": 1},
@@ -134,27 +143,62 @@ def textbook_cases(root, prefix, repeats):
 
 # -- CS231n ----------------------------------------------------------------------------
 
+def three_layer_loss(lu, x, y, p, conv_param, pool_param):
+    """The assignment's ThreeLayerConvNet on ``layer_utils`` ``lu``: loss and gradients."""
+    h1, c1 = lu.conv_relu_pool_forward(x, p["W1"], p["b1"], conv_param, pool_param)
+    h2, c2 = lu.affine_relu_forward(h1, p["W2"], p["b2"])
+    scores, c3 = lu.affine_forward(h2, p["W3"], p["b3"])
+    loss, dscores = lu.softmax_loss(scores, y)
+    grads = {}
+    dh2, grads["W3"], grads["b3"] = lu.affine_backward(dscores, c3)
+    dh1, grads["W2"], grads["b2"] = lu.affine_relu_backward(dh2, c2)
+    _, grads["W1"], grads["b1"] = lu.conv_relu_pool_backward(dh1, c1)
+    return loss, grads
+
+
+def three_layer_params(rng, C, H, filters, size, hidden, scale):
+    return {"W1": rng.standard_normal((filters, C, size, size)) * scale, "b1": np.zeros(filters),
+            "W2": rng.standard_normal((filters * H * H // 4, hidden)) * scale, "b2": np.zeros(hidden),
+            "W3": rng.standard_normal((hidden, 10)) * scale, "b3": np.zeros(10)}
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Central differences at every element of x, as the assignment's
+    ``eval_numerical_gradient`` (x perturbed in place and restored)."""
+    grad = np.zeros_like(x)
+    for ix in np.ndindex(*x.shape):
+        old = x[ix]
+        x[ix] = old + h
+        plus = f()
+        x[ix] = old - h
+        minus = f()
+        x[ix] = old
+        grad[ix] = (plus - minus) / (2 * h)
+    return grad
+
+
 def cs231n_cases(layer_utils, repeats):
-    """{case: timings} for a ThreeLayerConvNet step written on ``layer_utils``."""
+    """{case: timings} for the assignment's ThreeLayerConvNet on ``layer_utils``: its
+    notebook's gradient check (batch of 3, 3x16x16, 3 filters 3x3, hidden 7) and a step."""
     lu = layer_utils
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((50, 3, 32, 32))
-    y = rng.integers(0, 10, 50)
-    w1, b1 = rng.standard_normal((32, 3, 7, 7)) * 1e-3, np.zeros(32)
-    w2, b2 = rng.standard_normal((32 * 16 * 16, 100)) * 1e-3, np.zeros(100)
-    w3, b3 = rng.standard_normal((100, 10)) * 1e-3, np.zeros(10)
+    xs, ys = rng.standard_normal((3, 3, 16, 16)), rng.integers(0, 10, 3)
+    small = three_layer_params(rng, 3, 16, 3, 3, 7, 1e-2)
+    same = {"stride": 1, "pad": 1}
+    halve = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+    def check():
+        def f():
+            return three_layer_loss(lu, xs, ys, small, same, halve)[0]
+        return {name: numerical_gradient(f, value) for name, value in small.items()}
+    results = {"cs231n check": timed(check, max(3, repeats // 5))}
+    x, y = rng.standard_normal((50, 3, 32, 32)), rng.integers(0, 10, 50)
+    params = three_layer_params(rng, 3, 32, 32, 7, 100, 1e-3)
     conv_param = {"stride": 1, "pad": 3}
-    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
     def step():
-        h1, c1 = lu.conv_relu_pool_forward(x, w1, b1, conv_param, pool_param)
-        h2, c2 = lu.affine_relu_forward(h1, w2, b2)
-        scores, c3 = lu.affine_forward(h2, w3, b3)
-        _, dscores = lu.softmax_loss(scores, y)
-        dh2, _, _ = lu.affine_backward(dscores, c3)
-        dh1, _, _ = lu.affine_relu_backward(dh2, c2)
-        lu.conv_relu_pool_backward(dh1, c1)
-    results = {"cs231n step": timed(step, repeats)}
+        three_layer_loss(lu, x, y, params, conv_param, halve)
+    results["cs231n step"] = timed(step, repeats)
     with busy_core():
         results["cs231n step, one core busy"] = timed(step, repeats)
     A = rng.standard_normal((512, 512))

@@ -364,7 +364,7 @@ class _LossLayer(Layer):
 
     def targets(self, t, x):
         """What the backend's loss function takes as its second argument."""
-        return _targets(self.loss_fn, t, x)[0]
+        return _integer_labels(self.loss_fn, t, x)
 
     def forward(self, x, t):
         x = np.asarray(x)
@@ -401,10 +401,11 @@ class SoftmaxWithLoss(_LossLayer):
         if single:
             x = x[None]
             t = np.reshape(t, (1, -1) if np.ndim(t) else (1,))
-        self._labels, soft = _targets(self.loss_fn, t, x, allow_soft=True)
-        if soft is not None:
-            self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, soft)
+        if np.ndim(t) == 2 and np.shape(t) == x.shape:
+            # One-hot rows are soft targets too: one path, no one-hot check per call.
+            self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, t)
         else:
+            self._labels = _integer_labels(self.loss_fn, t, x)
             self.loss, self.dx = self.F.softmax_loss(x, self._labels)
             self._soft_probs = None
         self.cache = True
@@ -443,35 +444,39 @@ class MSEWithLoss(_LossLayer):
 
 
 def _soft_cross_entropy(x, t):
-    """Mean cross-entropy of softmax(x) (N, C) against probability rows t (N, C):
-    (loss, dx, probabilities)."""
-    x, t = _checks.as_float_arrays("SoftmaxWithLoss.forward", x=x, t=t)
+    """Mean cross-entropy of softmax(x) (N, C) against probability rows t (N, C), one-hot
+    or soft: (loss, dx, probabilities), in x's dtype (targets do not set the precision)."""
+    (x,) = _checks.as_float_arrays("SoftmaxWithLoss.forward", x=x)
+    t = np.asarray(t)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"SoftmaxWithLoss.forward: t must be numeric, got dtype {t.dtype}")
+    t = t.astype(x.dtype, copy=False)
     if x.shape[0] == 0:
         raise ValueError(f"SoftmaxWithLoss.forward: x must hold at least one sample, "
                          f"got shape {x.shape}")
     N = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    probs = np.exp(log_probs)
-    loss = -(t * log_probs).sum() / N
-    dx = (probs * t.sum(axis=1, keepdims=True) - t) / N
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    probs = e / total
+    loss = -(t * (shifted - np.log(total))).sum() / N
+    dx = probs * t.sum(axis=1, keepdims=True)
+    dx -= t
+    dx /= N
     return loss, dx, probs
 
 
-def _targets(func, t, x, allow_soft=False):
-    """(labels, None) from integer labels (N,) or (N, 1) or one-hot rows of x's shape;
-    (None, t) for soft targets (float rows of x's shape, not one-hot) when allowed."""
+def _integer_labels(func, t, x):
+    """Integer labels (N,) from integer labels (N,) or (N, 1), or one-hot rows of x's shape."""
     t = np.asarray(t)
     if t.ndim == 2 and t.shape == np.shape(x):
-        if ((t == 0) | (t == 1)).all() and (t.sum(axis=1) == 1).all():
-            return t.argmax(axis=1), None
-        if allow_soft and t.dtype.kind == "f":
-            return None, t
-        raise ValueError(f"{func}: a 2-D t must be one-hot (exactly one 1 per row, "
-                         f"zeros elsewhere), shape {np.shape(x)}")
+        if not (((t == 0) | (t == 1)).all() and (t.sum(axis=1) == 1).all()):
+            raise ValueError(f"{func}: a 2-D t must be one-hot (exactly one 1 per row, "
+                             f"zeros elsewhere), shape {np.shape(x)}")
+        return t.argmax(axis=1)
     if t.ndim == 2 and t.shape[1] == 1 and t.dtype.kind in "iu":
-        return t[:, 0], None  # labels as a column, as the textbook's scripts build them
-    return t, None
+        return t[:, 0]  # labels as a column, as the textbook's scripts build them
+    return t
 
 
 def bind(functional, module_name, bases=None):

@@ -29,6 +29,7 @@ from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import pool as _pool
 from fastnn._kernels import simd as _simd
+from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
     dropout_backward, dropout_forward, mse_loss, sigmoid_backward, sigmoid_forward,
@@ -86,7 +87,7 @@ def _matmul(a, b, transpose_a=False):
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
     if R * K * M <= SMALL_PRODUCT:
-        return np.ascontiguousarray((a.T if transpose_a else a) @ b)
+        return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     a = np.ascontiguousarray(a)
     if transpose_a:  # read column r of a as row r: a[t, r] = a_flat[r + t*R]
         row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
@@ -120,9 +121,18 @@ def affine_backward(dout, cache):
 # ReLU
 # ----------------------------------------------------------------------------------
 
+# Below this many elements the elementwise kernels' call costs more than NumPy's loop
+# (the kernels' parallel grain): small arrays take the reference's expressions, which
+# give the same bits.
+SMALL_ELEMENTWISE = 32768
+
+
 def relu_forward(x):
     """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference."""
     (x,) = _checks.as_float_arrays("relu_forward", x=x)
+    if x.size < SMALL_ELEMENTWISE:
+        out = np.maximum(x, 0)  # the reference's expression, the kernel's bits
+        return out, out
     x = np.ascontiguousarray(x)
     out = _empty(x.shape, x.dtype)
     _elementwise.relu_forward(x.reshape(-1), out.reshape(-1))

@@ -477,12 +477,15 @@ def softmax_loss(x, y):
     """
     x, y = _scores_and_labels("softmax_loss", x, y)
     N = x.shape[0]
+    rows = np.arange(N)
     shifted = x - x.max(axis=1, keepdims=True)       # exp never overflows
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -log_probs[np.arange(N), y].mean()
-    dx = np.exp(log_probs)
-    dx[np.arange(N), y] -= 1
-    return loss, dx / N
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    loss = (np.log(total[:, 0]) - shifted[rows, y]).mean()   # -log softmax at the labels
+    dx = e / total
+    dx[rows, y] -= 1
+    dx /= N
+    return loss, dx
 
 
 def svm_loss(x, y):
