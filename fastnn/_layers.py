@@ -68,7 +68,7 @@ class Affine(Layer):
 
     def forward(self, x):
         out, self.cache = self.F.affine_forward(x, self.W, self.b)
-        self.original_x_shape = np.shape(x)
+        self.original_x_shape = self.cache[0].shape
         return out
 
     def backward(self, dout):
@@ -401,7 +401,7 @@ class SoftmaxWithLoss(_LossLayer):
         if single:
             x = x[None]
             t = np.reshape(t, (1, -1) if np.ndim(t) else (1,))
-        if np.ndim(t) == 2 and np.shape(t) == x.shape:
+        if getattr(t, "shape", None) == x.shape and x.ndim == 2:
             # One-hot rows are soft targets too: one path, no one-hot check per call.
             self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, t)
         else:

@@ -5,11 +5,13 @@ workers, which share the same cores (benchmarks/NOTES.md, "Small calls").
 about 15 ms on CPUs whose ``pause`` takes 140 cycles, a core burnt after every call,
 which another process (or NumPy's own threads) needed.  Unless the user set
 ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, fastnn loads its OpenMP runtime with
-``GOMP_SPINCOUNT=1000`` (tens of microseconds): back-to-back kernel calls still find
-their workers awake (a training step measured the same), and with one core busy a step
-runs at about the one-thread speed instead of 1.2-2x slower.  (``OMP_WAIT_POLICY=passive``
-made back-to-back small parallel calls 10x slower here: waking a thread costs about
-100 microseconds in this VM.)  Only effective when fastnn is the first to load libgomp.
+``GOMP_SPINCOUNT=10000`` (about half a millisecond): with one core busy a training step
+ran 37.7 ms instead of 42-75 ms (one thread: 35 ms), and parallel calls less than half
+a millisecond apart still find their workers awake.  Measured trade-off: 1000 spins made
+the busy step 33 ms but a CS231n gradient check's loss 334 us instead of 211 (each of its
+small parallel calls woke a sleeping thread, about 100 microseconds in this VM);
+``OMP_WAIT_POLICY=passive`` (no spinning) made back-to-back small parallel calls 10x
+slower.  Only effective when fastnn is the first to load libgomp.
 
 **NumPy's OpenBLAS workers.**  After each multithreaded call they busy-wait for the next
 one for 2**28 cycles (about 0.1 s): a loop that calls ``A @ A`` and then a fastnn kernel
@@ -29,7 +31,7 @@ In both cases the user's environment (``os.environ``) is left as it was.
 import ctypes
 import os
 
-OMP_SPINCOUNT = "1000"
+OMP_SPINCOUNT = "10000"
 TIMEOUT_EXPONENT = 16  # 2**16 cycles
 _SYMBOLS = ("openblas_read_env", "blas_thread_shutdown_", "openblas_thread_timeout")
 

@@ -108,6 +108,6 @@ def test_openmp_runtime_is_loaded_with_a_short_spin_unless_the_user_chose():
     run = dict(capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
     if not fastnn.build_info()["openmp"]:
         pytest.skip("a build without OpenMP has no runtime to configure")
-    assert subprocess.run([sys.executable, "-c", code], env=env, **run).stdout.split() == ["1000"]
+    assert subprocess.run([sys.executable, "-c", code], env=env, **run).stdout.split() == ["10000"]
     chosen = {**env, "OMP_WAIT_POLICY": "active"}
     assert subprocess.run([sys.executable, "-c", code], env=chosen, **run).stdout.split() == ["None"]
