@@ -1,5 +1,5 @@
-"""The ``fastnn`` command: ``fastnn info``, ``fastnn bench`` and ``fastnn train`` (also
-``python -m fastnn``)."""
+"""The ``fastnn`` command: ``fastnn info``, ``fastnn bench``, ``fastnn train`` and
+``fastnn recommend`` (also ``python -m fastnn``)."""
 import argparse
 import sys
 
@@ -92,6 +92,82 @@ def _train(args):
     return 0
 
 
+def _recommend(args):
+    import time
+
+    import numpy as np
+
+    import fastnn
+    from fastnn import movielens
+    from fastnn import recommend as rc
+    if args.threads:
+        fastnn.set_num_threads(args.threads)
+    data = movielens.load_movielens(args.data_dir, split=args.split)
+    n_movies = data.train.shape[1]
+    common = {"dtype": np.dtype(args.dtype), "seed": args.seed, "backend": args.backend}
+    if args.model == "rbm":
+        model = rc.RBMRecommender(n_movies, n_hidden=args.hidden, k=args.k,
+                                  lr=1.0 if args.lr is None else args.lr,
+                                  batch_size=args.batch_size or 100, **common)
+        baseline = ("each movie's majority", rc.majority_baseline(data.train, data.test))
+    else:
+        model = rc.AutoEncoderRecommender(n_movies, lr=0.01 if args.lr is None else args.lr,
+                                          batch_size=args.batch_size or 16, **common)
+        baseline = ("each movie's mean rating", rc.mean_baseline(data.train, data.test))
+    progress = not args.quiet and sys.stderr.isatty()
+
+    def bar(epoch, step, steps):
+        filled = 30 * step // steps
+        sys.stderr.write(f"\repoch {epoch}/{args.epochs} [{'#' * filled}{'.' * (30 - filled)}] "
+                         f"{step}/{steps}")
+        sys.stderr.flush()
+    history = {"train": [], "test": []}
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        train_loss = model.fit_epoch(
+            data.train, on_batch=(lambda i, n, e=epoch: bar(e, i, n)) if progress else None)
+        test_loss = model.test_loss(data.train, data.test)
+        history["train"].append(train_loss)
+        history["test"].append(test_loss)
+        if progress:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+        if not args.quiet:
+            print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.4f}, test loss "
+                  f"{test_loss:.4f}, {time.perf_counter() - start:.2f} s", flush=True)
+    if not args.quiet:
+        print(f"baseline ({baseline[0]}): test loss {baseline[1]:.4f}")
+    if args.user is not None:
+        titles = data.titles or [f"movie {i + 1}" for i in range(n_movies)]
+        print(f"top {args.top} unrated movies for user {args.user}:")
+        for rank, (movie, score) in enumerate(rc.recommend(model, data.train, args.user, args.top), 1):
+            print(f"{rank:3d}. {titles[movie]} ({score:.3f})")
+    if args.save:
+        model.save_params(args.save)
+        print(f"parameters saved: {args.save}")
+    if args.plot:
+        _plot_losses(history, args.plot, "mean absolute distance" if args.model == "rbm" else "RMSE")
+        print(f"curves saved: {args.plot}")
+    print(f"test loss: {history['test'][-1] if history['test'] else model.test_loss(data.train, data.test):.4f}")
+    return 0
+
+
+def _plot_losses(history, path, ylabel):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in history.items():
+        ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
+    ax.set(xlabel="epoch", ylabel=ylabel, title="loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastnn", description="Fast CPU neural-network layers for NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +208,33 @@ def main(argv=None):
     train.add_argument("--plot", metavar="PATH", help="save loss/accuracy curves (PNG; matplotlib)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     train.set_defaults(run=_train)
+    rec = sub.add_parser(
+        "recommend", help="train a MovieLens recommender (RBM or autoencoder)",
+        description="Train a recommender on MovieLens 100K ratings. Ends with the line "
+                    "'test loss: X.XXXX' (RBM: mean absolute distance of liked/not-liked; "
+                    "autoencoder: RMSE of the ratings).")
+    rec.add_argument("--model", choices=("rbm", "autoencoder"), default="rbm")
+    rec.add_argument("--data-dir", help="directory with the ML-100K files (u.data, u1.base, "
+                     "...); default: $FASTNN_MOVIELENS or ~/.cache/fastnn/ml-100k, "
+                     "downloaded if absent")
+    rec.add_argument("--split", choices=("u1", "u2", "u3", "u4", "u5", "ua", "ub"), default="u1")
+    rec.add_argument("--epochs", type=int, default=10)
+    rec.add_argument("--batch-size", type=int, default=None,
+                     help="users per update (default: 100 for the RBM, 16 for the autoencoder)")
+    rec.add_argument("--lr", type=float, default=None,
+                     help="learning rate (default: 1.0 for the RBM, 0.01 for the autoencoder)")
+    rec.add_argument("--hidden", type=int, default=100, help="RBM hidden units")
+    rec.add_argument("--k", type=int, default=1, help="RBM Gibbs steps per update (CD-k)")
+    rec.add_argument("--user", type=int, help="list the movies recommended to this user id")
+    rec.add_argument("--top", type=int, default=10, help="how many movies --user lists")
+    rec.add_argument("--backend", choices=("fast", "reference"), default="fast")
+    rec.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    rec.add_argument("--threads", type=int, default=None)
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--save", metavar="PATH", help="save the trained parameters (.npz)")
+    rec.add_argument("--plot", metavar="PATH", help="save the loss curves (PNG; matplotlib)")
+    rec.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    rec.set_defaults(run=_recommend)
     args = parser.parse_args(argv)
     return args.run(args)
 

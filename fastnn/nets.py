@@ -133,8 +133,15 @@ class Network:
         """Gradients of ``loss(x, t)`` for every parameter, by backpropagation.  The loss
         itself (before any update) is kept in ``last_loss``."""
         self.last_loss = float(self.loss(x, t, train_flg=True))
-        dout = self.last_layer.backward(1)
-        for layer in reversed(self.layers.values()):
+        return self._backpropagate(self.last_layer.backward(1))
+
+    def _backpropagate(self, dout, extra=None):
+        """Run every layer's backward pass from the loss gradient ``dout``; ``extra`` maps a
+        layer name to a gradient added to what reaches that layer's output (a penalty on
+        it).  Returns the parameters' gradients, weight decay included."""
+        for name, layer in reversed(self.layers.items()):
+            if extra and name in extra:
+                dout = dout + extra[name]
             dout = layer.backward(dout)
         grads = {}
         for param, (layer_name, attr) in self.grad_sources.items():
@@ -288,17 +295,45 @@ class DeepConvNet(Network):
 
 class AutoEncoder(Network):
     """A fully connected autoencoder: x -> hidden_size_list (encoder, the last size is the
-    code) -> mirrored decoder -> sigmoid reconstruction of x, trained on half the squared
-    error.  ``loss(x)``, ``gradient(x)``, ``encode(x)``, ``reconstruct(x)``,
-    ``reconstruction_error(x)`` (mean squared error per pixel); inputs in [0, 1].
+    code) -> mirrored decoder -> reconstruction of x, trained on half the squared error.
+
+    input_size; hidden_size_list (e.g. (128, 32); an overcomplete code is a size above
+    input_size); activation of the hidden layers; output_activation 'sigmoid' (inputs in
+    [0, 1]) or 'identity' (real values, e.g. ratings).  The variants of the curriculum:
+
+    * ``sparsity=(rho, beta)``: a KL-divergence penalty beta * sum_j KL(rho || rho_hat_j)
+      on the code, rho_hat_j the mean activation of code unit j over the batch (sigmoid
+      hidden activations only);
+    * ``corruption=p``: denoising, each input element zeroed with probability p in
+      training (``gradient``), the loss taken against the clean input.
+
+    ``loss(x, t=None, mask=None)``: 0.5 * sum(mask * (x_hat - t)**2) / N plus the penalty
+    (t defaults to x; mask, 0/1 of x's shape, keeps only the entries it marks: rated
+    movies for a recommender).  ``gradient(x, t=None, mask=None, corrupted=None)``
+    (``corrupted``: the corrupted input to use instead of drawing one), ``encode(x)``,
+    ``reconstruct(x)``, ``reconstruction_error(x)`` (mean squared error per element).
     x (N, input_size) -> reconstruction (N, input_size).
     """
 
+    OUTPUTS = {"sigmoid": "Sigmoid", "identity": None}
+
     def __init__(self, input_size=784, hidden_size_list=(128, 32), activation="sigmoid",
-                 weight_init_std="xavier", backend="fast", dtype=np.float64, seed=None):
+                 weight_init_std="xavier", output_activation="sigmoid", sparsity=None,
+                 corruption=0.0, backend="fast", dtype=np.float64, seed=None):
         super().__init__(backend, dtype, seed)
         if activation not in MultiLayerNet.ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(MultiLayerNet.ACTIVATIONS)}")
+        if output_activation not in self.OUTPUTS:
+            raise ValueError(f"output_activation must be one of {sorted(self.OUTPUTS)}, "
+                             f"got {output_activation!r}")
+        if sparsity is not None:
+            rho, beta = sparsity
+            if not 0 < rho < 1 or beta < 0 or activation != "sigmoid":
+                raise ValueError("sparsity=(rho, beta) needs 0 < rho < 1, beta >= 0 and "
+                                 f"sigmoid hidden units, got {sparsity!r} with {activation!r}")
+        if not 0 <= corruption < 1:
+            raise ValueError(f"corruption must be in [0, 1), got {corruption!r}")
+        self.sparsity, self.corruption = sparsity, float(corruption)
         L = self.L
         sizes = [input_size, *hidden_size_list, *reversed(hidden_size_list[:-1]), input_size]
         self.code_layer = len(hidden_size_list)
@@ -307,16 +342,58 @@ class AutoEncoder(Network):
             self._add(f"Affine{i}", L.Affine(W, self._zeros(f"b{i}", sizes[i])),
                       **{f"W{i}": "dW", f"b{i}": "db"})
             last = i == len(sizes) - 1
-            name = "Sigmoid" if last else MultiLayerNet.ACTIVATIONS[activation]
-            self._add(f"Activation{i}", getattr(L, name)())
+            name = self.OUTPUTS[output_activation] if last else MultiLayerNet.ACTIVATIONS[activation]
+            if name:
+                self._add(f"Activation{i}", getattr(L, name)())
         self.last_layer = L.MSEWithLoss()
 
-    def loss(self, x, t=None, train_flg=True):
-        """Reconstruction loss 0.5 * sum((x_hat - x)**2) / N (t defaults to x)."""
-        return self.last_layer.forward(self.predict(x, train_flg), x if t is None else t)
+    def _code(self):
+        return self.layers[f"Activation{self.code_layer}"].out
 
-    def gradient(self, x, t=None):
-        return super().gradient(x, x if t is None else t)
+    def sparsity_penalty(self):
+        """beta * sum_j KL(rho || rho_hat_j) of the last forward pass's code (0 without
+        sparsity), and its gradient with respect to the code (N, code size) or None."""
+        if self.sparsity is None:
+            return 0.0, None
+        rho, beta = self.sparsity
+        code = self._code()
+        rho_hat = code.mean(axis=0)
+        penalty = beta * float(np.sum(rho * np.log(rho / rho_hat)
+                                      + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))))
+        grad = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / len(code)
+        return penalty, np.broadcast_to(grad.astype(code.dtype), code.shape)
+
+    def loss(self, x, t=None, mask=None, train_flg=True):
+        """Reconstruction loss 0.5 * sum(mask * (x_hat - t)**2) / N plus the sparsity
+        penalty (t defaults to x, mask to all ones)."""
+        x = np.asarray(x)
+        t = x if t is None else np.asarray(t)
+        y = self.predict(x, train_flg)
+        if mask is not None:
+            y, t = y * mask, t * mask  # (x_hat - t) * mask, as mask is 0/1
+        return self.last_layer.forward(y, t) + self.sparsity_penalty()[0]
+
+    def corrupt(self, x):
+        """x with each element zeroed with probability ``corruption`` (a copy; x itself
+        when corruption is 0)."""
+        x = np.asarray(x)
+        if not self.corruption:
+            return x
+        return x * (self.rng.random(x.shape) >= self.corruption)
+
+    def gradient(self, x, t=None, mask=None, corrupted=None):
+        """Gradients of ``loss(corrupted, t or x, mask)``: the input is ``corrupted`` when
+        given, else ``corrupt(x)`` (x itself unless denoising).  ``last_loss`` keeps the loss."""
+        x = np.asarray(x)
+        t = x if t is None else t
+        x_in = self.corrupt(x) if corrupted is None else corrupted
+        self.last_loss = float(self.loss(x_in, t, mask))
+        dout = self.last_layer.backward(1)
+        if mask is not None:
+            dout = dout * mask
+        penalty_grad = self.sparsity_penalty()[1]
+        extra = None if penalty_grad is None else {f"Activation{self.code_layer}": penalty_grad}
+        return self._backpropagate(dout, extra)
 
     def encode(self, x):
         """The code (N, hidden_size_list[-1])."""

@@ -1,0 +1,265 @@
+"""The curriculum's two recommenders on MovieLens-style ratings (users x movies, 1-5, 0 =
+unrated; :mod:`fastnn.movielens` reads them).
+
+* :class:`RBMRecommender`: a restricted Boltzmann machine whose visible units are the
+  movies, binary (a rating of 3 or more is "liked", 1-2 "not liked"), trained by CD-k
+  with the unrated units kept out: they contribute nothing to the hidden units, are
+  never reconstructed and never enter the update.  Its test loss is the course's: the
+  mean absolute distance between the predicted liked/not-liked (P(v = 1 | h) > 1/2,
+  h = P(h | the user's training ratings)) and the actual one, over the test ratings.
+* :class:`AutoEncoderRecommender`: a stacked autoencoder (movies -> 20 -> 10 -> 20 ->
+  movies by default, sigmoid hidden units, linear output) trained on the squared error of
+  the rated entries only (:class:`fastnn.nets.AutoEncoder` with a mask); its loss is the
+  RMSE over the rated entries (train) or the test ratings, predicted from the training
+  ratings.
+
+Both multiply on fastnn's kernels, in its own thread pool (``backend="fast"``; the
+``"reference"`` backend multiplies with NumPy, for comparison): no NumPy BLAS call in the
+loop.  The elementwise passes are NumPy's.  :func:`majority_baseline` and
+:func:`mean_baseline` are the obvious predictors they must beat.
+"""
+import numpy as np
+
+from fastnn import functional, nets
+from fastnn.optim import get_optimizer
+
+__all__ = ["binarize", "RBMRecommender", "AutoEncoderRecommender", "majority_baseline",
+           "mean_baseline", "rmse", "recommend"]
+
+
+def binarize(ratings):
+    """(liked, rated) of a ratings matrix: liked 1 where rating >= 3, 0 elsewhere; rated 1
+    where rated (> 0).  Both float64, the shape of ratings."""
+    ratings = np.asarray(ratings)
+    return (ratings >= 3).astype(np.float64), (ratings > 0).astype(np.float64)
+
+
+def _check_ratings(func, ratings):
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if ratings.ndim != 2:
+        raise ValueError(f"{func}: ratings must be 2-D (users, movies), got shape {ratings.shape}")
+    if ((ratings != 0) & ((ratings < 1) | (ratings > 5))).any():
+        raise ValueError(f"{func}: ratings must be 0 (unrated) or in [1, 5]")
+    return ratings
+
+
+def _products(backend):
+    """a @ b (or a.T @ b) on the backend: fastnn's kernels or NumPy's matmul."""
+    if backend == "fast":
+        return functional._matmul
+    if backend == "reference":
+        return lambda a, b, transpose_a=False: (a.T if transpose_a else a) @ b
+    raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}")
+
+
+def _batches(n, batch_size, rng):
+    order = rng.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _sigmoid(z):
+    return 0.5 * (1 + np.tanh(0.5 * z))
+
+
+class RBMRecommender:
+    """A binary RBM over movies: n_movies visible units, n_hidden hidden ones, CD-k.
+
+    k Gibbs steps per update, lr on the batch-mean gradient, batch_size users.
+    ``fit_epoch(ratings)`` trains one epoch over the users (shuffled batches) and returns
+    the training reconstruction error (mean absolute distance on the rated entries);
+    ``test_loss(train, test)``; ``predict(ratings)`` P(liked) (users, movies);
+    ``free_energy(ratings)`` per user; ``params`` W (n_movies, n_hidden), b_visible,
+    b_hidden; ``save_params(path)``/``load_params(path)`` (.npz).
+    """
+
+    def __init__(self, n_movies, n_hidden=100, k=1, lr=1.0, batch_size=100,
+                 dtype=np.float64, seed=None, backend="fast"):
+        if int(k) < 1 or int(n_hidden) < 1 or int(batch_size) < 1:
+            raise ValueError(f"RBMRecommender: k, n_hidden and batch_size must be >= 1, got "
+                             f"{k}, {n_hidden}, {batch_size}")
+        self.dtype = nets._dtype(dtype)
+        self.k, self.lr, self.batch_size = int(k), float(lr), int(batch_size)
+        self.rng = np.random.default_rng(seed)
+        self.matmul = _products(backend)
+        self.params = {
+            "W": (0.01 * self.rng.standard_normal((n_movies, n_hidden))).astype(self.dtype),
+            "b_visible": np.zeros(n_movies, dtype=self.dtype),
+            "b_hidden": np.zeros(n_hidden, dtype=self.dtype)}
+
+    def _inputs(self, func, ratings):
+        ratings = _check_ratings(func, ratings)
+        if ratings.shape[1] != len(self.params["b_visible"]):
+            raise ValueError(f"{func}: ratings must have {len(self.params['b_visible'])} "
+                             f"movies (columns), got shape {ratings.shape}")
+        liked, rated = binarize(ratings)
+        return liked.astype(self.dtype), rated.astype(self.dtype)
+
+    def hidden_probs(self, v):
+        """P(h = 1 | v) for visible vectors v (N, movies) with unrated entries 0."""
+        return _sigmoid(self.matmul(v, self.params["W"]) + self.params["b_hidden"])
+
+    def visible_probs(self, h):
+        """P(v = 1 | h), (N, movies)."""
+        return _sigmoid(self.matmul(h, self.params["W"].T) + self.params["b_visible"])
+
+    def gradient(self, liked, rated):
+        """The CD-k estimate of the log-likelihood gradient (an ascent direction) for a
+        batch of users (liked, rated: (N, movies), 0/1), unrated units kept out."""
+        v0 = liked * rated
+        ph0 = self.hidden_probs(v0)
+        h = (self.rng.random(ph0.shape) < ph0).astype(self.dtype)
+        for _ in range(self.k):
+            vk = self.visible_probs(h) * rated  # only rated units are reconstructed
+            phk = self.hidden_probs(vk)
+            h = (self.rng.random(phk.shape) < phk).astype(self.dtype)
+        n = len(v0)
+        return {"W": (self.matmul(v0, ph0, transpose_a=True) - self.matmul(vk, phk, transpose_a=True)) / n,
+                "b_visible": (v0 - vk).sum(axis=0) / n,
+                "b_hidden": (ph0 - phk).sum(axis=0) / n}
+
+    def fit_epoch(self, ratings, on_batch=None):
+        """One epoch of CD-k updates over the users, in shuffled batches; returns the
+        reconstruction error on the rated entries afterwards.  ``on_batch(i, count)`` is
+        called after each batch (a progress bar)."""
+        liked, rated = self._inputs("RBMRecommender.fit_epoch", ratings)
+        batches = _batches(len(liked), self.batch_size, self.rng)
+        for i, batch in enumerate(batches, 1):
+            for key, g in self.gradient(liked[batch], rated[batch]).items():
+                self.params[key] += self.dtype.type(self.lr) * g
+            if on_batch:
+                on_batch(i, len(batches))
+        return self._distance(self.predict(ratings), liked, rated)
+
+    def predict(self, ratings):
+        """P(liked) (users, movies) from each user's ratings: P(v = 1 | h = P(h | v))."""
+        liked, rated = self._inputs("RBMRecommender.predict", ratings)
+        return self.visible_probs(self.hidden_probs(liked * rated))
+
+    @staticmethod
+    def _distance(probs, liked, rated):
+        count = rated.sum()
+        return float((np.abs((probs > 0.5) - liked) * rated).sum() / max(count, 1))
+
+    def test_loss(self, train, test):
+        """Mean absolute distance between predicted and actual liked/not-liked over the
+        test ratings, predicting from the training ratings."""
+        liked, rated = self._inputs("RBMRecommender.test_loss", test)
+        return self._distance(self.predict(train), liked, rated)
+
+    def save_params(self, path):
+        np.savez(path, **self.params)
+
+    def load_params(self, path):
+        with np.load(path) as saved:
+            for key, value in self.params.items():
+                value[...] = saved[key]
+
+    def free_energy(self, ratings):
+        """F(v) = -v.b_visible - sum_j softplus(v W + b_hidden)_j per user (N,), v the
+        liked units of the rated entries."""
+        liked, rated = self._inputs("RBMRecommender.free_energy", ratings)
+        v = liked * rated
+        pre = self.matmul(v, self.params["W"]) + self.params["b_hidden"]
+        return -(v @ self.params["b_visible"]) - np.logaddexp(0, pre).sum(axis=1)
+
+
+class AutoEncoderRecommender:
+    """A stacked autoencoder over movies, trained on the rated entries' squared error.
+
+    hidden_size_list (default (20, 10): movies -> 20 -> 10 -> 20 -> movies), optimizer
+    ('rmsprop', 'adam', ... with lr), batch_size; ``sparsity``/``corruption`` as
+    :class:`fastnn.nets.AutoEncoder`.  ``fit_epoch(ratings)`` returns the training RMSE
+    on the rated entries; ``test_loss(train, test)`` the RMSE on the test ratings;
+    ``predict(ratings)`` the predicted ratings (users, movies).
+    """
+
+    def __init__(self, n_movies, hidden_size_list=(20, 10), optimizer="rmsprop", lr=0.01,
+                 batch_size=16, sparsity=None, corruption=0.0, dtype=np.float64, seed=None,
+                 backend="fast"):
+        if int(batch_size) < 1:
+            raise ValueError(f"AutoEncoderRecommender: batch_size must be >= 1, got {batch_size}")
+        self.network = nets.AutoEncoder(n_movies, tuple(hidden_size_list), activation="sigmoid",
+                                        output_activation="identity", sparsity=sparsity,
+                                        corruption=corruption, backend=backend, dtype=dtype,
+                                        seed=seed)
+        self.optimizer = get_optimizer(optimizer, lr=lr)
+        self.batch_size = int(batch_size)
+        self.rng = np.random.default_rng(seed)
+
+    def _inputs(self, func, ratings):
+        ratings = _check_ratings(func, ratings).astype(self.network.dtype)
+        if ratings.shape[1] != self.network.params["W1"].shape[0]:
+            raise ValueError(f"{func}: ratings must have {self.network.params['W1'].shape[0]} "
+                             f"movies (columns), got shape {ratings.shape}")
+        return ratings, (ratings > 0).astype(ratings.dtype)
+
+    def fit_epoch(self, ratings, on_batch=None):
+        """One epoch over the users who rated anything, in shuffled batches; returns the
+        RMSE on the rated entries afterwards.  ``on_batch(i, count)`` after each batch."""
+        ratings, rated = self._inputs("AutoEncoderRecommender.fit_epoch", ratings)
+        users = np.flatnonzero(rated.any(axis=1))
+        batches = _batches(len(users), self.batch_size, self.rng)
+        for i, batch in enumerate(batches, 1):
+            x = ratings[users[batch]]
+            grads = self.network.gradient(x, x, mask=rated[users[batch]])
+            self.optimizer.update(self.network.params, grads)
+            if on_batch:
+                on_batch(i, len(batches))
+        return rmse(self.predict(ratings), ratings, rated)
+
+    def predict(self, ratings):
+        """Predicted ratings (users, movies) from each user's ratings."""
+        ratings, _ = self._inputs("AutoEncoderRecommender.predict", ratings)
+        return self.network.predict(ratings)
+
+    def test_loss(self, train, test):
+        """RMSE over the test ratings, predicting from the training ratings."""
+        test, rated = self._inputs("AutoEncoderRecommender.test_loss", test)
+        return rmse(self.predict(train), test, rated)
+
+    def save_params(self, path):
+        self.network.save_params(path)
+
+    def load_params(self, path):
+        self.network.load_params(path)
+
+
+def rmse(predicted, actual, mask):
+    """sqrt(mean((predicted - actual)**2)) over the entries where mask is 1."""
+    count = float(np.sum(mask))
+    return float(np.sqrt(np.sum(mask * (predicted - actual) ** 2) / max(count, 1)))
+
+
+def majority_baseline(train, test):
+    """The RBM's baseline: each movie's majority liked/not-liked in train (the overall
+    majority for a movie nobody rated) as the prediction for every test rating; returns
+    its mean absolute distance on the test ratings."""
+    train_liked, train_rated = binarize(train)
+    liked, rated = binarize(test)
+    likes, count = (train_liked * train_rated).sum(axis=0), train_rated.sum(axis=0)
+    overall = (train_liked * train_rated).sum() >= train_rated.sum() / 2
+    majority = np.where(count > 0, likes >= count / 2, overall)
+    return float((np.abs(majority[None, :] - liked) * rated).sum() / max(rated.sum(), 1))
+
+
+def mean_baseline(train, test):
+    """The autoencoder's baseline: each movie's mean training rating (the overall mean for
+    a movie nobody rated) for every test rating; returns its RMSE on the test ratings."""
+    train, test = np.asarray(train, dtype=np.float64), np.asarray(test, dtype=np.float64)
+    rated = train > 0
+    count = rated.sum(axis=0)
+    overall = train[rated].mean() if rated.any() else 0.0
+    means = np.where(count > 0, train.sum(axis=0) / np.maximum(count, 1), overall)
+    return rmse(np.broadcast_to(means, test.shape), test, test > 0)
+
+
+def recommend(model, ratings, user, top):
+    """The ``top`` movies user ``user`` (an id from 1) has not rated that ``model``
+    predicts highest: a list of (movie index from 0, score)."""
+    ratings = np.asarray(ratings)
+    if not 1 <= user <= len(ratings):
+        raise ValueError(f"recommend: user must be an id in 1..{len(ratings)}, got {user}")
+    scores = model.predict(ratings[user - 1:user])[0]
+    unrated = np.flatnonzero(ratings[user - 1] == 0)
+    best = unrated[np.argsort(-scores[unrated], kind="stable")[:top]]
+    return [(int(i), float(scores[i])) for i in best]
