@@ -9,6 +9,7 @@ run with it on (``tests/conftest.py``), where a NaN cannot pass a comparison wit
 reference.  Without it they are plain ``np.empty``: no cost.
 """
 import os
+import threading
 
 import numpy as np
 
@@ -28,3 +29,22 @@ def empty(shape, dtype):
 
 
 scratch = empty  # per-thread buffers: same rule, a separate name for the reader
+
+
+_local = threading.local()
+
+
+def reused(tag, shape, dtype):
+    """A scratch array that a call fills and drops before returning, reused by the next
+    call with the same ``tag`` in this thread.  A fresh large array costs a page fault per
+    4 KB on first touch (glibc hands blocks above its mmap threshold back to the system
+    when they are freed): 630 faults, 0.85 ms, for a 100 x 1682 product's buffers
+    (benchmarks/NOTES.md).  Never part of a result or a cache; NaN-filled under
+    FASTNN_POISON like every scratch buffer."""
+    arrays = _local.__dict__.setdefault("arrays", {})
+    a = arrays.get(tag)
+    if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
+        a = arrays[tag] = np.empty(shape, dtype=dtype)
+    if POISON:
+        a.fill(_poison_value(dtype))
+    return a

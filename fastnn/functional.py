@@ -22,6 +22,7 @@ import numpy as np
 
 from fastnn import _checks, _norms
 from fastnn._alloc import empty as _empty
+from fastnn._alloc import reused as _reused
 from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
@@ -93,10 +94,11 @@ def _matmul(a, b, transpose_a=False):
         row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
     else:
         row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
-    packed = _pack_lanes(b, _simd.lanes(a.dtype, M))
-    out = _empty((R, packed.shape[0] * packed.shape[2]), a.dtype)
+    packed = _pack_lanes(b, _simd.lanes(a.dtype, M), out_tag="matmul-b")
+    padded = packed.shape[0] * packed.shape[2]
+    out = _empty((R, M), a.dtype) if padded == M else _reused("matmul-out", (R, padded), a.dtype)
     _affine.gemm(a.reshape(-1), row_off, col_off, packed, out)
-    return out if out.shape[1] == M else out[:, :M].copy()
+    return out if padded == M else out[:, :M].copy()
 
 
 def affine_forward(x, w, b):
@@ -164,12 +166,15 @@ def choose_conv_algo(x_shape, w_shape, stride, pad, dtype):
     return "direct"
 
 
-def _pack_lanes(matrix, lanes):
+def _pack_lanes(matrix, lanes, out_tag=None):
     """matrix (K, M) -> (ceil(M / lanes), K, lanes), zero-padded: one register block of
-    ``lanes`` columns per leading index, the order the micro-kernel streams.  One copy."""
+    ``lanes`` columns per leading index, the order the micro-kernel streams.  One copy,
+    into a reused scratch array when ``out_tag`` names one (fastnn._alloc.reused)."""
     K, M = matrix.shape
     full, rest = divmod(M, lanes)
-    packed = np.empty((full + (rest > 0), K, lanes), dtype=matrix.dtype)
+    shape = (full + (rest > 0), K, lanes)
+    packed = (_reused(out_tag, shape, matrix.dtype) if out_tag
+              else np.empty(shape, dtype=matrix.dtype))
     packed[:full] = matrix[:, :full * lanes].reshape(K, full, lanes).transpose(1, 0, 2)
     if rest:
         packed[full, :, :rest] = matrix[:, full * lanes:]

@@ -58,7 +58,12 @@ def _batches(n, batch_size, rng):
 
 
 def _sigmoid(z):
-    return 0.5 * (1 + np.tanh(0.5 * z))
+    """1 / (1 + exp(-z)) as (1 + tanh(z/2)) / 2 (never overflows), in place in z."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1
+    z *= 0.5
+    return z
 
 
 class RBMRecommender:
@@ -92,7 +97,7 @@ class RBMRecommender:
             raise ValueError(f"{func}: ratings must have {len(self.params['b_visible'])} "
                              f"movies (columns), got shape {ratings.shape}")
         liked, rated = binarize(ratings)
-        return liked.astype(self.dtype), rated.astype(self.dtype)
+        return liked.astype(self.dtype, copy=False), rated.astype(self.dtype, copy=False)
 
     def hidden_probs(self, v):
         """P(h = 1 | v) for visible vectors v (N, movies) with unrated entries 0."""
@@ -109,7 +114,8 @@ class RBMRecommender:
         ph0 = self.hidden_probs(v0)
         h = (self.rng.random(ph0.shape) < ph0).astype(self.dtype)
         for _ in range(self.k):
-            vk = self.visible_probs(h) * rated  # only rated units are reconstructed
+            vk = self.visible_probs(h)
+            vk *= rated  # only rated units are reconstructed
             phk = self.hidden_probs(vk)
             h = (self.rng.random(phk.shape) < phk).astype(self.dtype)
         n = len(v0)
@@ -128,12 +134,14 @@ class RBMRecommender:
                 self.params[key] += self.dtype.type(self.lr) * g
             if on_batch:
                 on_batch(i, len(batches))
-        return self._distance(self.predict(ratings), liked, rated)
+        return self._distance(self._reconstruct(liked, rated), liked, rated)
+
+    def _reconstruct(self, liked, rated):
+        return self.visible_probs(self.hidden_probs(liked * rated))
 
     def predict(self, ratings):
         """P(liked) (users, movies) from each user's ratings: P(v = 1 | h = P(h | v))."""
-        liked, rated = self._inputs("RBMRecommender.predict", ratings)
-        return self.visible_probs(self.hidden_probs(liked * rated))
+        return self._reconstruct(*self._inputs("RBMRecommender.predict", ratings))
 
     @staticmethod
     def _distance(probs, liked, rated):
@@ -187,7 +195,7 @@ class AutoEncoderRecommender:
         self.rng = np.random.default_rng(seed)
 
     def _inputs(self, func, ratings):
-        ratings = _check_ratings(func, ratings).astype(self.network.dtype)
+        ratings = _check_ratings(func, ratings).astype(self.network.dtype, copy=False)
         if ratings.shape[1] != self.network.params["W1"].shape[0]:
             raise ValueError(f"{func}: ratings must have {self.network.params['W1'].shape[0]} "
                              f"movies (columns), got shape {ratings.shape}")

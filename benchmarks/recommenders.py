@@ -1,0 +1,128 @@
+"""One training epoch of each MovieLens recommender: fastnn, its NumPy reference backend, and
+the same model in PyTorch CPU (when installed), at ML-100K's shape.
+
+    python benchmarks/recommenders.py [--data-dir ML100K] [--repeats 5] [--json PATH]
+
+Without ``--data-dir``, synthetic ratings with planted structure in ML-100K's shape (943
+users x 1,682 movies, ~100,000 ratings; tests/movielens_files.py).  The models:
+the RBM (100 hidden units, CD-1, batch 100, unrated units kept out) and the stacked
+autoencoder (1682-20-10-20-1682, sigmoid, linear output, RMSprop lr 0.01, batch 16, the
+squared error of the rated entries).  Medians of ``--repeats`` epochs, spread in
+parentheses; the same thread count for every framework.  Each epoch ends, in every
+framework, with the training loss over all users (one more forward pass), as
+``fit_epoch`` reports it.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import fastnn
+from fastnn import movielens
+from fastnn import recommend as rc
+
+
+def ratings(data_dir):
+    if data_dir:
+        data = movielens.load_movielens(data_dir, split="u1")
+        return data.train, data.test
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from movielens_files import planted_ratings
+    return planted_ratings()
+
+
+def timed_epochs(fit, repeats):
+    fit()  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fit()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), float(min(times)), float(max(times))
+
+
+def torch_models(train, threads):
+    """The two recommenders in PyTorch: (rbm_epoch, autoencoder_epoch) callables."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x = torch.tensor(train, dtype=torch.float64)
+    liked, rated = (x >= 3).double(), (x > 0).double()
+    users, movies = x.shape
+    W = 0.01 * torch.randn(movies, 100, dtype=torch.float64)
+    bv, bh = torch.zeros(movies, dtype=torch.float64), torch.zeros(100, dtype=torch.float64)
+
+    def rbm_epoch():
+        for batch in torch.randperm(users).split(100):
+            v0, mask = liked[batch] * rated[batch], rated[batch]
+            ph0 = torch.sigmoid(v0 @ W + bh)
+            h = torch.bernoulli(ph0)
+            vk = torch.sigmoid(h @ W.T + bv) * mask
+            phk = torch.sigmoid(vk @ W + bh)
+            n = len(batch)
+            W.add_((v0.T @ ph0 - vk.T @ phk) / n)
+            bv.add_((v0 - vk).sum(0) / n)
+            bh.add_((ph0 - phk).sum(0) / n)
+        # the epoch's training loss, as fastnn's fit_epoch reports it
+        probs = torch.sigmoid(torch.sigmoid((liked * rated) @ W + bh) @ W.T + bv)
+        return float(((((probs > 0.5).double() - liked).abs() * rated).sum() / rated.sum()))
+
+    net = torch.nn.Sequential(torch.nn.Linear(movies, 20), torch.nn.Sigmoid(),
+                              torch.nn.Linear(20, 10), torch.nn.Sigmoid(),
+                              torch.nn.Linear(10, 20), torch.nn.Sigmoid(),
+                              torch.nn.Linear(20, movies)).double()
+    optimizer = torch.optim.RMSprop(net.parameters(), lr=0.01, alpha=0.99, eps=1e-7)
+    active = torch.nonzero(rated.any(dim=1)).flatten()
+
+    def autoencoder_epoch():
+        for batch in active[torch.randperm(len(active))].split(16):
+            target, mask = x[batch], rated[batch]
+            loss = 0.5 * (((net(target) - target) * mask) ** 2).sum() / len(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():  # the epoch's training RMSE, as fastnn's fit_epoch reports it
+            return float(torch.sqrt((((net(x) - x) * rated) ** 2).sum() / rated.sum()))
+    return rbm_epoch, autoencoder_epoch
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    train, _ = ratings(args.data_dir)
+    threads = fastnn.get_num_threads()
+    rows = {}
+    for backend in ("fast", "reference"):
+        rbm = rc.RBMRecommender(train.shape[1], seed=0, backend=backend)
+        ae = rc.AutoEncoderRecommender(train.shape[1], seed=0, backend=backend)
+        rows.setdefault("RBM (CD-1, 100 hidden)", {})[backend] = timed_epochs(
+            lambda: rbm.fit_epoch(train), args.repeats)
+        rows.setdefault("autoencoder 1682-20-10-20", {})[backend] = timed_epochs(
+            lambda: ae.fit_epoch(train), args.repeats)
+    try:
+        rbm_epoch, ae_epoch = torch_models(train, threads)
+        rows["RBM (CD-1, 100 hidden)"]["pytorch"] = timed_epochs(rbm_epoch, args.repeats)
+        rows["autoencoder 1682-20-10-20"]["pytorch"] = timed_epochs(ae_epoch, args.repeats)
+    except ImportError:
+        print("# PyTorch not installed: its column is empty")
+    print(f"# {train.shape[0]} users x {train.shape[1]} movies, {int((train > 0).sum())} "
+          f"training ratings; {threads} threads; SIMD {fastnn.get_simd_level()}; seconds per "
+          f"epoch, median (min-max) of {args.repeats}")
+    print(f"{'model':28s} {'fastnn':>20s} {'reference':>20s} {'PyTorch':>20s}")
+    for name, cols in rows.items():
+        cells = [f"{cols[k][0]:.3f} ({cols[k][1]:.3f}-{cols[k][2]:.3f})" if k in cols else "-"
+                 for k in ("fast", "reference", "pytorch")]
+        print(f"{name:28s} {cells[0]:>20s} {cells[1]:>20s} {cells[2]:>20s}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": threads, "shape": list(train.shape), "results": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
