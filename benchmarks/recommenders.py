@@ -16,13 +16,15 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 import fastnn
 from fastnn import movielens
 from fastnn import recommend as rc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_epoch import median_spread  # noqa: E402 (a sibling script)
 
 
 def ratings(data_dir):
@@ -35,13 +37,7 @@ def ratings(data_dir):
 
 
 def timed_epochs(fit, repeats):
-    fit()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fit()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), float(min(times)), float(max(times))
+    return tuple(float(t) for t in median_spread(fit, repeats))
 
 
 def torch_models(train, threads):

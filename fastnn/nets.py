@@ -413,7 +413,20 @@ class AutoEncoder(Network):
         return float(np.mean((self.predict(x) - x) ** 2))
 
 
-class RBM:
+class ParamsFile:
+    """save_params/load_params (.npz) for a model whose parameters are the dict ``params``."""
+
+    def save_params(self, path):
+        np.savez(path, **self.params)
+
+    def load_params(self, path):
+        """Read parameters saved by :meth:`save_params` into ``params``, in place."""
+        with np.load(path) as saved:
+            for key, value in self.params.items():
+                value[...] = saved[key]
+
+
+class RBM(ParamsFile):
     """A restricted Boltzmann machine with binary visible and hidden units, trained by
     contrastive divergence (CD-k), in NumPy (its work is matrix products, which BLAS does).
 
@@ -479,11 +492,3 @@ class RBM:
         """Mean squared error per element of v against P(v | h ~ P(h | v)) means."""
         v = np.asarray(v, dtype=self.dtype)
         return float(np.mean((v - self.visible_probs(self.hidden_probs(v))) ** 2))
-
-    def save_params(self, path):
-        np.savez(path, **self.params)
-
-    def load_params(self, path):
-        with np.load(path) as saved:
-            for key, value in self.params.items():
-                value[...] = saved[key]

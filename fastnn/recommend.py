@@ -66,7 +66,7 @@ def _sigmoid(z):
     return z
 
 
-class RBMRecommender:
+class RBMRecommender(nets.ParamsFile):
     """A binary RBM over movies: n_movies visible units, n_hidden hidden ones, CD-k.
 
     k Gibbs steps per update, lr on the batch-mean gradient, batch_size users.
@@ -153,14 +153,6 @@ class RBMRecommender:
         test ratings, predicting from the training ratings."""
         liked, rated = self._inputs("RBMRecommender.test_loss", test)
         return self._distance(self.predict(train), liked, rated)
-
-    def save_params(self, path):
-        np.savez(path, **self.params)
-
-    def load_params(self, path):
-        with np.load(path) as saved:
-            for key, value in self.params.items():
-                value[...] = saved[key]
 
     def free_energy(self, ratings):
         """F(v) = -v.b_visible - sum_j softplus(v W + b_hidden)_j per user (N,), v the
