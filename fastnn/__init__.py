@@ -10,7 +10,7 @@ import platform
 
 import numpy as np
 
-from fastnn import _waiting
+from fastnn import _malloc, _waiting
 
 
 def _import_kernels():
@@ -85,6 +85,9 @@ def _loaded_library(*prefixes):
 # loads) and NumPy's OpenBLAS workers (their timeout); see fastnn._waiting.
 _simd, _threads = _waiting.import_kernels_with_short_spin(_import_kernels, _openmp_runtime_loaded)
 _waiting.shorten_openblas_spin()
+# On request (FASTNN_MALLOC=keep-freed), freed arrays' memory stays in the process, so
+# fresh outputs do not page-fault (fastnn._malloc).
+_malloc.keep_freed_memory()
 
 
 def _numpy_blas():
@@ -107,7 +110,9 @@ def build_info():
     ``simd_supported`` (the levels this CPU and build can run), ``num_threads``, ``omp_num_threads`` (the environment variable, or
     None), ``machine``, ``numpy``, ``numpy_blas``, ``omp_spincount`` (the
     ``GOMP_SPINCOUNT`` fastnn loaded its OpenMP runtime with, or None) and ``blas_spin``
-    (what fastnn did to NumPy's OpenBLAS worker threads): see ``fastnn._waiting``.
+    (what fastnn did to NumPy's OpenBLAS worker threads): see ``fastnn._waiting``;
+    ``malloc`` (the allocator thresholds set with ``FASTNN_MALLOC=keep-freed``, else None:
+    ``fastnn._malloc``).
     """
     try:
         from fastnn._build_config import CONFIG
@@ -132,6 +137,7 @@ def build_info():
         "numpy": np.__version__,
         "numpy_blas": _numpy_blas(),
         "omp_spincount": _waiting.omp_spincount,
+        "malloc": _malloc.settings,
         "blas_spin": (f"OpenBLAS thread timeout 2**{_waiting.TIMEOUT_EXPONENT} cycles "
                       f"({len(_waiting.shortened)} librar{'y' if len(_waiting.shortened) == 1 else 'ies'})"
                       if _waiting.shortened else "unchanged"),

@@ -111,3 +111,23 @@ def test_openmp_runtime_is_loaded_with_a_short_spin_unless_the_user_chose():
     assert subprocess.run([sys.executable, "-c", code], env=env, **run).stdout.split() == ["10000"]
     chosen = {**env, "OMP_WAIT_POLICY": "active"}
     assert subprocess.run([sys.executable, "-c", code], env=chosen, **run).stdout.split() == ["None"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="Linux only")
+def test_freed_array_memory_is_reused_without_page_faults():
+    """fastnn._malloc: with FASTNN_MALLOC=keep-freed, a second large array of the same size
+    does not fault its pages in again; by default glibc's thresholds are left alone."""
+    code = ("import resource, numpy as np, fastnn; "
+            "a = np.ones(2**19); del a; "  # 4 MiB: above glibc's default mmap threshold
+            "f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt; a = np.ones(2**19); "
+            "print(fastnn.build_info()['malloc'] is not None, "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "FASTNN_MALLOC"))}
+    run = dict(capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
+    default = subprocess.run([sys.executable, "-c", code], env=env, **run).stdout.split()
+    assert default[0] == "False"
+    is_set, faults = subprocess.run([sys.executable, "-c", code],
+                                    env={**env, "FASTNN_MALLOC": "keep-freed"}, **run).stdout.split()
+    if is_set == "False":
+        pytest.skip("not glibc: fastnn leaves the allocator alone")
+    assert int(faults) < 100 < int(default[1])  # the 1,024 pages came back from the heap
