@@ -56,13 +56,19 @@ def _load_data(args):
 
 
 def _train(args):
+    import os
+
     import numpy as np
 
     import fastnn
-    from fastnn import nets
+    from fastnn import distributed, nets
     from fastnn.train import Trainer
+    comm = distributed.world()
+    leader = comm.rank == 0  # only rank 0 prints, plots and saves
     if args.threads:
         fastnn.set_num_threads(args.threads)
+    elif comm.size > 1 and "OMP_NUM_THREADS" not in os.environ:
+        fastnn.set_num_threads(distributed.default_threads(comm))
     (x_train, t_train), (x_test, t_test) = _load_data(args)
     dtype = np.dtype(args.dtype)
     x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
@@ -73,11 +79,15 @@ def _train(args):
         network = nets.DeepConvNet(**common)
     else:
         network = nets.MultiLayerNet(784, [100, 100], 10, use_batchnorm=True, **common)
+    if comm.size > 1:
+        network = distributed.DataParallel(network, comm)
     trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
-                      optimizer_param={"lr": args.lr}, verbose=not args.quiet,
-                      progress=not args.quiet, seed=args.seed)
+                      optimizer_param={"lr": args.lr}, verbose=leader and not args.quiet,
+                      progress=leader and not args.quiet, seed=args.seed)
     accuracy = trainer.train()
+    if not leader:
+        return 0
     if args.save:
         network.save_params(args.save)
         print(f"parameters saved: {args.save}")
@@ -86,8 +96,9 @@ def _train(args):
         print(f"curves saved: {args.plot}")
     times = trainer.epoch_times
     per_epoch = sorted(times)[len(times) // 2] if times else 0.0
+    ranks = f", {comm.size} ranks" if comm.size > 1 else ""
     print(f"time per epoch: {per_epoch:.2f} s (median of {len(times)}, {args.backend} backend, "
-          f"{args.dtype}, {fastnn.get_num_threads()} threads)")
+          f"{args.dtype}, {fastnn.get_num_threads()} threads{ranks})")
     print(f"test accuracy: {accuracy:.4f}")
     return 0
 
@@ -236,7 +247,28 @@ def main(argv=None):
     rec.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
     rec.set_defaults(run=_recommend)
     args = parser.parse_args(argv)
-    return args.run(args)
+    if args.command != "train":
+        return args.run(args)
+    return _everywhere(args)
+
+
+def _everywhere(args):
+    """Run a command that may run on several MPI ranks: an exception on one rank prints
+    its traceback and ends every rank (MPI_Abort) instead of leaving the others waiting."""
+    from fastnn import distributed
+    comm = distributed.world()
+    if comm.size == 1:
+        return args.run(args)
+    try:
+        return args.run(args)
+    except BaseException as exc:  # noqa: BLE001 (any failure must end every rank)
+        if isinstance(exc, SystemExit) and not exc.code:
+            raise
+        import traceback
+        traceback.print_exc()
+        sys.stderr.write(f"fastnn: rank {comm.rank} of {comm.size} failed; ending every rank\n")
+        sys.stderr.flush()
+        comm.Abort(1)
 
 
 if __name__ == "__main__":

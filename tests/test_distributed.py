@@ -1,0 +1,117 @@
+"""Data-parallel training on MPI (issue 13): runs of `mpiexec -n 2` and `-n 3` on this
+machine (oversubscribed, short) against the single-process run.  Skipped where mpi4py or
+mpiexec is missing, as on a user's machine without the [mpi] extra."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+from fastnn import distributed
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi", "train_steps.py")
+MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+
+try:
+    import mpi4py  # noqa: F401
+    HAVE_MPI = MPIEXEC is not None
+except ImportError:
+    HAVE_MPI = False
+needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason="needs mpi4py and mpiexec: "
+                               "pip install 'fastnn[mpi]' (mpi4py and the mpich wheel)")
+
+
+def run(ranks, mode, out, timeout=120):
+    """mpiexec -n ranks python train_steps.py mode out, from a directory without fastnn's
+    sources (so the installed package is imported)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [MPIEXEC, "-n", str(ranks), sys.executable, SCRIPT, mode, str(out)]
+    if mode == "fail":
+        command[4:4] = ["-m", "mpi4py"]  # an exception on one rank aborts them all
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=tempfile.gettempdir())
+
+
+def single_process(mode, out):
+    env = {k: v for k, v in os.environ.items() if k not in distributed.LAUNCHER_VARIABLES}
+    subprocess.run([sys.executable, SCRIPT, mode, str(out)], env=env, check=True,
+                   cwd=tempfile.gettempdir(), capture_output=True)
+    return np.load(out)
+
+
+def test_shard_bounds_cover_the_batch_once():
+    for n, size in [(100, 3), (31, 2), (7, 7), (5, 1)]:
+        bounds = [distributed.shard_bounds(n, r, size) for r in range(size)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
+    with pytest.raises(ValueError, match="cannot be split over 4 ranks"):
+        distributed.shard_bounds(3, 0, 4)
+
+
+def test_without_a_launcher_it_is_one_process(monkeypatch):
+    for name in distributed.LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    comm = distributed.world()
+    assert comm.size == 1 and distributed.default_threads(comm) >= 1
+
+
+@needs_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_n_ranks_follow_the_single_process_run(ranks, tmp_path):
+    reference = single_process("plain", tmp_path / "one.npz")
+    result = run(ranks, "plain", tmp_path / "many.npz")
+    assert result.returncode == 0, result.stderr
+    many = np.load(tmp_path / "many.npz")
+    np.testing.assert_allclose(many["losses"], reference["losses"], rtol=1e-10)
+    for key in reference.files:
+        if key not in ("losses", "running"):
+            np.testing.assert_allclose(many[key], reference[key], rtol=1e-10, atol=1e-14)
+
+
+@needs_mpi
+def test_repeated_runs_are_bitwise_identical(tmp_path):
+    outputs = []
+    for i in range(2):
+        result = run(3, "batchnorm", tmp_path / f"run{i}.npz")
+        assert result.returncode == 0, result.stderr
+        outputs.append(np.load(tmp_path / f"run{i}.npz"))
+    for key in outputs[0].files:
+        np.testing.assert_array_equal(outputs[0][key], outputs[1][key])
+    # per-rank batch statistics: not the one-process run, but a trained, finite one
+    one = single_process("batchnorm", tmp_path / "one.npz")
+    assert np.isfinite(outputs[0]["losses"]).all()
+    assert not np.allclose(outputs[0]["losses"][1:], one["losses"][1:], rtol=1e-10)
+
+
+@needs_mpi
+def test_a_failing_rank_ends_every_rank_promptly(tmp_path):
+    start = time.perf_counter()
+    result = run(2, "fail", tmp_path / "never.npz", timeout=60)
+    assert result.returncode != 0
+    assert "rank 1 fails at step 3" in result.stderr
+    assert time.perf_counter() - start < 30
+    assert not (tmp_path / "never.npz").exists()
+
+
+MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "mnist")
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
+def test_fastnn_train_under_mpiexec_prints_once(tmp_path):
+    fastnn_cli = shutil.which("fastnn", path=os.path.dirname(sys.executable))
+    command = [MPIEXEC, "-n", "2", fastnn_cli, "train", "--model", "mlp", "--epochs", "1",
+               "--train-size", "600", "--test-size", "200", "--data-dir", MNIST_DIR,
+               "--dtype", "float64", "--save", str(tmp_path / "w.npz")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            cwd=tempfile.gettempdir(), env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("test accuracy: ") for line in lines) == 1
+    assert sum(line.startswith("epoch 1/1") for line in lines) == 1
+    assert "2 ranks" in result.stdout and (tmp_path / "w.npz").exists()
