@@ -85,7 +85,8 @@ def _train(args):
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
                       optimizer_param={"lr": args.lr}, verbose=leader and not args.quiet,
                       progress=leader and not args.quiet, seed=args.seed)
-    accuracy = trainer.train()
+    accuracy = trainer.train(checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                             resume=args.resume, write_checkpoints=leader)
     if not leader:
         return 0
     if args.save:
@@ -218,6 +219,13 @@ def main(argv=None):
     train.add_argument("--save", metavar="PATH", help="save the trained parameters (.npz)")
     train.add_argument("--plot", metavar="PATH", help="save loss/accuracy curves (PNG; matplotlib)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    train.add_argument("--checkpoint", metavar="PATH",
+                       help="write a checkpoint here (atomically) after every epoch")
+    train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                       help="with --checkpoint, also every STEPS steps")
+    train.add_argument("--resume", metavar="PATH",
+                       help="continue from a checkpoint (same final weights as an "
+                            "uninterrupted run); the other options must match its run's")
     train.set_defaults(run=_train)
     rec = sub.add_parser(
         "recommend", help="train a MovieLens recommender (RBM or autoencoder)",

@@ -110,6 +110,7 @@ class Adam:
     def update(self, params, grads):
         if self.m is None:
             self.m, self.v = _zeros_like(params), _zeros_like(params)
+        if self._scratch is None:  # (also after a checkpoint restored m and v)
             self._scratch = {key: (np.empty_like(p), np.empty_like(p)) for key, p in params.items()}
         self.iter += 1
         # A Python float: NumPy keeps the arrays' dtype with it (a NumPy float64 would not).

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from fastnn import checkpoint as checkpoint_file
 from fastnn.optim import get_optimizer
 
 __all__ = ["Trainer"]
@@ -62,18 +63,34 @@ class Trainer:
             x, t = x[:self.evaluate_sample_num], t[:self.evaluate_sample_num]
         return self.network.accuracy(x, t)
 
-    def train(self):
-        """Run all epochs; returns the final test accuracy (on all test samples)."""
+    def train(self, checkpoint=None, checkpoint_every=None, resume=None, write_checkpoints=True):
+        """Run all epochs; returns the final test accuracy (on all test samples).
+
+        checkpoint: a path written (atomically, fastnn.checkpoint) at the end of every
+        epoch and, with ``checkpoint_every``, every that many steps; resume: a checkpoint
+        to continue from (the same final weights as an uninterrupted run).
+        ``write_checkpoints=False`` reads but never writes (the other ranks of an MPI run).
+        """
         n = len(self.x_train)
         steps = -(-n // self.batch_size)
-        for epoch in range(1, self.epochs + 1):
+        first_epoch, first_step = 0, 0
+        if resume:
+            first_epoch, first_step, state = checkpoint_file.load(resume, self)
+            self.rng.bit_generator.state = state
+        write = checkpoint if write_checkpoints else None
+        for epoch in range(first_epoch + 1, self.epochs + 1):
             start = time.perf_counter()
+            epoch_state = self.rng.bit_generator.state  # replays this epoch's shuffle on resume
             order = self.rng.permutation(n)
-            for step in range(steps):
+            loss = self.train_loss_list[-1] if self.train_loss_list else float("nan")
+            for step in range(first_step if epoch == first_epoch + 1 else 0, steps):
                 idx = order[step * self.batch_size:(step + 1) * self.batch_size]
                 loss = self.train_step(self.x_train[idx], self.t_train[idx])
                 if self.progress:
                     self._bar(epoch, step + 1, steps, loss)
+                if (write and checkpoint_every and step + 1 < steps
+                        and len(self.train_loss_list) % checkpoint_every == 0):
+                    checkpoint_file.save(write, self, epoch - 1, step + 1, epoch_state)
             self.epoch_times.append(time.perf_counter() - start)
             self.train_acc_list.append(self._evaluate(self.x_train, self.t_train))
             self.test_acc_list.append(self._evaluate(self.x_test, self.t_test))
@@ -83,6 +100,8 @@ class Trainer:
                 print(f"epoch {epoch}/{self.epochs}: loss {loss:.4f}, train acc "
                       f"{self.train_acc_list[-1]:.4f}, test acc {self.test_acc_list[-1]:.4f}, "
                       f"{self.epoch_times[-1]:.2f} s", flush=True)
+            if write:
+                checkpoint_file.save(write, self, epoch, 0, self.rng.bit_generator.state)
         return self.network.accuracy(self.x_test, self.t_test)
 
     def _bar(self, epoch, step, steps, loss):

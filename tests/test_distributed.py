@@ -115,3 +115,22 @@ def test_fastnn_train_under_mpiexec_prints_once(tmp_path):
     assert sum(line.startswith("test accuracy: ") for line in lines) == 1
     assert sum(line.startswith("epoch 1/1") for line in lines) == 1
     assert "2 ranks" in result.stdout and (tmp_path / "w.npz").exists()
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
+def test_resume_on_many_ranks_gives_the_uninterrupted_weights(tmp_path):
+    fastnn_cli = shutil.which("fastnn", path=os.path.dirname(sys.executable))
+    base = [MPIEXEC, "-n", "2", fastnn_cli, "train", "--model", "mlp", "--train-size", "600",
+            "--test-size", "200", "--data-dir", MNIST_DIR, "--dtype", "float64", "--quiet"]
+    run = dict(capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir(),
+               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    steps = [["--epochs", "2", "--save", str(tmp_path / "whole.npz")],
+             ["--epochs", "1", "--checkpoint", str(tmp_path / "one.ckpt")],
+             ["--epochs", "2", "--resume", str(tmp_path / "one.ckpt"), "--save", str(tmp_path / "resumed.npz")]]
+    for extra in steps:
+        result = subprocess.run(base + extra, **run)
+        assert result.returncode == 0, result.stderr
+    whole, resumed = np.load(tmp_path / "whole.npz"), np.load(tmp_path / "resumed.npz")
+    for key in whole.files:
+        np.testing.assert_array_equal(resumed[key], whole[key])
