@@ -31,6 +31,7 @@ is the network itself with no communication.
   the node's cores divided by the ranks on it (found with a shared-memory split).
 """
 import os
+import time
 
 import numpy as np
 
@@ -120,6 +121,7 @@ class DataParallel:
         self.comm = comm or world()
         self.rank, self.size = self.comm.rank, self.comm.size
         self.last_loss = None
+        self.exchange_seconds = 0.0  # time spent in Allgather (benchmarks/distributed.py)
         for value in network.params.values():
             self._broadcast(value)
         self._broadcast_running_statistics()
@@ -155,7 +157,9 @@ class DataParallel:
         local = np.concatenate([np.ravel(grads[k]).astype(np.float64) * shard for k in names]
                                + [np.array([self.network.last_loss * shard])])
         gathered = np.empty((self.size, local.size))
+        start = time.perf_counter()
         self.comm.Allgather(local, gathered)
+        self.exchange_seconds += time.perf_counter() - start
         total = gathered[0].copy()
         for r in range(1, self.size):  # rank order: the same bits everywhere, every time
             total += gathered[r]
