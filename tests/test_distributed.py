@@ -134,3 +134,35 @@ def test_resume_on_many_ranks_gives_the_uninterrupted_weights(tmp_path):
     whole, resumed = np.load(tmp_path / "whole.npz"), np.load(tmp_path / "resumed.npz")
     for key in whole.files:
         np.testing.assert_array_equal(resumed[key], whole[key])
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
+def test_fastnn_train_ends_every_rank_when_one_fails(tmp_path):
+    """Rank 0 cannot write its checkpoint after epoch 1 while rank 1 goes on into epoch 2
+    (and would wait for rank 0's gradients forever): every rank must end, promptly."""
+    fastnn_cli = shutil.which("fastnn", path=os.path.dirname(sys.executable))
+    command = [MPIEXEC, "-n", "2", fastnn_cli, "train", "--model", "mlp", "--epochs", "5",
+               "--train-size", "600", "--test-size", "200", "--data-dir", MNIST_DIR, "--quiet",
+               "--checkpoint", str(tmp_path / "missing-directory" / "run.ckpt")]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            cwd=tempfile.gettempdir(), env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode != 0
+    assert "rank 0 of 2 failed" in result.stderr and "missing-directory" in result.stderr
+    assert time.perf_counter() - start < 30
+
+
+@needs_mpi
+def test_ranks_on_one_node_share_its_cores():
+    code = ("import os; from fastnn.distributed import default_threads, world; comm = world(); "
+            "rows = comm.gather((default_threads(comm), len(os.sched_getaffinity(0)))); "
+            "comm.rank == 0 and print('\\n'.join(f'{a} {b}' for a, b in rows))")
+    result = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=60, cwd=tempfile.gettempdir())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        threads, cores = map(int, line.split())
+        assert threads == max(1, cores // 2)
