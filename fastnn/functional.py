@@ -94,11 +94,15 @@ def _matmul(a, b, transpose_a=False):
         row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
     else:
         row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
-    packed = _pack_lanes(b, _simd.lanes(a.dtype, M), out_tag="matmul-b")
-    padded = packed.shape[0] * packed.shape[2]
-    out = _empty((R, M), a.dtype) if padded == M else _reused("matmul-out", (R, padded), a.dtype)
-    _affine.gemm(a.reshape(-1), row_off, col_off, packed, out)
-    return out if padded == M else out[:, :M].copy()
+    L = _simd.lanes(a.dtype, M)
+    packed = _reused("matmul-b", (-(-M // L), K, L), a.dtype)
+    _affine.pack_lanes(b, packed)
+    out = _empty((R, M), a.dtype)
+    tail = _reused("matmul-tail", (R, L) if M % L else (0, L), a.dtype)
+    _affine.gemm(a.reshape(-1), row_off, col_off, packed, out, tail)
+    if M % L:
+        out[:, M - M % L:] = tail[:, :M % L]
+    return out
 
 
 def affine_forward(x, w, b):
@@ -166,15 +170,13 @@ def choose_conv_algo(x_shape, w_shape, stride, pad, dtype):
     return "direct"
 
 
-def _pack_lanes(matrix, lanes, out_tag=None):
+def _pack_lanes(matrix, lanes):
     """matrix (K, M) -> (ceil(M / lanes), K, lanes), zero-padded: one register block of
-    ``lanes`` columns per leading index, the order the micro-kernel streams.  One copy,
-    into a reused scratch array when ``out_tag`` names one (fastnn._alloc.reused)."""
+    ``lanes`` columns per leading index, the order the micro-kernel streams.  One copy.
+    (The affine products pack with the compiled ``affine.pack_lanes``.)"""
     K, M = matrix.shape
     full, rest = divmod(M, lanes)
-    shape = (full + (rest > 0), K, lanes)
-    packed = (_reused(out_tag, shape, matrix.dtype) if out_tag
-              else np.empty(shape, dtype=matrix.dtype))
+    packed = np.empty((full + (rest > 0), K, lanes), dtype=matrix.dtype)
     packed[:full] = matrix[:, :full * lanes].reshape(K, full, lanes).transpose(1, 0, 2)
     if rest:
         packed[full, :, :rest] = matrix[:, full * lanes:]

@@ -17,15 +17,18 @@ cdef enum:
 
 
 def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
-         const floating[:, :, ::1] b_packed, floating[:, ::1] out):
+         const floating[:, :, ::1] b_packed, floating[:, ::1] out, floating[:, ::1] tail):
     """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R.
 
-    b_packed (blocks, T, L) holds B (T, M) in blocks of L columns (zero-padded);
-    out (R, blocks*L).  Tasks are (lane block, row chunk) pairs, each writing its own
-    part of out with the sum over t in order: no reduction, any thread count.
+    b_packed (blocks, T, L) holds B (T, M) in blocks of L columns (zero-padded); out
+    (R, M).  The full blocks are written into out; when L does not divide M, the last
+    block goes to ``tail`` (R, L), whose first M % L columns the caller copies (no padded
+    copy of the whole output).  Tasks are (lane block, row chunk) pairs, each writing its
+    own part with the sum over t in order: no reduction, any thread count.
     """
-    cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0]
-    cdef Py_ssize_t blocks = b_packed.shape[0], L = b_packed.shape[2], ld = out.shape[1]
+    cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
+    cdef Py_ssize_t blocks = b_packed.shape[0], L = b_packed.shape[2]
+    cdef Py_ssize_t full = M // L
     cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t task, blk, r0
     cdef int threads = num_threads_for(R * T * blocks * L)
@@ -34,5 +37,31 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     for task in prange(blocks * chunks, nogil=True, schedule="static", num_threads=threads):
         blk = task // chunks  # a thread's consecutive tasks share one block of B
         r0 = (task % chunks) * ROW_CHUNK
-        tile_rows(&out[r0, blk * L], ld, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
-                  &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+        if blk < full:
+            tile_rows(&out[r0, blk * L], M, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
+                      &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+        else:
+            tile_rows(&tail[r0, 0], L, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
+                      &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+
+
+def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
+    """packed[blk, t, l] = b[t, blk*L + l], zero past b's M columns: B (T, M) in blocks of
+    L lanes for :func:`gemm`, one parallel pass whatever b's layout (a transposed weight
+    matrix included: the loop runs along b's contiguous axis)."""
+    cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
+    cdef Py_ssize_t blocks = packed.shape[0], L = packed.shape[2]
+    cdef Py_ssize_t blk, t, l, m
+    cdef bint rows_contiguous = b.strides[1] <= b.strides[0]
+    cdef int threads = num_threads_for(blocks * T * L)
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        if rows_contiguous:
+            for t in range(T):
+                for l in range(L):
+                    m = blk * L + l
+                    packed[blk, t, l] = b[t, m] if m < M else 0
+        else:
+            for l in range(L):
+                m = blk * L + l
+                for t in range(T):
+                    packed[blk, t, l] = b[t, m] if m < M else 0
