@@ -2,7 +2,11 @@
 
 ``fastnn.reference.functional`` and ``fastnn.reference.layers`` are the pure-NumPy
 specification (CS231n-style functions, Deep-Learning-from-Scratch-style layer classes);
-the compiled backend mirrors them name for name.
+the compiled backend mirrors them name for name (``fastnn.functional``, ``fastnn.layers``).
+``fastnn.textbook`` and ``fastnn.cs231n`` mirror the textbook's ``common/`` package and
+CS231n assignment 2's modules, so that changing an import prefix moves existing code onto
+the compiled kernels.  Also: ``nets``, ``optim``, ``train``, ``data``, ``movielens``,
+``recommend``, ``distributed`` (MPI), ``checkpoint``.
 """
 import numbers
 import os
