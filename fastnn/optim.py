@@ -5,6 +5,8 @@ one by name, case-insensitively.
 """
 import numpy as np
 
+from fastnn._kernels import elementwise as _elementwise
+
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "get_optimizer"]
 
 _EPS = 1e-7  # the textbook's guard against division by zero
@@ -97,8 +99,10 @@ class Adam:
     """Adam (Kingma & Ba), with the bias correction folded into the step size as in the
     textbook: lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t).
 
-    The update runs in place through two scratch buffers per parameter, in the parameter's
-    dtype (a float32 network is never updated through float64 temporaries).
+    The update runs in place, in the parameter's dtype (a float32 network is never updated
+    through float64 temporaries): one compiled pass for contiguous float32/float64 arrays
+    (fastnn._kernels.elementwise.adam_update, the same bits as the NumPy form), else
+    NumPy through two scratch buffers per parameter.
     """
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
@@ -111,12 +115,19 @@ class Adam:
         if self.m is None:
             self.m, self.v = _zeros_like(params), _zeros_like(params)
         if self._scratch is None:  # (also after a checkpoint restored m and v)
-            self._scratch = {key: (np.empty_like(p), np.empty_like(p)) for key, p in params.items()}
+            self._scratch = {}
         self.iter += 1
         # A Python float: NumPy keeps the arrays' dtype with it (a NumPy float64 would not).
         lr_t = float(self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter))
         for key in params:
             g, m, v = grads[key], self.m[key], self.v[key]
+            p = params[key]
+            if _fused(p, g, m, v):  # one compiled pass: the same bits as the NumPy form below
+                _elementwise.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1),
+                                         v.reshape(-1), lr_t, self.beta1, self.beta2, _EPS)
+                continue
+            if key not in self._scratch:  # the NumPy form's two buffers, made once
+                self._scratch[key] = (np.empty_like(p), np.empty_like(p))
             a, b = self._scratch[key]
             np.subtract(g, m, out=a)            # m += (1 - beta1) * (g - m)
             a *= 1 - self.beta1
@@ -130,6 +141,15 @@ class Adam:
             np.multiply(m, lr_t, out=b)
             b /= a
             params[key] -= b
+
+
+def _fused(p, *arrays):
+    """Whether the compiled Adam pass takes these arrays: C-contiguous NumPy arrays of one
+    float32/float64 dtype (anything else, e.g. float16 or strided views, takes NumPy)."""
+    return (type(p) is np.ndarray and p.dtype in (np.float32, np.float64) and p.flags.c_contiguous
+            and p.flags.writeable and all(type(a) is np.ndarray and a.dtype == p.dtype
+                                          and a.shape == p.shape and a.flags.c_contiguous
+                                          for a in arrays))
 
 
 _OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}

@@ -80,3 +80,23 @@ def test_every_optimizer_minimises_a_quadratic(name, lr):
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         optim.get_optimizer("lbfgs")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_adam_is_bitwise_the_numpy_form(dtype):
+    rng = np.random.default_rng(0)
+    shape = (37, 41)  # more than one block of elements in neither dimension: odd sizes
+    params = {"w": rng.standard_normal(shape).astype(dtype), "b": rng.standard_normal(70001).astype(dtype)}
+    fused, numpy_form = optim.Adam(lr=0.01), optim.Adam(lr=0.01)
+    # Fortran-ordered copies take the NumPy form (the 1-D one: a strided view of a copy)
+    numpy_params = {"w": np.asfortranarray(params["w"]), "b": np.repeat(params["b"], 2)[::2]}
+    for _ in range(5):
+        grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+        fused.update(params, grads)
+        numpy_form.update(numpy_params, grads)
+    assert optim._fused(params["w"], params["w"])
+    assert not optim._fused(numpy_params["w"]) and not optim._fused(numpy_params["b"])
+    for k in params:
+        np.testing.assert_array_equal(params[k], numpy_params[k])
+        np.testing.assert_array_equal(fused.m[k], numpy_form.m[k])
+        np.testing.assert_array_equal(fused.v[k], numpy_form.v[k])
