@@ -276,6 +276,8 @@ def _everywhere(args):
         traceback.print_exc()
         sys.stderr.write(f"fastnn: rank {comm.rank} of {comm.size} failed; ending every rank\n")
         sys.stderr.flush()
+        import time
+        time.sleep(0.5)  # let the launcher forward the message before the abort ends it
         comm.Abort(1)
 
 
