@@ -32,9 +32,13 @@ def profile(network, optimizer, x, t, steps):
         network.last_layer.forward(h, t)
         dout = network.last_layer.backward(1)
         record["loss"] = time.perf_counter() - start
+        first = next(iter(network.layers.values()))
         for name, layer in reversed(network.layers.items()):
             start = time.perf_counter()
-            dout = layer.backward(dout)
+            if layer is first and hasattr(layer, "dW"):  # as Network: no input gradient
+                layer.backward(dout, need_dx=False)
+            else:
+                dout = layer.backward(dout)
             record[f"{name} backward"] = time.perf_counter() - start
         start = time.perf_counter()
         grads = {p: getattr(network.layers[n], a) for p, (n, a) in network.grad_sources.items()}

@@ -71,9 +71,10 @@ class Affine(Layer):
         self.original_x_shape = self.cache[0].shape
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_dx=True):
+        """dx (None with ``need_dx=False``: a network's first layer); sets dW, db."""
         self._require_forward()
-        dx, self.dW, self.db = self.F.affine_backward(dout, self.cache)
+        dx, self.dW, self.db = self.F.affine_backward(dout, self.cache, need_dx)
         return dx
 
 
@@ -149,9 +150,10 @@ class Convolution(Layer):
                                               {"stride": self.stride, "pad": self.pad})
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_dx=True):
+        """dx (None with ``need_dx=False``: a network's first layer); sets dW, db."""
         self._require_forward()
-        dx, self.dW, self.db = self.F.conv_backward(dout, self.cache)
+        dx, self.dW, self.db = self.F.conv_backward(dout, self.cache, need_dx)
         return dx
 
 

@@ -114,11 +114,11 @@ def affine_forward(x, w, b):
     return out, (_checks.detached(xs, x), w, b)
 
 
-def affine_backward(dout, cache):
-    """dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
+def affine_backward(dout, cache, need_dx=True):
+    """dout (N, M) -> dx (shape of x), dw (D, M), db (M,); dx None with ``need_dx=False``."""
     x, w, b = _checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
-    dx = _matmul(dout, w.T).reshape(x.shape)
+    dx = _matmul(dout, w.T).reshape(x.shape) if need_dx else None
     dw = _matmul(x.reshape(x.shape[0], w.shape[0]), dout, transpose_a=True)
     return dx, dw, dout.sum(axis=0)
 
@@ -226,8 +226,9 @@ def conv_forward(x, w, b, conv_param):
     return out, (x_kept, w, b, conv_param, col)
 
 
-def conv_backward(dout, cache):
-    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
+def conv_backward(dout, cache, need_dx=True):
+    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,).  With
+    ``need_dx=False`` dx is None and not computed (a network's first layer)."""
     func = "conv_backward"
     x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
     N, C, H, W = x.shape
@@ -241,6 +242,8 @@ def conv_backward(dout, cache):
         dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * out_h * out_w, F)
         db = dout_rows.sum(axis=0)
         dw = (dout_rows.T @ col).reshape(w.shape)
+        if not need_dx:
+            return None, dw, db
         dx = col2im(dout_rows @ w.reshape(F, C * HH * WW), x.shape, HH, WW, stride, pad)
         return dx, dw, db
     # The "dilated" form needs input channels to fill a register row: the rule counts
@@ -269,12 +272,13 @@ def conv_backward(dout, cache):
         xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     _checks.check_shape(func, "the cache's padded input", xpad,
                         (N, C, H + 2 * pad, W + 2 * pad), "(N, C, H + 2*pad, W + 2*pad)")
-    dx = _empty(x.shape, x.dtype)
+    dx = _empty(x.shape, x.dtype)  # (its shape gives the kernel the geometry; untouched
+    # without need_dx)
     _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw_partial, db_partial,
-                   stride, pad, HH, WW, chunk, w_packed, dx_via_columns)
+                   stride, pad, HH, WW, chunk, w_packed, dx_via_columns, need_dx)
     dw = np.ascontiguousarray(dw_partial.sum(axis=0)[:, :F].T).reshape(w.shape)
     db = db_partial.sum(axis=0)[:F].copy()
-    return dx, dw, db
+    return (dx if need_dx else None), dw, db
 
 
 # ----------------------------------------------------------------------------------

@@ -139,10 +139,14 @@ class Network:
         """Run every layer's backward pass from the loss gradient ``dout``; ``extra`` maps a
         layer name to a gradient added to what reaches that layer's output (a penalty on
         it).  Returns the parameters' gradients, weight decay included."""
+        first = next(iter(self.layers.values()), None)
         for name, layer in reversed(self.layers.items()):
             if extra and name in extra:
                 dout = dout + extra[name]
-            dout = layer.backward(dout)
+            if layer is first and isinstance(layer, (_layers.Affine, _layers.Convolution)):
+                layer.backward(dout, need_dx=False)  # the input's gradient: of no use
+            else:
+                dout = layer.backward(dout)
         grads = {}
         for param, (layer_name, attr) in self.grad_sources.items():
             grads[param] = getattr(self.layers[layer_name], attr)

@@ -239,3 +239,22 @@ def test_relu_matches_numpy_exactly(dtype, rng):
     np.testing.assert_array_equal(fast.relu_backward(dout, cache), ref.relu_backward(dout, cache_ref))
     np.testing.assert_array_equal(fast.relu_forward(x[:, ::2].transpose(0, 2, 1, 3))[0],
                                   ref.relu_forward(x[:, ::2].transpose(0, 2, 1, 3))[0])
+
+
+@pytest.mark.parametrize("backend", [fast, ref])
+def test_backward_without_dx_gives_the_same_dw_and_db(backend, rng):
+    """need_dx=False (a network's first layer) skips dx; dw and db are bitwise the same."""
+    x, w, b, conv_param = conv_case(rng, max_channels=5)
+    out, cache = backend.conv_forward(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    full = backend.conv_backward(dout, cache)
+    partial = backend.conv_backward(dout, cache, need_dx=False)
+    assert partial[0] is None
+    np.testing.assert_array_equal(partial[1], full[1])
+    np.testing.assert_array_equal(partial[2], full[2])
+    xa, wa, ba = rng.standard_normal((4, 3, 5)), rng.standard_normal((15, 6)), rng.standard_normal(6)
+    out, cache = backend.affine_forward(xa, wa, ba)
+    full, partial = backend.affine_backward(out, cache), backend.affine_backward(out, cache, need_dx=False)
+    assert partial[0] is None
+    np.testing.assert_array_equal(partial[1], full[1])
+    np.testing.assert_array_equal(partial[2], full[2])

@@ -156,8 +156,9 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
              floating[:, :, :, ::1] dx, floating[:, :, ::1] dw_partial,
              floating[:, ::1] db_partial, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
              Py_ssize_t WW, ptrdiff_t chunk, const floating[:, :, ::1] w_packed,
-             bint dx_via_columns):
-    """dx (N, C, H, W) and, from xpad_batch (N, C, H + 2*pad, W + 2*pad), the input
+             bint dx_via_columns, bint need_dx=True):
+    """dx (N, C, H, W) (unless ``need_dx`` is false: dx is then left as it is, the
+    gradient of a network's input being of no use) and, from xpad_batch (N, C, H + 2*pad, W + 2*pad), the input
     zero-padded by the forward pass, per chunk of ``chunk`` images the partial sums
     dw_partial (chunks, C*HH*WW, Fpad) and db_partial (chunks, Fpad), zeroed by the caller.
 
@@ -216,6 +217,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                 tile_rows(&dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0], K,
                           &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L, 1)
                 # dx, a chunk of rows (output windows, or input pixels) at a time
+                if not need_dx:
+                    continue
                 if dx_via_columns:
                     memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(floating))
                 else:

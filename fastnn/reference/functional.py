@@ -99,11 +99,12 @@ def affine_forward(x, w, b):
     return out, (_checks.detached(xs, x), w, b)
 
 
-def affine_backward(dout, cache):
-    """dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
+def affine_backward(dout, cache, need_dx=True):
+    """dout (N, M) -> dx (shape of x), dw (D, M), db (M,).  With ``need_dx=False`` dx is
+    None and not computed (a network's first layer)."""
     x, w, b = _checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
-    dx = (dout @ w.T).reshape(x.shape)
+    dx = (dout @ w.T).reshape(x.shape) if need_dx else None
     dw = x.reshape(x.shape[0], w.shape[0]).T @ dout  # not -1: N may be 0
     db = dout.sum(axis=0)
     return dx, dw, db
@@ -181,8 +182,9 @@ def conv_forward(x, w, b, conv_param):
     return np.ascontiguousarray(out), cache
 
 
-def conv_backward(dout, cache):
-    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
+def conv_backward(dout, cache, need_dx=True):
+    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,).  With
+    ``need_dx=False`` dx is None and not computed (a network's first layer)."""
     func = "conv_backward"
     x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
     N, C = x.shape[:2]
@@ -195,6 +197,8 @@ def conv_backward(dout, cache):
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * out_h * out_w, F)    # (N*OH*OW, F)
     db = dout_rows.sum(axis=0)
     dw = (dout_rows.T @ col).reshape(w.shape)
+    if not need_dx:
+        return None, dw, db
     dcol = dout_rows @ w.reshape(F, C * HH * WW)             # (N*OH*OW, C*HH*WW)
     dx = col2im(dcol, x.shape, HH, WW, stride, pad)
     return dx, dw, db
