@@ -73,16 +73,9 @@ _OPENMP_SPECS = {200505: "2.5", 200805: "3.0", 201107: "3.1", 201307: "4.0", 201
 
 def _loaded_library(*prefixes):
     """Path of the first shared library loaded in this process whose file name starts with
-    one of ``prefixes`` (Linux: /proc/self/maps), or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                if os.path.basename(path).startswith(prefixes):
-                    return path
-    except OSError:
-        pass
-    return None
+    one of ``prefixes``, or None."""
+    return next((p for p in _waiting.loaded_libraries()
+                 if os.path.basename(p).startswith(prefixes)), None)
 
 
 # Idle threads wait briefly: fastnn's own (GOMP_SPINCOUNT while its OpenMP runtime

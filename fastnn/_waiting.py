@@ -56,14 +56,20 @@ def import_kernels_with_short_spin(import_kernels, runtime_loaded):
     return result
 
 
-def _loaded_openblas():
-    """Paths of the OpenBLAS shared libraries loaded in this process (Linux)."""
+def loaded_libraries():
+    """Paths of the shared libraries mapped in this process, in load order (Linux's
+    /proc/self/maps; empty elsewhere)."""
     try:
         with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+            paths = (line.split()[-1] for line in maps)
+            return list(dict.fromkeys(p for p in paths if ".so" in os.path.basename(p)))
     except OSError:
         return []
-    return sorted(p for p in paths if ".so" in os.path.basename(p))
+
+
+def _loaded_openblas():
+    """Paths of the OpenBLAS shared libraries loaded in this process."""
+    return sorted(p for p in loaded_libraries() if "openblas" in os.path.basename(p).lower())
 
 
 def shorten_openblas_spin():
