@@ -34,10 +34,14 @@ def binarize(ratings):
     return (ratings >= 3).astype(np.float64), (ratings > 0).astype(np.float64)
 
 
-def _check_ratings(func, ratings):
+def _check_ratings(func, ratings, n_movies):
+    """ratings as float64 (users, n_movies), each 0 (unrated) or in [1, 5]."""
     ratings = np.asarray(ratings, dtype=np.float64)
     if ratings.ndim != 2:
         raise ValueError(f"{func}: ratings must be 2-D (users, movies), got shape {ratings.shape}")
+    if ratings.shape[1] != n_movies:
+        raise ValueError(f"{func}: ratings must have {n_movies} movies (columns), got shape "
+                         f"{ratings.shape}")
     if ((ratings != 0) & ((ratings < 1) | (ratings > 5))).any():
         raise ValueError(f"{func}: ratings must be 0 (unrated) or in [1, 5]")
     return ratings
@@ -92,11 +96,7 @@ class RBMRecommender(nets.ParamsFile):
             "b_hidden": np.zeros(n_hidden, dtype=self.dtype)}
 
     def _inputs(self, func, ratings):
-        ratings = _check_ratings(func, ratings)
-        if ratings.shape[1] != len(self.params["b_visible"]):
-            raise ValueError(f"{func}: ratings must have {len(self.params['b_visible'])} "
-                             f"movies (columns), got shape {ratings.shape}")
-        liked, rated = binarize(ratings)
+        liked, rated = binarize(_check_ratings(func, ratings, len(self.params["b_visible"])))
         return liked.astype(self.dtype, copy=False), rated.astype(self.dtype, copy=False)
 
     def hidden_probs(self, v):
@@ -187,10 +187,8 @@ class AutoEncoderRecommender:
         self.rng = np.random.default_rng(seed)
 
     def _inputs(self, func, ratings):
-        ratings = _check_ratings(func, ratings).astype(self.network.dtype, copy=False)
-        if ratings.shape[1] != self.network.params["W1"].shape[0]:
-            raise ValueError(f"{func}: ratings must have {self.network.params['W1'].shape[0]} "
-                             f"movies (columns), got shape {ratings.shape}")
+        ratings = _check_ratings(func, ratings, self.network.params["W1"].shape[0])
+        ratings = ratings.astype(self.network.dtype, copy=False)
         return ratings, (ratings > 0).astype(ratings.dtype)
 
     def fit_epoch(self, ratings, on_batch=None):
