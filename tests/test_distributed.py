@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
@@ -90,11 +89,10 @@ def test_repeated_runs_are_bitwise_identical(tmp_path):
 
 @needs_mpi
 def test_a_failing_rank_ends_every_rank_promptly(tmp_path):
-    start = time.perf_counter()
-    result = run(2, "fail", tmp_path / "never.npz", timeout=60)
+    # A hang (a rank left waiting) overruns the timeout: subprocess raises TimeoutExpired.
+    result = run(2, "fail", tmp_path / "never.npz", timeout=30)
     assert result.returncode != 0
     assert "rank 1 fails at step 3" in result.stderr
-    assert time.perf_counter() - start < 30
     assert not (tmp_path / "never.npz").exists()
 
 
@@ -145,13 +143,11 @@ def test_fastnn_train_ends_every_rank_when_one_fails(tmp_path):
     command = [MPIEXEC, "-n", "2", fastnn_cli, "train", "--model", "mlp", "--epochs", "5",
                "--train-size", "600", "--test-size", "200", "--data-dir", MNIST_DIR, "--quiet",
                "--checkpoint", str(tmp_path / "missing-directory" / "run.ckpt")]
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+    # A hang (rank 1 left waiting) overruns the timeout: subprocess raises TimeoutExpired.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30,
                             cwd=tempfile.gettempdir(), env={**os.environ, "OMP_NUM_THREADS": "1"})
-    elapsed = time.perf_counter() - start
     assert result.returncode != 0, (result.stdout, result.stderr)
     assert "rank 0 of 2 failed" in result.stderr and "missing-directory" in result.stderr, result.stderr
-    assert elapsed < 30, (elapsed, result.stderr)
 
 
 @needs_mpi
