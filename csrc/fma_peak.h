@@ -28,14 +28,7 @@ static T NAME(long iterations, T a, T b) {                                      
     return total;                                                                         \
 }
 
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f32_base, , float, fastnn_v8f)
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f64_base, , double, fastnn_v4d)
-#if FASTNN_X86_LEVELS
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f32_avx2, FASTNN_TARGET_AVX2, float, fastnn_v8f)
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f64_avx2, FASTNN_TARGET_AVX2, double, fastnn_v4d)
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f32_avx512, FASTNN_TARGET_AVX512, float, fastnn_v16f)
-FASTNN_DEFINE_FMA_LOOP(fastnn_fma_f64_avx512, FASTNN_TARGET_AVX512, double, fastnn_v8d)
-#endif
+FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_FMA_LOOP, fastnn_fma)
 
 /* The loop of one level (vectors of 64 bytes at AVX-512, else 32). */
 #define FASTNN_DEFINE_FMA_DISPATCH(NAME, T, SUFFIX)                                      \

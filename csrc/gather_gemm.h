@@ -44,6 +44,22 @@ typedef double fastnn_v4d __attribute__((vector_size(32)));
 typedef float fastnn_v16f __attribute__((vector_size(64)));
 typedef double fastnn_v8d __attribute__((vector_size(64)));
 
+/* DEFINE(NAME_<dtype>_<level>, TARGET, T, V) for both dtypes at every level this build
+ * compiles: the baseline, and on x86-64 GCC AVX2 (32-byte vectors) and AVX-512 (64). */
+#if FASTNN_X86_LEVELS
+#define FASTNN_PER_X86_LEVEL(DEFINE, NAME)                                                 \
+    DEFINE(NAME##_f32_avx2, FASTNN_TARGET_AVX2, float, fastnn_v8f)                       \
+    DEFINE(NAME##_f64_avx2, FASTNN_TARGET_AVX2, double, fastnn_v4d)                      \
+    DEFINE(NAME##_f32_avx512, FASTNN_TARGET_AVX512, float, fastnn_v16f)                  \
+    DEFINE(NAME##_f64_avx512, FASTNN_TARGET_AVX512, double, fastnn_v8d)
+#else
+#define FASTNN_PER_X86_LEVEL(DEFINE, NAME)
+#endif
+#define FASTNN_DEFINE_PER_LEVEL(DEFINE, NAME)                                              \
+    DEFINE(NAME##_f32_base, , float, fastnn_v8f)                                          \
+    DEFINE(NAME##_f64_base, , double, fastnn_v4d)                                         \
+    FASTNN_PER_X86_LEVEL(DEFINE, NAME)
+
 /* Accumulate one row of the tile: two vectors, lo and hi. */
 #define FASTNN_ROW_FMA(lo, hi, a, b_lo, b_hi) do { lo += (a) * (b_lo); hi += (a) * (b_hi); } while (0)
 #define FASTNN_ROW_LOAD(V, lo, hi, p) do { memcpy(&(lo), (p), sizeof(V)); \
@@ -132,13 +148,8 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_TALL_STORE(V, 9) FASTNN_TALL_STORE(V, 10) FASTNN_TALL_STORE(V, 11)            \
 }
 
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_base, , float, fastnn_v8f)
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_base, , double, fastnn_v4d)
+FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
 #if FASTNN_X86_LEVELS
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_avx2, FASTNN_TARGET_AVX2, float, fastnn_v8f)
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_avx2, FASTNN_TARGET_AVX2, double, fastnn_v4d)
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f32_avx512, FASTNN_TARGET_AVX512, float, fastnn_v16f)
-FASTNN_DEFINE_GATHER_GEMM(fastnn_gemm_f64_avx512, FASTNN_TARGET_AVX512, double, fastnn_v8d)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512, float,
                                fastnn_v16f)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512, double,
