@@ -132,6 +132,27 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
                     p0 = p0 + rows_per_pass
 
 
+cdef inline void transpose_and_sum(const floating *dout, floating *doutT, floating *sums,
+                                   ptrdiff_t F, ptrdiff_t P, ptrdiff_t Fpad) noexcept nogil:
+    """doutT (P, Fpad)[p, f] = dout (F, P)[f, p], and sums[f] = the sum of dout[f, :]
+    (in the order of p).
+
+    A pixel at a time across the channels: each channel's running sum is then touched
+    once every F additions, so the F sums' additions overlap instead of waiting on each
+    other (one channel at a time is a chain of P dependent additions, 4 cycles each: 60 %
+    of conv1's dw pass), and doutT is written in order.  The reads (one float of each
+    channel's row) stay within a few cache lines per channel."""
+    cdef ptrdiff_t f, p
+    cdef floating v
+    for f in range(F):
+        sums[f] = 0
+    for p in range(P):
+        for f in range(F):
+            v = dout[f * P + p]
+            sums[f] = sums[f] + v
+            doutT[p * Fpad + f] = v
+
+
 cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
                                  ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t stride,
                                  ptrdiff_t top, ptrdiff_t left, ptrdiff_t Eh,
@@ -189,30 +210,27 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     cdef int threads = num_threads_for(N * F * P * K)
     cdef ptrdiff_t j, n, f, p, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *doutT
+    cdef floating *sums
     cdef floating *E
     cdef floating *dxtile
-    cdef const floating *d
-    cdef floating s
     if N == 0:
         return
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] doutTs = np.zeros((threads, P * Fpad), dtype)  # lanes >= F stay 0
+    cdef floating[:, ::1] sums_rows = scratch((threads, Fpad), dtype)
     cdef floating[:, ::1] Es = scratch((threads, e_size + 1), dtype)  # zeroed per image
     cdef floating[:, ::1] dxtiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
         doutT = &doutTs[omp_get_thread_num(), 0]
+        sums = &sums_rows[omp_get_thread_num(), 0]
         E = &Es[omp_get_thread_num(), 0]
         dxtile = &dxtiles[omp_get_thread_num(), 0]
         for j in prange(n_chunks, schedule="static"):
             for n in range(j * chunk, min((j + 1) * chunk, N)):
                 # db and the transposed gradient (P, Fpad) for dw, in one read of dout
+                transpose_and_sum(&dout[n, 0, 0, 0], doutT, sums, F, P, Fpad)
                 for f in range(F):
-                    d = &dout[n, f, 0, 0]
-                    s = 0
-                    for p in range(P):
-                        s = s + d[p]
-                        doutT[p * Fpad + f] = d[p]
-                    db_partial[j, f] += s
+                    db_partial[j, f] += sums[f]
                 # dw[k, f] += sum_p xpad[tap k + pixel p] * doutT[p, f]
                 tile_rows(&dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0], K,
                           &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L, 1)
