@@ -38,6 +38,8 @@
 #define FASTNN_LANES_F64 8
 #define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
 #define FASTNN_WIDE_LANES_F64 16
+#define FASTNN_SHIFTED_LANES_F32 64 /* AVX-512's shifted form: four 64-byte vectors */
+#define FASTNN_SHIFTED_LANES_F64 32
 
 typedef float fastnn_v8f __attribute__((vector_size(32)));
 typedef double fastnn_v4d __attribute__((vector_size(32)));
@@ -119,6 +121,46 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     if (rows > 5) FASTNN_ROW_STORE(V, C + 5 * ldc, c5, d5);                              \
 }
 
+/* The shifted form, lanes over output pixels, for AVX-512:
+ *
+ *     C[i][0:L] = sum_{t < T} A[row_off[i] + t] * B[col_off[t] + 0:L],   i < rows <= 6
+ *
+ * A is a weight matrix (row i: one output channel's taps, contiguous), B an image read at
+ * a window shifted by each tap: for a stride-1 convolution, L consecutive output pixels of
+ * a padded plane (its rows run on into the next, conv.pyx) need L consecutive inputs per
+ * tap, so B is loaded straight from the image, unpacked, and C comes out channel by
+ * channel, the output's own layout.  The same FMAs in the same order as the gather form,
+ * so the same bits.  6 rows x 4 vectors (L = 64 float32 / 32 float64 pixels): 24 of the
+ * 32 registers accumulate, and a step loads 4 vectors of B (unaligned: a window starts
+ * anywhere) and 6 broadcasts for 24 FMAs.  One call sums all T taps (no accumulate:
+ * shifted_rows in gather_gemm.pxd). */
+#define FASTNN_X4_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];        \
+    V c##i = {0}, d##i = {0}, e##i = {0}, f##i = {0};
+#define FASTNN_X4_FMA(T, i) { const T a = a##i[t];                                       \
+    c##i += a * b0; d##i += a * b1; e##i += a * b2; f##i += a * b3; }
+#define FASTNN_X4_STORE(T, V, i) if (i <= last) {                                        \
+    T *o = C + i * ldc;                                                                  \
+    memcpy(o, &c##i, sizeof(V)); memcpy(o + W, &d##i, sizeof(V));                       \
+    memcpy(o + 2 * W, &e##i, sizeof(V)); memcpy(o + 3 * W, &f##i, sizeof(V)); }
+#define FASTNN_DEFINE_SHIFTED_GEMM(NAME, TARGET, T, V)                                  \
+FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+    enum { W = sizeof(V) / sizeof(T) };                                                  \
+    const ptrdiff_t last = rows - 1;                                                     \
+    (void)ldb; (void)accumulate;                                                         \
+    FASTNN_X4_ROW(T, V, 0) FASTNN_X4_ROW(T, V, 1) FASTNN_X4_ROW(T, V, 2)                 \
+    FASTNN_X4_ROW(T, V, 3) FASTNN_X4_ROW(T, V, 4) FASTNN_X4_ROW(T, V, 5)                 \
+    for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
+        V b0, b1, b2, b3;                                                                \
+        const T *b = B + col_off[t];                                                     \
+        memcpy(&b0, b, sizeof(V)); memcpy(&b1, b + W, sizeof(V));                        \
+        memcpy(&b2, b + 2 * W, sizeof(V)); memcpy(&b3, b + 3 * W, sizeof(V));            \
+        FASTNN_X4_FMA(T, 0) FASTNN_X4_FMA(T, 1) FASTNN_X4_FMA(T, 2)                      \
+        FASTNN_X4_FMA(T, 3) FASTNN_X4_FMA(T, 4) FASTNN_X4_FMA(T, 5)                      \
+    }                                                                                    \
+    FASTNN_X4_STORE(T, V, 0) FASTNN_X4_STORE(T, V, 1) FASTNN_X4_STORE(T, V, 2)           \
+    FASTNN_X4_STORE(T, V, 3) FASTNN_X4_STORE(T, V, 4) FASTNN_X4_STORE(T, V, 5)           \
+}
+
 /* AVX-512 with a narrow row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
  * so that 12 accumulators hide the FMA latency as the 6 x 2 tiles do.  For products with
  * at most 16 (8) output columns, which would waste half of a 32-lane (16-lane) tile. */
@@ -149,6 +191,16 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
 }
 
 FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
+/* The shifted form runs at the AVX-512 level only (at AVX2, with two vectors a row, it
+ * was slower than the gather form: NOTES); another build compiles it for its default
+ * target, and never calls it (gather_gemm.shifted_lanes is 0 there). */
+#if FASTNN_X86_LEVELS
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, FASTNN_TARGET_AVX512, float, fastnn_v16f)
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, FASTNN_TARGET_AVX512, double, fastnn_v8d)
+#else
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, , float, fastnn_v16f)
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, , double, fastnn_v8d)
+#endif
 #if FASTNN_X86_LEVELS
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512, float,
                                fastnn_v16f)

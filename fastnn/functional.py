@@ -184,6 +184,21 @@ def _pack_lanes(matrix, lanes):
     return packed
 
 
+def _shifted_fits(out_h, out_w, row_len, dtype):
+    """Whether a stride-1 plane suits the kernels' shifted form (lanes over output pixels,
+    conv.pyx) better than lanes over channels: the same sums in the same order, so the
+    same bits, with the output written in its own layout and no packing of the filters.
+    Its register rows run over whole rows of ``row_len`` positions, ``row_len - out_w`` of
+    them not outputs, and round up to the lanes: where 3/4 or more of the positions
+    computed are outputs it measured as fast or faster (7 x 7 to 32 x 32 planes,
+    benchmarks/NOTES.md); a plane that wastes more would lose what the form saves."""
+    lanes = _conv.pixel_lanes(dtype)
+    if lanes == 0:  # not at this level
+        return False
+    positions = (out_h - 1) * row_len + out_w
+    return positions >= lanes and 4 * out_h * out_w >= 3 * (-(-positions // lanes) * lanes)
+
+
 def _conv_algo(func, conv_param):
     algo = conv_param.get("algo", "auto")
     if algo not in CONV_ALGOS:
@@ -214,9 +229,14 @@ def conv_forward(x, w, b, conv_param):
     if algo == "direct":
         H, W = xs.shape[2:]
         out = _empty((N, F, out_h, out_w), xs.dtype)
-        xpad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)
-        w_packed = _pack_lanes(w_rows.T, _simd.lanes(xs.dtype, F))
-        _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW)
+        xpad = _empty((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)  # the kernel pads
+        pixel_lanes = stride == 1 and _shifted_fits(out_h, out_w, W + 2 * pad, xs.dtype)
+        if pixel_lanes:  # lanes over output pixels: w's rows as they are
+            w_packed = np.ascontiguousarray(w_rows)[None]
+        else:  # lanes over the filters
+            w_packed = _pack_lanes(w_rows.T, _simd.lanes(xs.dtype, F))
+        _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW,
+                      pixel_lanes)
         x_kept, col, conv_param["xpad"] = xpad[:, :, pad:pad + H, pad:pad + W], None, xpad
     else:
         col = im2col(xs, HH, WW, stride, pad)

@@ -57,6 +57,38 @@ def test_avx2_and_avx512_give_bitwise_the_same_results(dtype):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_shifted_forward_gives_the_gather_forms_bits(dtype, monkeypatch):
+    """AVX-512's shifted form (lanes over output pixels) against the form with lanes
+    over filters, bitwise, and against the reference: rows (filters) not a multiple of
+    the 6-row tile, 1 x 1 and non-square windows, no padding and wide padding, batch 1,
+    many bands with a short last one (300 filters: one register row a band)."""
+    from fastnn import functional
+    rng = np.random.default_rng(11)
+    shapes = [((1, 1, 12, 9), (1, 1, 1, 1), 0), ((3, 2, 13, 11), (7, 2, 3, 2), 1),
+              ((2, 3, 14, 17), (13, 3, 1, 5), 2), ((1, 4, 16, 16), (300, 4, 3, 3), 1),
+              ((2, 5, 17, 16), (6, 5, 4, 3), 0)]
+    before = fastnn.get_simd_level()
+    fastnn.set_simd_level("avx512")
+    taken = []
+    shifted_fits = functional._shifted_fits
+    try:
+        for x_shape, w_shape, pad in shapes:
+            x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+            conv_param = {"stride": 1, "pad": pad}
+            monkeypatch.setattr(functional, "_shifted_fits",
+                                lambda *a: taken.append(shifted_fits(*a)) or taken[-1])
+            shifted, _ = fastnn.functional.conv_forward(x, w, b, conv_param)
+            monkeypatch.setattr(functional, "_shifted_fits", lambda *a: False)
+            gathered, _ = fastnn.functional.conv_forward(x, w, b, conv_param)
+            np.testing.assert_array_equal(shifted, gathered)
+            check_against_reference("conv", (x, w, b, conv_param), rng, TOL[dtype])
+    finally:
+        fastnn.set_simd_level(before)
+    assert all(taken), f"a case did not take the shifted form: {taken}"
+
+
 def test_the_default_is_the_highest_level_and_build_info_reports_it():
     info = fastnn.build_info()
     assert info["simd_supported"] == list(LEVELS)

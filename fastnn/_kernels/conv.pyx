@@ -7,6 +7,10 @@ pixels (or filter taps) and the matrix entries are read straight from a zero-pad
 through two offset tables.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
+                   At the AVX-512 level, for stride 1 and planes that fill its rows, the
+                   "shifted" form instead: lanes over 64 (32) consecutive output pixels
+                   of the padded plane, w broadcast, out written channel by channel
+                   (correlate_plane; the same FMAs in the same order, so the same bits).
 * backward data, two ways:
     - "dilated":  dx[n, c, q]   = sum_j E[n, rowE(q) + colE(j)] * wflip[c, j], where E is
                    dout dilated by the stride and padded: a stride-1 convolution with the
@@ -36,21 +40,29 @@ import numpy as np
 
 from fastnn._alloc import scratch
 
-from fastnn._kernels.gather_gemm cimport MR_TALL, tile_rows
+from fastnn._kernels.gather_gemm cimport MR_TALL, shifted_lanes, shifted_rows, tile_rows
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
 
 
 cdef inline void pad_image(const floating *x, floating *xpad, ptrdiff_t C, ptrdiff_t H,
                            ptrdiff_t W, ptrdiff_t pad) noexcept nogil:
-    """x (C, H, W) -> xpad (C, H + 2*pad, W + 2*pad); the border must already be zero."""
+    """x (C, H, W) -> xpad (C, H + 2*pad, W + 2*pad), the zero border included (so xpad
+    may come uninitialized: zeroing the whole batch first was a serial pass of its own)."""
     cdef ptrdiff_t c, i, j, Hp = H + 2 * pad, Wp = W + 2 * pad
+    cdef floating *plane
     cdef floating *dst
     for c in range(C):
+        plane = xpad + c * Hp * Wp
+        memset(plane, 0, pad * Wp * sizeof(floating))
         for i in range(H):
-            dst = xpad + (c * Hp + i + pad) * Wp + pad
+            dst = plane + (i + pad) * Wp
+            for j in range(pad):
+                dst[j] = 0
+                dst[pad + W + j] = 0
             for j in range(W):
-                dst[j] = x[(c * H + i) * W + j]
+                dst[pad + j] = x[(c * H + i) * W + j]
+        memset(plane + (pad + H) * Wp, 0, pad * Wp * sizeof(floating))
 
 
 cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdiff_t channels,
@@ -70,6 +82,63 @@ cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdi
             bc = bias[c] if bias != NULL else 0
             for p in range(p0, p1):
                 out[c * pixels + first + p] = tile[p * ld + c] + bc
+
+
+cdef inline void compact(const floating *tile, ptrdiff_t ld, ptrdiff_t start, ptrdiff_t end,
+                         floating *out, ptrdiff_t channels, ptrdiff_t out_h, ptrdiff_t out_w,
+                         ptrdiff_t row_len, const floating *bias) noexcept nogil:
+    """out (channels, out_h, out_w)[c, oh, ow] = tile[c, q - start] (+ bias[c]) at the
+    positions q = oh*row_len + ow in [start, end) with ow < out_w: a band of the shifted
+    form's output, whose rows carry row_len - out_w positions that are not outputs."""
+    cdef ptrdiff_t c, oh, ow, lo, hi
+    cdef floating bc
+    for c in range(channels):
+        bc = bias[c] if bias != NULL else 0
+        oh = start // row_len
+        while oh * row_len < end:
+            lo = max(start - oh * row_len, 0)
+            hi = min(end - oh * row_len, out_w)
+            for ow in range(lo, hi):
+                out[(c * out_h + oh) * out_w + ow] = tile[c * ld + oh * row_len + ow - start] + bc
+            oh = oh + 1
+
+
+cdef inline void correlate_plane(const floating *A, ptrdiff_t rows, ptrdiff_t K,
+                                 const floating *B, const Py_ssize_t *taps, floating *tile,
+                                 ptrdiff_t band, floating *out, ptrdiff_t out_h,
+                                 ptrdiff_t out_w, ptrdiff_t row_len,
+                                 const floating *bias) noexcept nogil:
+    """out (rows, out_h, out_w)[r, oh, ow] = sum_{t < K} A[r*K + t] * B[oh*row_len + ow +
+    taps[t]] (+ bias[r]): a stride-1 correlation in the shifted form (lanes over output
+    pixels), ``band`` positions at a time through tile (rows, band).
+
+    Positions run over whole rows of row_len, the last ones past out_w included, so that
+    a register row of pixels is one contiguous load per tap; what they compute is dropped.
+    The last position is that of the last output, so B is read no further than the last
+    output's window; (out_h - 1)*row_len + out_w >= shifted_lanes() is required (one
+    register row of positions), and band must be a multiple of the lanes."""
+    cdef ptrdiff_t L = shifted_lanes(floating is float)
+    cdef ptrdiff_t total = (out_h - 1) * row_len + out_w
+    cdef ptrdiff_t start = 0, end, first
+    while start < total:
+        end = min(start + band, total)
+        first = end - L if end - start < L else start  # a short last band moves back
+        shifted_rows(tile, band, A, K, rows, B + first, taps, K, end - first)
+        compact(tile, band, first, end, out, rows, out_h, out_w, row_len, bias)
+        start = end
+
+
+def pixel_lanes(dtype):
+    """Output pixels per register row of the shifted form at the current level (0 below
+    AVX-512, where it does not run): a plane needs at least this many positions,
+    (out_h - 1)*row_len + out_w, to take that form."""
+    return shifted_lanes(np.dtype(dtype) == np.float32)
+
+
+def shifted_band(Py_ssize_t rows, Py_ssize_t lanes):
+    """Positions per band of the shifted form: a multiple of the lanes (> 0), so that a
+    (rows, band) tile stays within about 64 KB float32, at least one register row."""
+    return max(lanes, (16384 // max(rows, 1)) // lanes * lanes)
 
 
 cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
@@ -96,16 +165,18 @@ def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdif
 def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
             const floating[:, :, ::1] w_packed, const floating[::1] b,
             floating[:, :, :, ::1] out, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
-            Py_ssize_t WW):
+            Py_ssize_t WW, bint pixel_lanes=False):
     """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b, and xpad_batch (N, C, H + 2*pad,
-    W + 2*pad), zeroed by the caller, = x zero-padded (for the backward pass).
+    W + 2*pad) = x zero-padded (for the backward pass), all of it written here.
 
     w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
-    zero where f >= F.
+    zero where f >= F.  With ``pixel_lanes`` (the shifted form: stride 1, and
+    (OH - 1)*(W + 2*pad) + OW >= gather_gemm.shifted_lanes()), w_packed is (1, F,
+    C*HH*WW), the rows of w as they are.
     """
     cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
-    cdef ptrdiff_t n_blocks = w_packed.shape[0], K = w_packed.shape[1], L = w_packed.shape[2]
+    cdef ptrdiff_t n_blocks = w_packed.shape[0], K = C * HH * WW, L = w_packed.shape[2]
     cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad, ld = n_blocks * L
     cdef Py_ssize_t[::1] rows = pixel_offsets(out.shape[2], out.shape[3], stride, Wp)
     cdef Py_ssize_t[::1] taps = tap_offsets(C, Hp, Wp, HH, WW)
@@ -116,13 +187,18 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
     if N == 0:
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] tiles = scratch((threads, rows_per_pass * ld), dtype)
+    cdef ptrdiff_t band = shifted_band(F, shifted_lanes(floating is float)) if pixel_lanes else 0
+    cdef floating[:, ::1] tiles = scratch(
+        (threads, F * band if pixel_lanes else rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
         tile = &tiles[omp_get_thread_num(), 0]
         for n in prange(N, schedule="static"):
             xpad = &xpad_batch[n, 0, 0, 0]
             pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
-            if F > 0 and P > 0:  # else only the padding is wanted
+            if F > 0 and P > 0 and pixel_lanes:
+                correlate_plane(&w_packed[0, 0, 0], F, K, xpad, &taps[0], tile, band,
+                                &out[n, 0, 0, 0], out.shape[2], out.shape[3], Wp, &b[0])
+            elif F > 0 and P > 0:  # else only the padding is wanted
                 p0 = 0
                 while p0 < P:
                     count = min(rows_per_pass, P - p0)

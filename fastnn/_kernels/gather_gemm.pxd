@@ -3,7 +3,7 @@
 from cython cimport floating
 from libc.stddef cimport ptrdiff_t
 
-from fastnn._kernels.simd cimport kernel_for_lanes
+from fastnn._kernels.simd cimport LEVEL_AVX512, current_level, kernel_for_lanes
 
 cdef extern from "gather_gemm.h" nogil:
     int MR "FASTNN_MR"
@@ -15,6 +15,14 @@ cdef extern from "gather_gemm.h" nogil:
     void fastnn_gather_gemm_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+    int SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
+    int SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
+    void fastnn_shifted_gemm_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
+                                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_shifted_gemm_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
+                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
 
 
 cdef inline void gemm(int kernel, int rows, const floating *A, const ptrdiff_t *row_off,
@@ -67,3 +75,43 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
                 break
 
 
+cdef inline ptrdiff_t shifted_lanes(bint single) noexcept nogil:
+    """Output pixels per register row of the shifted form at the current level: 0 where
+    it does not run (below AVX-512)."""
+    if current_level() == LEVEL_AVX512:
+        return SHIFTED_LANES_F32 if single else SHIFTED_LANES_F64
+    return 0
+
+
+cdef inline void shifted_rows(floating *C, ptrdiff_t ldc, const floating *A, ptrdiff_t lda,
+                              ptrdiff_t n_rows, const floating *B, const Py_ssize_t *col_off,
+                              ptrdiff_t count, ptrdiff_t n_pos) noexcept nogil:
+    """C[r, q] = sum_{t < count} A[r*lda + t] * B[q + col_off[t]] for r < n_rows and
+    q < n_pos, where n_pos >= shifted_lanes(): the last register row is moved back to end
+    at n_pos (recomputing a few outputs, with the same bits), so that nothing past
+    B[n_pos - 1 + col_off[t]] is ever read and nothing past C[r, n_pos - 1] written.
+
+    Each call sums all taps at once (no partial sums through C, which the moved-back row
+    would add twice): for one register row of pixels, the windows of B it reads stay in
+    L1 while every row tile of A streams past them."""
+    cdef ptrdiff_t L = shifted_lanes(floating is float)
+    cdef ptrdiff_t q0, r0, i
+    cdef int rows
+    cdef ptrdiff_t row_off[16]  # >= MR (a literal: Cython wants one here)
+    q0 = 0
+    while q0 < n_pos:
+        if q0 > n_pos - L:
+            q0 = n_pos - L
+        r0 = 0
+        while r0 < n_rows:
+            rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
+            for i in range(rows):
+                row_off[i] = (r0 + i) * lda
+            if floating is float:
+                fastnn_shifted_gemm_f32(rows, A, row_off, <const ptrdiff_t *>col_off, count,
+                                        B + q0, 0, C + r0 * ldc + q0, ldc, 0)
+            else:
+                fastnn_shifted_gemm_f64(rows, A, row_off, <const ptrdiff_t *>col_off, count,
+                                        B + q0, 0, C + r0 * ldc + q0, ldc, 0)
+            r0 += MR
+        q0 += L
