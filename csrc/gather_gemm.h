@@ -38,8 +38,8 @@
 #define FASTNN_LANES_F64 8
 #define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
 #define FASTNN_WIDE_LANES_F64 16
-#define FASTNN_SHIFTED_LANES_F32 64 /* AVX-512's shifted form: four 64-byte vectors */
-#define FASTNN_SHIFTED_LANES_F64 32
+#define FASTNN_QUAD_LANES_F32 64   /* AVX-512, four 64-byte vectors: the shifted form, */
+#define FASTNN_QUAD_LANES_F64 32   /* and the gather form for 64 (32) columns and more */
 
 typedef float fastnn_v8f __attribute__((vector_size(32)));
 typedef double fastnn_v4d __attribute__((vector_size(32)));
@@ -121,37 +121,47 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     if (rows > 5) FASTNN_ROW_STORE(V, C + 5 * ldc, c5, d5);                              \
 }
 
-/* The shifted form, lanes over output pixels, for AVX-512:
+/* AVX-512 with four vectors a row: 6 rows x 4 vectors (L = 64 float32 / 32 float64), 24
+ * of the 32 registers accumulating, so that a step loads 4 vectors of B and 6 broadcasts
+ * for 24 FMAs (the 6 x 2 tile: 8 loads for 12 FMAs, and measured load-bound at about
+ * half the FMA ceiling).  One body for two addressing forms: A_AT(t) is the offset
+ * added to each row's start in A at step t, B_AT(t) the address of step t's row of B.
+ *
+ * The gather form (as above, A through both tables, B packed rows ldb apart), for
+ * products with 64 (32) output columns or more, and the shifted form, lanes over output
+ * pixels:
  *
  *     C[i][0:L] = sum_{t < T} A[row_off[i] + t] * B[col_off[t] + 0:L],   i < rows <= 6
  *
  * A is a weight matrix (row i: one output channel's taps, contiguous), B an image read at
  * a window shifted by each tap: for a stride-1 convolution, L consecutive output pixels of
  * a padded plane (its rows run on into the next, conv.pyx) need L consecutive inputs per
- * tap, so B is loaded straight from the image, unpacked, and C comes out channel by
- * channel, the output's own layout.  The same FMAs in the same order as the gather form,
- * so the same bits.  6 rows x 4 vectors (L = 64 float32 / 32 float64 pixels): 24 of the
- * 32 registers accumulate, and a step loads 4 vectors of B (unaligned: a window starts
- * anywhere) and 6 broadcasts for 24 FMAs.  One call sums all T taps (no accumulate:
- * shifted_rows in gather_gemm.pxd). */
+ * tap, so B is loaded straight from the image (unaligned: a window starts anywhere),
+ * unpacked, and C comes out channel by channel, the output's own layout.  Both forms
+ * make the same FMAs in the same order as every other kernel here: the same bits. */
 #define FASTNN_X4_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];        \
-    V c##i = {0}, d##i = {0}, e##i = {0}, f##i = {0};
-#define FASTNN_X4_FMA(T, i) { const T a = a##i[t];                                       \
+    V c##i = {0}, d##i = {0}, e##i = {0}, f##i = {0};                                    \
+    if (accumulate && i <= last) {                                                       \
+        const T *o = C + i * ldc;                                                        \
+        memcpy(&c##i, o, sizeof(V)); memcpy(&d##i, o + W, sizeof(V));                   \
+        memcpy(&e##i, o + 2 * W, sizeof(V)); memcpy(&f##i, o + 3 * W, sizeof(V)); }
+#define FASTNN_X4_FMA(T, i) { const T a = a##i[off];                                     \
     c##i += a * b0; d##i += a * b1; e##i += a * b2; f##i += a * b3; }
 #define FASTNN_X4_STORE(T, V, i) if (i <= last) {                                        \
     T *o = C + i * ldc;                                                                  \
     memcpy(o, &c##i, sizeof(V)); memcpy(o + W, &d##i, sizeof(V));                       \
     memcpy(o + 2 * W, &e##i, sizeof(V)); memcpy(o + 3 * W, &f##i, sizeof(V)); }
-#define FASTNN_DEFINE_SHIFTED_GEMM(NAME, TARGET, T, V)                                  \
+#define FASTNN_DEFINE_X4_FORM(NAME, TARGET, T, V, A_AT, B_AT)                           \
 FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
     enum { W = sizeof(V) / sizeof(T) };                                                  \
     const ptrdiff_t last = rows - 1;                                                     \
-    (void)ldb; (void)accumulate;                                                         \
+    (void)ldb;                                                                           \
     FASTNN_X4_ROW(T, V, 0) FASTNN_X4_ROW(T, V, 1) FASTNN_X4_ROW(T, V, 2)                 \
     FASTNN_X4_ROW(T, V, 3) FASTNN_X4_ROW(T, V, 4) FASTNN_X4_ROW(T, V, 5)                 \
     for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
         V b0, b1, b2, b3;                                                                \
-        const T *b = B + col_off[t];                                                     \
+        const ptrdiff_t off = A_AT(t);                                                   \
+        const T *b = B_AT(t);                                                            \
         memcpy(&b0, b, sizeof(V)); memcpy(&b1, b + W, sizeof(V));                        \
         memcpy(&b2, b + 2 * W, sizeof(V)); memcpy(&b3, b + 3 * W, sizeof(V));            \
         FASTNN_X4_FMA(T, 0) FASTNN_X4_FMA(T, 1) FASTNN_X4_FMA(T, 2)                      \
@@ -160,6 +170,10 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_X4_STORE(T, V, 0) FASTNN_X4_STORE(T, V, 1) FASTNN_X4_STORE(T, V, 2)           \
     FASTNN_X4_STORE(T, V, 3) FASTNN_X4_STORE(T, V, 4) FASTNN_X4_STORE(T, V, 5)           \
 }
+#define FASTNN_GATHERED_A(t) col_off[t]
+#define FASTNN_PACKED_B(t) (B + (t) * ldb)
+#define FASTNN_DIRECT_A(t) (t)
+#define FASTNN_SHIFTED_B(t) (B + col_off[t])
 
 /* AVX-512 with a narrow row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
  * so that 12 accumulators hide the FMA latency as the 6 x 2 tiles do.  For products with
@@ -191,34 +205,44 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
 }
 
 FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
-/* The shifted form runs at the AVX-512 level only (at AVX2, with two vectors a row, it
- * was slower than the gather form: NOTES); another build compiles it for its default
- * target, and never calls it (gather_gemm.shifted_lanes is 0 there). */
+/* The four-vector kernels run at the AVX-512 level only (the shifted form at AVX2, with
+ * two vectors a row, was slower than the gather form: NOTES); another build compiles
+ * the shifted form for its default target, and never calls it (shifted_lanes is 0). */
 #if FASTNN_X86_LEVELS
-FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, FASTNN_TARGET_AVX512, float, fastnn_v16f)
-FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, FASTNN_TARGET_AVX512, double, fastnn_v8d)
+#define FASTNN_TARGET_X4 FASTNN_TARGET_AVX512
 #else
-FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, , float, fastnn_v16f)
-FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, , double, fastnn_v8d)
+#define FASTNN_TARGET_X4
 #endif
+FASTNN_DEFINE_X4_FORM(fastnn_shifted_gemm_f32, FASTNN_TARGET_X4, float, fastnn_v16f,
+                      FASTNN_DIRECT_A, FASTNN_SHIFTED_B)
+FASTNN_DEFINE_X4_FORM(fastnn_shifted_gemm_f64, FASTNN_TARGET_X4, double, fastnn_v8d,
+                      FASTNN_DIRECT_A, FASTNN_SHIFTED_B)
 #if FASTNN_X86_LEVELS
+FASTNN_DEFINE_X4_FORM(fastnn_gemm_f32_avx512_quad, FASTNN_TARGET_X4, float, fastnn_v16f,
+                      FASTNN_GATHERED_A, FASTNN_PACKED_B)
+FASTNN_DEFINE_X4_FORM(fastnn_gemm_f64_avx512_quad, FASTNN_TARGET_X4, double, fastnn_v8d,
+                      FASTNN_GATHERED_A, FASTNN_PACKED_B)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512, float,
                                fastnn_v16f)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512, double,
                                fastnn_v8d)
 #endif
 
-/* The kernels: the levels' (simd.h) and, as a fourth, AVX-512's tall narrow tile.  B is
- * packed with the kernel's lane count (wide: FASTNN_WIDE_LANES_*; else the narrow one),
- * rows <= FASTNN_MR (FASTNN_MR_TALL for the tall kernel). */
+/* The kernels: the levels' (simd.h) and AVX-512's tall narrow tile and four-vector
+ * ("quad") tile.  B is packed with the kernel's lane count (FASTNN_QUAD_LANES_*,
+ * FASTNN_WIDE_LANES_*, else the narrow one), rows <= FASTNN_MR (FASTNN_MR_TALL for the
+ * tall kernel). */
 #define FASTNN_KERNEL_AVX512_TALL 3
+#define FASTNN_KERNEL_AVX512_QUAD 4
 #if FASTNN_X86_LEVELS
-#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL)                  \
+#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD)            \
 static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_off,      \
                         const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
                         ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
     if (kernel == FASTNN_KERNEL_AVX512_TALL)                                             \
         TALL(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
+    else if (kernel == FASTNN_KERNEL_AVX512_QUAD)                                        \
+        QUAD(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
     else if (kernel == FASTNN_LEVEL_AVX512)                                              \
         AVX512(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);          \
     else if (kernel == FASTNN_LEVEL_AVX2)                                                \
@@ -228,10 +252,10 @@ static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_o
 }
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f32, float, fastnn_gemm_f32_base,
                             fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512,
-                            fastnn_gemm_f32_avx512_tall)
+                            fastnn_gemm_f32_avx512_tall, fastnn_gemm_f32_avx512_quad)
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base,
                             fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512,
-                            fastnn_gemm_f64_avx512_tall)
+                            fastnn_gemm_f64_avx512_tall, fastnn_gemm_f64_avx512_quad)
 #else
 #define fastnn_gather_gemm_f32(kernel, ...) fastnn_gemm_f32_base(__VA_ARGS__)
 #define fastnn_gather_gemm_f64(kernel, ...) fastnn_gemm_f64_base(__VA_ARGS__)

@@ -23,6 +23,7 @@ import numpy as np
 from fastnn import _checks, _norms
 from fastnn._alloc import empty as _empty
 from fastnn._alloc import reused as _reused
+from fastnn._alloc import scratch as _scratch
 from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
@@ -281,12 +282,12 @@ def conv_backward(dout, cache, need_dx=True):
         w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
         w_packed = _pack_lanes(w_flipped, lanes)
     f_pad = -(-F // lanes) * lanes
-    # Partial sums of dw and db per chunk of images: the chunks depend on N only, and are
-    # added in order below, so the result does not depend on the thread count.
+    # Partial sums of dw and db per chunk of images: the chunks depend on N only, and the
+    # kernel adds them in order, so the result does not depend on the thread count.
     chunk = max(1, -(-N // 64))
     n_chunks = max(1, -(-N // chunk))
-    dw_partial = np.zeros((n_chunks, C * HH * WW, f_pad), dtype=x.dtype)
-    db_partial = np.zeros((n_chunks, f_pad), dtype=x.dtype)
+    dw_partial = _scratch((n_chunks, C * HH * WW, f_pad), x.dtype)
+    db_partial = _scratch((n_chunks, f_pad), x.dtype)
     xpad = conv_param.get("xpad")
     if xpad is None:  # a cache of the reference, or of the im2col algorithm
         xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -294,11 +295,10 @@ def conv_backward(dout, cache, need_dx=True):
                         (N, C, H + 2 * pad, W + 2 * pad), "(N, C, H + 2*pad, W + 2*pad)")
     dx = _empty(x.shape, x.dtype)  # (its shape gives the kernel the geometry; untouched
     # without need_dx)
-    _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw_partial, db_partial,
-                   stride, pad, HH, WW, chunk, w_packed, dx_via_columns, need_dx)
-    dw = np.ascontiguousarray(dw_partial.sum(axis=0)[:, :F].T).reshape(w.shape)
-    db = db_partial.sum(axis=0)[:F].copy()
-    return (dx if need_dx else None), dw, db
+    dw, db = _empty((F, C * HH * WW), x.dtype), _empty((F,), x.dtype)
+    _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw, db, dw_partial,
+                   db_partial, stride, pad, HH, WW, chunk, w_packed, dx_via_columns, need_dx)
+    return (dx if need_dx else None), dw.reshape(w.shape), db
 
 
 # ----------------------------------------------------------------------------------

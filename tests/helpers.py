@@ -110,8 +110,10 @@ def run_everything(rng_seed, dtype):
     for algo in ("direct", "im2col"):
         out, cache = fast.conv_forward(x, w, b, {"stride": 2, "pad": 1, "algo": algo})
         results += [out, *fast.conv_backward(np.cos(out), cache)]
-    # Stride 1, a plane AVX-512 takes in the shifted form (lanes over pixels)
-    out, cache = fast.conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    # Stride 1, a plane AVX-512 takes in the shifted form (lanes over pixels), and 64
+    # filters: its four-vector tiles for dw
+    w64 = rng.standard_normal((64, 6, 3, 4)).astype(dtype)
+    out, cache = fast.conv_forward(x, w64, np.cos(w64[:, 0, 0, 0]), {"stride": 1, "pad": 1})
     results += [out, *fast.conv_backward(np.cos(out), cache)]
     for kind in ("max", "avg"):
         out, cache = getattr(fast, f"{kind}_pool_forward")(
@@ -125,8 +127,8 @@ def run_everything(rng_seed, dtype):
     results += [out, *fast.batchnorm_backward(np.cos(out), cache)]
     out, cache = fast.relu_forward(x - 0.1)
     results += [out, fast.relu_backward(np.sin(x), cache)]
-    wa = rng.standard_normal((6 * 23 * 21, 37)).astype(dtype)
-    out, cache = fast.affine_forward(x, wa, b[:1].repeat(37))
+    wa = rng.standard_normal((6 * 23 * 21, 64)).astype(dtype)  # AVX-512: four-vector tiles
+    out, cache = fast.affine_forward(x, wa, b[:1].repeat(64))
     results += [out, *fast.affine_backward(np.cos(out), cache)]
     col = fast.im2col(x, 3, 2, 2, 1)
     results += [col, fast.col2im(np.sin(col), x.shape, 3, 2, 2, 1)]

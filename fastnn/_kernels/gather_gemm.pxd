@@ -15,8 +15,8 @@ cdef extern from "gather_gemm.h" nogil:
     void fastnn_gather_gemm_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
-    int SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
-    int SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
+    int QUAD_LANES_F32 "FASTNN_QUAD_LANES_F32"
+    int QUAD_LANES_F64 "FASTNN_QUAD_LANES_F64"
     void fastnn_shifted_gemm_f32(int rows, const float *A, const ptrdiff_t *row_off,
                                  const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                  ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
@@ -79,7 +79,7 @@ cdef inline ptrdiff_t shifted_lanes(bint single) noexcept nogil:
     """Output pixels per register row of the shifted form at the current level: 0 where
     it does not run (below AVX-512)."""
     if current_level() == LEVEL_AVX512:
-        return SHIFTED_LANES_F32 if single else SHIFTED_LANES_F64
+        return QUAD_LANES_F32 if single else QUAD_LANES_F64
     return 0
 
 
