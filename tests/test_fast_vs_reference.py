@@ -90,6 +90,30 @@ def test_max_pool_nan_and_inf_match_the_reference(rng):
                                ref.max_pool_backward(dout, cache_ref), rtol=1e-14, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("out_w", [1, 3, 4, 7, 8, 9, 12, 17, 24])
+def test_pooling_2x2_stride_2_rows_in_vectors(out_w, dtype, rng):
+    """2 x 2 windows at stride 2 take a vector kernel (csrc/pool_ops.h): every row length
+    around its 8 (4) lanes, odd input sizes (a last row and column no window covers),
+    NaN, infinities and ties, bitwise against the reference (max) and the general loop's
+    order of summation (avg)."""
+    x = np.round(rng.standard_normal((2, 3, 7, 2 * out_w + 1)) * 2).astype(dtype)
+    x.flat[rng.choice(x.size, 12, replace=False)] = [np.nan] * 4 + [np.inf] * 4 + [-np.inf] * 4
+    p = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fast.max_pool_forward(x, p)
+    out_ref, cache_ref = ref.max_pool_forward(x, p)
+    np.testing.assert_array_equal(out, out_ref)
+    dout = rng.standard_normal(out.shape).astype(dtype)  # disjoint windows: exact routing
+    np.testing.assert_array_equal(fast.max_pool_backward(dout, cache),
+                                  ref.max_pool_backward(dout, cache_ref))
+    taps = [x[:, :, i:6:2, j:2 * out_w:2] for i in (0, 1) for j in (0, 1)]
+    total = np.zeros_like(taps[0])
+    with np.errstate(invalid="ignore"):  # inf + -inf
+        for tap in taps:
+            total = total + tap
+    np.testing.assert_array_equal(fast.avg_pool_forward(x, p)[0], total / dtype(4))
+
+
 @pytest.mark.parametrize("mode", ["train", "test"])
 @pytest.mark.parametrize("spatial", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)

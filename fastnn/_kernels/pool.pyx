@@ -12,6 +12,22 @@ from libc.string cimport memset
 
 from fastnn._kernels.threads cimport num_threads_for
 
+cdef extern from "pool_ops.h" nogil:
+    void fastnn_max_pool_2x2_f32(const float *x, Py_ssize_t W, float *out, int *argmax,
+                                 Py_ssize_t OH, Py_ssize_t OW)
+    void fastnn_max_pool_2x2_f64(const double *x, Py_ssize_t W, double *out, int *argmax,
+                                 Py_ssize_t OH, Py_ssize_t OW)
+    void fastnn_avg_pool_2x2_f32(const float *x, Py_ssize_t W, float *out, Py_ssize_t OH,
+                                 Py_ssize_t OW)
+    void fastnn_avg_pool_2x2_f64(const double *x, Py_ssize_t W, double *out, Py_ssize_t OH,
+                                 Py_ssize_t OW)
+
+
+cdef inline bint is_2x2_stride_2(Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride,
+                                 Py_ssize_t pad) noexcept nogil:
+    """The windows csrc/pool_ops.h computes a row at a time (the same bits)."""
+    return ph == 2 and pw == 2 and stride == 2 and pad == 0
+
 
 cdef inline Py_ssize_t first_column(Py_ssize_t q, Py_ssize_t stride, Py_ssize_t pad) noexcept nogil:
     """The first output j whose tap column j*stride - pad + q is >= 0."""
@@ -59,7 +75,14 @@ def max_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out, int[:, :, 
     cdef const floating *x_row
     cdef int k
     cdef int threads = num_threads_for(x.shape[0] * H * W)
+    cdef bint two_by_two = is_2x2_stride_2(ph, pw, stride, pad)
     for n in prange(planes, nogil=True, schedule="static", num_threads=threads):
+        if two_by_two and OH > 0 and OW > 0:
+            if floating is float:
+                fastnn_max_pool_2x2_f32(&x[n, 0, 0], W, &out[n, 0, 0], &argmax[n, 0, 0], OH, OW)
+            else:
+                fastnn_max_pool_2x2_f64(&x[n, 0, 0], W, &out[n, 0, 0], &argmax[n, 0, 0], OH, OW)
+            continue
         for i in range(OH):
             out_row = &out[n, i, 0]
             idx_row = &argmax[n, i, 0]
@@ -111,7 +134,14 @@ def avg_forward(const floating[:, :, ::1] x, floating[:, :, ::1] out,
     cdef floating s
     cdef floating size = ph * pw
     cdef int threads = num_threads_for(planes * H * W)
+    cdef bint two_by_two = is_2x2_stride_2(ph, pw, stride, pad)
     for n in prange(planes, nogil=True, schedule="static", num_threads=threads):
+        if two_by_two and OH > 0 and OW > 0:
+            if floating is float:
+                fastnn_avg_pool_2x2_f32(&x[n, 0, 0], W, &out[n, 0, 0], OH, OW)
+            else:
+                fastnn_avg_pool_2x2_f64(&x[n, 0, 0], W, &out[n, 0, 0], OH, OW)
+            continue
         for i in range(OH):
             for j in range(OW):
                 s = 0
