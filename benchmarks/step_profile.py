@@ -3,8 +3,9 @@
     python benchmarks/step_profile.py [--model simple|deep] [--dtype float32|float64]
 
 Times each layer's forward and backward pass inside full SimpleConvNet or DeepConvNet
-steps (batch 100 of MNIST-shaped random images, Adam), the loss and the optimizer update,
-medians over --steps steps; prints ms and the share of the step.
+steps (``network.gradient``, batch 100 of MNIST-shaped random images, Adam), the loss and
+the optimizer update, medians over --steps steps; prints ms and the share of the step
+("between layers": the rest, weight decay and Python included).
 """
 import argparse
 import time
@@ -17,31 +18,30 @@ from fastnn import nets
 from fastnn.optim import Adam
 
 
+def timed(method, record, key):
+    """method, wrapped to add its duration to record[key]."""
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        result = method(*args, **kwargs)
+        record[key] = record.get(key, 0.0) + time.perf_counter() - start
+        return result
+    return wrapper
+
+
 def profile(network, optimizer, x, t, steps):
+    """Medians over steps of each layer's forward and backward, the loss and the update,
+    timed inside the network's own gradient() (its in-place ReLUs and first layer
+    without an input gradient included)."""
     times = defaultdict(list)
+    record = {}
+    for name, layer in [*network.layers.items(), ("loss", network.last_layer)]:
+        layer.forward = timed(layer.forward, record, "loss" if name == "loss" else f"{name} forward")
+        layer.backward = timed(layer.backward, record, "loss" if name == "loss" else f"{name} backward")
     for _ in range(steps + 2):
-        record = {}
+        record.clear()
         start_step = time.perf_counter()
-        h = x
-        for name, layer in network.layers.items():
-            start = time.perf_counter()
-            h = layer.forward(h, True) if isinstance(layer, (fastnn._layers.Dropout,
-                                                              fastnn._layers.BatchNormalization)) else layer.forward(h)
-            record[f"{name} forward"] = time.perf_counter() - start
+        grads = network.gradient(x, t)
         start = time.perf_counter()
-        network.last_layer.forward(h, t)
-        dout = network.last_layer.backward(1)
-        record["loss"] = time.perf_counter() - start
-        first = next(iter(network.layers.values()))
-        for name, layer in reversed(network.layers.items()):
-            start = time.perf_counter()
-            if layer is first and hasattr(layer, "dW"):  # as Network: no input gradient
-                layer.backward(dout, need_dx=False)
-            else:
-                dout = layer.backward(dout)
-            record[f"{name} backward"] = time.perf_counter() - start
-        start = time.perf_counter()
-        grads = {p: getattr(network.layers[n], a) for p, (n, a) in network.grad_sources.items()}
         optimizer.update(network.params, grads)
         record["optimizer"] = time.perf_counter() - start
         record["step"] = time.perf_counter() - start_step

@@ -315,6 +315,20 @@ def cache_entries(func, cache, count, forward):
     return cache
 
 
+def out_array(func, out, shape, dtype):
+    """``out``, an array the caller gave for an elementwise result: a writeable,
+    C-contiguous ndarray of exactly the result's shape and dtype (it may be one of the
+    inputs: the kernels read and write each element in place)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise ValueError(f"{func}: out must have the result's shape {tuple(shape)} and dtype "
+                         f"{np.dtype(dtype)}, got shape {out.shape} and dtype {out.dtype}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"{func}: out must be C-contiguous and writeable")
+    return out
+
+
 def detached(a, source):
     """``a``, or a copy of it when it shares memory with ``source`` (the caller's array).
 

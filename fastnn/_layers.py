@@ -99,6 +99,17 @@ class Relu(_Activation):
     """out = max(x, 0).  ``mask`` is True where the last input was <= 0."""
     forward_fn, backward_fn = "relu_forward", "relu_backward"
 
+    def forward(self, x, overwrite_x=False):
+        """``overwrite_x``: write the output into x (a network's own intermediate array,
+        that no other layer keeps), which saves a fresh array's page faults."""
+        out, self.cache = self.F.relu_forward(x, out=x if overwrite_x else None)
+        return out
+
+    def backward(self, dout, overwrite_dout=False):
+        """``overwrite_dout``: write dx into dout, as ``overwrite_x`` does."""
+        self._require_forward()
+        return self.F.relu_backward(dout, self.cache, out=dout if overwrite_dout else None)
+
     @property
     def mask(self):
         # The cache is the output (or, from a CS231n-style cache, the input): <= 0 at

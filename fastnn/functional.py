@@ -134,26 +134,34 @@ def affine_backward(dout, cache, need_dx=True):
 SMALL_ELEMENTWISE = 32768
 
 
-def relu_forward(x):
-    """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference."""
+def relu_forward(x, out=None):
+    """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference,
+    ``out`` (x itself for a ReLU in place) included."""
     (x,) = _checks.as_float_arrays("relu_forward", x=x)
+    if out is not None:
+        _checks.out_array("relu_forward", out, x.shape, x.dtype)
     if x.size < SMALL_ELEMENTWISE:
-        out = np.maximum(x, 0)  # the reference's expression, the kernel's bits
+        out = np.maximum(x, 0, out=out)  # the reference's expression, the kernel's bits
         return out, out
     x = np.ascontiguousarray(x)
-    out = _empty(x.shape, x.dtype)
+    if out is None:
+        out = _empty(x.shape, x.dtype)
     _elementwise.relu_forward(x.reshape(-1), out.reshape(-1))
     return out, out
 
 
-def relu_backward(dout, cache):
-    """dx = dout where x > 0, else 0; cache: the forward's output, or its input x."""
+def relu_backward(dout, cache, out=None):
+    """dx = dout where x > 0, else 0; cache: the forward's output, or its input x.  As
+    the reference, ``out`` (dout itself for a backward pass in place) included."""
     (x,) = _checks.as_float_arrays("relu_backward", cache=cache)
     x = np.ascontiguousarray(x)  # a cache of any layout: the kernel reads C order
     dout = np.ascontiguousarray(_checks.dout_array("relu_backward", dout, x.shape, x.dtype))
-    dx = _empty(x.shape, x.dtype)
-    _elementwise.relu_backward(x.reshape(-1), dout.reshape(-1), dx.reshape(-1))
-    return dx
+    if out is None:
+        out = _empty(x.shape, x.dtype)
+    else:
+        _checks.out_array("relu_backward", out, x.shape, x.dtype)
+    _elementwise.relu_backward(x.reshape(-1), dout.reshape(-1), out.reshape(-1))
+    return out
 
 
 # ----------------------------------------------------------------------------------

@@ -24,6 +24,19 @@ __all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet
            "AutoEncoder", "RBM", "layers_for"]
 
 
+# Layers whose result (output forward, input gradient backward) is a fresh array that the
+# layer itself does not keep (their caches hold inputs or derived data): a ReLU after one
+# may overwrite that array in place instead of allocating its own, whose first touch costs
+# page faults (benchmarks/NOTES.md).  Not Dropout, whose inference output is its input,
+# nor Sigmoid/Tanh/Relu, whose caches are their outputs.
+_FRESH_RESULTS = (_layers.Affine, _layers.Convolution, _layers.Pooling,
+                  _layers.BatchNormalization)
+
+
+def _overwritable(a):
+    return isinstance(a, np.ndarray) and a.flags.c_contiguous and a.flags.writeable
+
+
 def layers_for(backend):
     """The layer module of a backend: 'fast' or 'reference'."""
     if backend == "fast":
@@ -101,11 +114,15 @@ class Network:
     def predict(self, x, train_flg=False):
         """Scores (N, classes) for x; ``train_flg`` switches dropout and batch statistics."""
         x = np.asarray(x)
+        owned = False  # whether x is a fresh output that no layer keeps (never the input)
         for layer in self.layers.values():
-            if isinstance(layer, (_layers.Dropout, _layers.BatchNormalization)):
+            if isinstance(layer, _layers.Relu):
+                x = layer.forward(x, overwrite_x=owned and _overwritable(x))
+            elif isinstance(layer, (_layers.Dropout, _layers.BatchNormalization)):
                 x = layer.forward(x, train_flg)
             else:
                 x = layer.forward(x)
+            owned = isinstance(layer, _FRESH_RESULTS)
         return x
 
     def weight_decay(self):
@@ -140,13 +157,17 @@ class Network:
         layer name to a gradient added to what reaches that layer's output (a penalty on
         it).  Returns the parameters' gradients, weight decay included."""
         first = next(iter(self.layers.values()), None)
+        owned = True  # dout: a loss layer's fresh gradient, or a sum made for this pass
         for name, layer in reversed(self.layers.items()):
             if extra and name in extra:
-                dout = dout + extra[name]
+                dout, owned = dout + extra[name], True
             if layer is first and isinstance(layer, (_layers.Affine, _layers.Convolution)):
                 layer.backward(dout, need_dx=False)  # the input's gradient: of no use
+            elif isinstance(layer, _layers.Relu):
+                dout = layer.backward(dout, overwrite_dout=owned and _overwritable(dout))
             else:
                 dout = layer.backward(dout)
+                owned = isinstance(layer, _FRESH_RESULTS)
         grads = {}
         for param, (layer_name, attr) in self.grad_sources.items():
             grads[param] = getattr(self.layers[layer_name], attr)

@@ -265,6 +265,34 @@ def test_relu_matches_numpy_exactly(dtype, rng):
                                   ref.relu_forward(x[:, ::2].transpose(0, 2, 1, 3))[0])
 
 
+@pytest.mark.parametrize("size", [(2, 3, 4), (3, 50, 41, 17)])  # NumPy's path, the kernel's
+@pytest.mark.parametrize("backend", [fast, ref])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_out_writes_the_result_in_place(dtype, backend, size, rng):
+    x = rng.standard_normal(size).astype(dtype)
+    dout = rng.standard_normal(size).astype(dtype)
+    expected, cache = backend.relu_forward(x)
+    expected_dx = backend.relu_backward(dout, cache)
+    given = x.copy()
+    out, cache = backend.relu_forward(given, out=given)
+    assert out is given and cache is given
+    np.testing.assert_array_equal(out, expected)
+    dx = backend.relu_backward(dout, cache, out=dout)
+    assert dx is dout
+    np.testing.assert_array_equal(dx, expected_dx)
+    for bad, error, message in [
+            ([0.0] * x.size, TypeError, r"relu_forward: out must be a numpy.ndarray, got list"),
+            (np.empty(x.size, dtype), ValueError, r"out must have the result's shape"),
+            (np.empty(size, np.float16), ValueError, r"dtype %s, got shape .* float16" % np.dtype(dtype)),
+            (np.empty(size[::-1], dtype).T, ValueError, "out must be C-contiguous and writeable")]:
+        with pytest.raises(error, match=message):
+            backend.relu_forward(x, out=bad)
+    readonly = np.empty(size, dtype)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="relu_backward: out must be C-contiguous and writeable"):
+        backend.relu_backward(dout, cache, out=readonly)
+
+
 @pytest.mark.parametrize("backend", [fast, ref])
 def test_backward_without_dx_gives_the_same_dw_and_db(backend, rng):
     """need_dx=False (a network's first layer) skips dx; dw and db are bitwise the same."""

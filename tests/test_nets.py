@@ -57,6 +57,38 @@ def test_autoencoder_gradients(backend, rng):
     spot_check(net, x, x, rng)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_relu_runs_in_place_on_the_network_own_arrays_only(backend, rng):
+    """After a convolution or affine layer (fresh outputs nobody keeps) the ReLUs write
+    into their input, forward and backward; never into the caller's x, and the results
+    are those of the layer by itself."""
+    net = nets.MultiLayerNet(6, [5, 4], 3, activation="relu", backend=backend, seed=5)
+    in_place = []
+    for name in ("Activation1", "Activation2"):
+        layer = net.layers[name]
+        forward, backward = layer.forward, layer.backward
+        layer.forward = lambda x, overwrite_x=False, f=forward: (
+            in_place.append(("forward", overwrite_x)) or f(x, overwrite_x))
+        layer.backward = lambda dout, overwrite_dout=False, b=backward: (
+            in_place.append(("backward", overwrite_dout)) or b(dout, overwrite_dout))
+    x, t = rng.standard_normal((4, 6)), rng.integers(0, 3, 4)
+    x_before = x.copy()
+    grads = net.gradient(x, t)
+    assert in_place == [("forward", True)] * 2 + [("backward", True)] * 2
+    np.testing.assert_array_equal(x, x_before)
+    reference = nets.MultiLayerNet(6, [5, 4], 3, activation="relu", backend=backend, seed=5)
+    for layer in reference.layers.values():  # every ReLU on fresh arrays
+        if type(layer).__name__ == "Relu":
+            layer.forward = lambda x, overwrite_x=False, f=layer.forward: f(x)
+            layer.backward = lambda dout, overwrite_dout=False, b=layer.backward: b(dout)
+    for name, grad in reference.gradient(x, t).items():
+        np.testing.assert_array_equal(grads[name], grad)
+    first_relu = nets.MultiLayerNet(6, [6], 3, backend=backend, seed=5)
+    del first_relu.layers["Affine1"]  # the ReLU now reads the caller's x first
+    first_relu.predict(x)
+    np.testing.assert_array_equal(x, x_before)
+
+
 def test_dropout_in_a_network_changes_training_not_inference(rng):
     net = nets.MultiLayerNet(8, [20], 3, use_dropout=True, dropout_ration=0.5, seed=0)
     x = rng.standard_normal((4, 8))

@@ -110,20 +110,29 @@ def affine_backward(dout, cache, need_dx=True):
     return dx, dw, db
 
 
-def relu_forward(x):
+def relu_forward(x, out=None):
     """out = max(x, 0), elementwise (NaN stays NaN). cache = out, which is > 0 exactly
-    where x is: a fresh array, so the caller may reuse x."""
+    where x is: a fresh array, so the caller may reuse x.  ``out``: an array to write
+    the result into instead (C-contiguous, x's shape and float dtype; x itself for a ReLU
+    in place, which then modifies x)."""
     (x,) = _checks.as_float_arrays("relu_forward", x=x)
-    out = np.maximum(x, 0)
+    if out is not None:
+        _checks.out_array("relu_forward", out, x.shape, x.dtype)
+    out = np.maximum(x, 0, out=out)
     return out, out
 
 
-def relu_backward(dout, cache):
+def relu_backward(dout, cache, out=None):
     """dx = dout where x > 0, else 0.  cache: the forward's output or, as in CS231n,
-    its input x (either marks the same elements), of any memory layout."""
+    its input x (either marks the same elements), of any memory layout.  ``out``: an
+    array to write dx into (dout itself for a backward pass in place)."""
     (x,) = _checks.as_float_arrays("relu_backward", cache=cache)
     dout = _checks.dout_array("relu_backward", dout, x.shape, x.dtype)
-    return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
+    dx = np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
+    if out is None:
+        return dx
+    _checks.out_array("relu_backward", out, x.shape, x.dtype)[...] = dx
+    return out
 
 
 def sigmoid_forward(x):
