@@ -208,25 +208,21 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
                     p0 = p0 + rows_per_pass
 
 
+cdef extern from "transpose.h" nogil:
+    void fastnn_transpose_sum_f32(const float *dout, float *doutT, float *sums, ptrdiff_t F,
+                                  ptrdiff_t P, ptrdiff_t ld)
+    void fastnn_transpose_sum_f64(const double *dout, double *doutT, double *sums, ptrdiff_t F,
+                                  ptrdiff_t P, ptrdiff_t ld)
+
+
 cdef inline void transpose_and_sum(const floating *dout, floating *doutT, floating *sums,
                                    ptrdiff_t F, ptrdiff_t P, ptrdiff_t Fpad) noexcept nogil:
     """doutT (P, Fpad)[p, f] = dout (F, P)[f, p], and sums[f] = the sum of dout[f, :]
-    (in the order of p).
-
-    A pixel at a time across the channels: each channel's running sum is then touched
-    once every F additions, so the F sums' additions overlap instead of waiting on each
-    other (one channel at a time is a chain of P dependent additions, 4 cycles each: 60 %
-    of conv1's dw pass), and doutT is written in order.  The reads (one float of each
-    channel's row) stay within a few cache lines per channel."""
-    cdef ptrdiff_t f, p
-    cdef floating v
-    for f in range(F):
-        sums[f] = 0
-    for p in range(P):
-        for f in range(F):
-            v = dout[f * P + p]
-            sums[f] = sums[f] + v
-            doutT[p * Fpad + f] = v
+    (in the order of p): in register-transposed blocks, csrc/transpose.h."""
+    if floating is float:
+        fastnn_transpose_sum_f32(dout, doutT, sums, F, P, Fpad)
+    else:
+        fastnn_transpose_sum_f64(dout, doutT, sums, F, P, Fpad)
 
 
 cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,

@@ -1,0 +1,90 @@
+/* The output gradient transposed for the convolution's dw product, with its sums (db):
+ *
+ *     doutT[p * ld + f] = dout[f * P + p],   sums[f] = sum_p dout[f * P + p]
+ *
+ * for f < F, p < P, in blocks of L channels x L pixels (L = 8 float32, 4 float64): L rows
+ * of dout are loaded as vectors over pixels and transposed in registers into vectors over
+ * channels (three rounds of shuffles), which are stored as runs of doutT's rows and added
+ * to the channels' sums one pixel after another: each channel is summed in the order of
+ * p, from 0, as a scalar loop would (the same bits).  Lanes of a last, partial block of
+ * channels are zeros, stored into doutT's padding (ld >= F rounded up to L, which must
+ * be zero there anyway); the last P % L pixels take a scalar loop.  A channel at a time,
+ * doutT is written one float per cache line, and the sum is a chain of dependent adds
+ * (60 % of conv1's dw pass; benchmarks/NOTES.md).  Dispatch: GCC's target_clones
+ * (simd.h), resolved once by the loader.
+ */
+#ifndef FASTNN_TRANSPOSE_H
+#define FASTNN_TRANSPOSE_H
+
+#include <stddef.h>
+#include <string.h>
+#include "simd.h"
+
+typedef float fastnn_tr_v8f __attribute__((vector_size(32)));
+typedef double fastnn_tr_v4d __attribute__((vector_size(32)));
+
+/* r[0..7] (vectors over 8 pixels, one a channel) -> c[0..7] (over 8 channels, one a pixel) */
+static inline void fastnn_transpose_8x8(const fastnn_tr_v8f r[8], fastnn_tr_v8f c[8]) {
+    fastnn_tr_v8f t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        for (int k = 0; k < 2; k++) {
+            u[i + 2 * k] = __builtin_shufflevector(t[i + k], t[i + k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * k + 1] = __builtin_shufflevector(t[i + k], t[i + k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    }
+    /* u[0..3]: channels 0-3 of pixels (0, 4), (1, 5), (2, 6), (3, 7); u[4..7]: 4-7 */
+    for (int k = 0; k < 4; k++) {
+        c[k] = __builtin_shufflevector(u[k], u[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        c[k + 4] = __builtin_shufflevector(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+static inline void fastnn_transpose_4x4(const fastnn_tr_v4d r[4], fastnn_tr_v4d c[4]) {
+    fastnn_tr_v4d t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 2, 6);
+    fastnn_tr_v4d t1 = __builtin_shufflevector(r[0], r[1], 1, 5, 3, 7);
+    fastnn_tr_v4d t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 2, 6);
+    fastnn_tr_v4d t3 = __builtin_shufflevector(r[2], r[3], 1, 5, 3, 7);
+    c[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    c[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    c[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    c[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+#define FASTNN_DEFINE_TRANSPOSE_SUM(SUFFIX, T, V, L, TRANSPOSE)                          \
+FASTNN_DISPATCH                                                                          \
+static void fastnn_transpose_sum_##SUFFIX(const T *dout, T *doutT, T *sums, ptrdiff_t F, \
+                                          ptrdiff_t P, ptrdiff_t ld) {                   \
+    for (ptrdiff_t f0 = 0; f0 < F; f0 += L) {                                            \
+        const ptrdiff_t nf = F - f0 < L ? F - f0 : L;                                    \
+        V total = {0}, r[L], c[L];                                                       \
+        ptrdiff_t p0 = 0;                                                                \
+        for (int k = nf; k < L; k++) r[k] = (V){0};                                      \
+        for (; p0 + L <= P; p0 += L) {                                                   \
+            for (int k = 0; k < nf; k++) memcpy(&r[k], dout + (f0 + k) * P + p0, sizeof(V)); \
+            TRANSPOSE(r, c);                                                             \
+            for (int q = 0; q < L; q++) {                                                \
+                total += c[q];                                                           \
+                memcpy(doutT + (p0 + q) * ld + f0, &c[q], sizeof(V));                    \
+            }                                                                            \
+        }                                                                                \
+        T s[L];                                                                          \
+        memcpy(s, &total, sizeof(V));                                                    \
+        for (int k = 0; k < nf; k++) {                                                   \
+            for (ptrdiff_t p = p0; p < P; p++) {                                         \
+                const T v = dout[(f0 + k) * P + p];                                      \
+                s[k] += v;                                                               \
+                doutT[p * ld + f0 + k] = v;                                              \
+            }                                                                            \
+            sums[f0 + k] = s[k];                                                         \
+        }                                                                                \
+    }                                                                                    \
+}
+
+FASTNN_DEFINE_TRANSPOSE_SUM(f32, float, fastnn_tr_v8f, 8, fastnn_transpose_8x8)
+FASTNN_DEFINE_TRANSPOSE_SUM(f64, double, fastnn_tr_v4d, 4, fastnn_transpose_4x4)
+
+#endif /* FASTNN_TRANSPOSE_H */
