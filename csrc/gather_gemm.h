@@ -38,8 +38,11 @@
 #define FASTNN_LANES_F64 8
 #define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
 #define FASTNN_WIDE_LANES_F64 16
-#define FASTNN_QUAD_LANES_F32 64   /* AVX-512, four 64-byte vectors: the shifted form, */
-#define FASTNN_QUAD_LANES_F64 32   /* and the gather form for 64 (32) columns and more */
+#define FASTNN_QUAD_LANES_F32 64   /* AVX-512, four 64-byte vectors */
+#define FASTNN_QUAD_LANES_F64 32
+#define FASTNN_SHIFTED_LANES_F32 48 /* AVX-512's shifted form: three 64-byte vectors, */
+#define FASTNN_SHIFTED_LANES_F64 24 /* 8 rows */
+#define FASTNN_MR_SHIFTED 8
 
 typedef float fastnn_v8f __attribute__((vector_size(32)));
 typedef double fastnn_v4d __attribute__((vector_size(32)));
@@ -121,24 +124,11 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     if (rows > 5) FASTNN_ROW_STORE(V, C + 5 * ldc, c5, d5);                              \
 }
 
-/* AVX-512 with four vectors a row: 6 rows x 4 vectors (L = 64 float32 / 32 float64), 24
- * of the 32 registers accumulating, so that a step loads 4 vectors of B and 6 broadcasts
- * for 24 FMAs (the 6 x 2 tile: 8 loads for 12 FMAs, and measured load-bound at about
- * half the FMA ceiling).  One body for two addressing forms: A_AT(t) is the offset
- * added to each row's start in A at step t, B_AT(t) the address of step t's row of B.
- *
- * The gather form (as above, A through both tables, B packed rows ldb apart), for
- * products with 64 (32) output columns or more, and the shifted form, lanes over output
- * pixels:
- *
- *     C[i][0:L] = sum_{t < T} A[row_off[i] + t] * B[col_off[t] + 0:L],   i < rows <= 6
- *
- * A is a weight matrix (row i: one output channel's taps, contiguous), B an image read at
- * a window shifted by each tap: for a stride-1 convolution, L consecutive output pixels of
- * a padded plane (its rows run on into the next, conv.pyx) need L consecutive inputs per
- * tap, so B is loaded straight from the image (unaligned: a window starts anywhere),
- * unpacked, and C comes out channel by channel, the output's own layout.  Both forms
- * make the same FMAs in the same order as every other kernel here: the same bits. */
+/* AVX-512 with four vectors a row ("quad"): 6 rows x 4 vectors (L = 64 float32 / 32
+ * float64), 24 of the 32 registers accumulating, so that a step loads 4 vectors of B and
+ * 6 broadcasts for 24 FMAs (the 6 x 2 tile: 8 loads for 12 FMAs, and measured
+ * load-bound at about half the FMA ceiling).  For products with 64 (32) output columns
+ * or more. */
 #define FASTNN_X4_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];        \
     V c##i = {0}, d##i = {0}, e##i = {0}, f##i = {0};                                    \
     if (accumulate && i <= last) {                                                       \
@@ -151,17 +141,16 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     T *o = C + i * ldc;                                                                  \
     memcpy(o, &c##i, sizeof(V)); memcpy(o + W, &d##i, sizeof(V));                       \
     memcpy(o + 2 * W, &e##i, sizeof(V)); memcpy(o + 3 * W, &f##i, sizeof(V)); }
-#define FASTNN_DEFINE_X4_FORM(NAME, TARGET, T, V, A_AT, B_AT)                           \
+#define FASTNN_DEFINE_GATHER_GEMM_QUAD(NAME, TARGET, T, V)                              \
 FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
     enum { W = sizeof(V) / sizeof(T) };                                                  \
     const ptrdiff_t last = rows - 1;                                                     \
-    (void)ldb;                                                                           \
     FASTNN_X4_ROW(T, V, 0) FASTNN_X4_ROW(T, V, 1) FASTNN_X4_ROW(T, V, 2)                 \
     FASTNN_X4_ROW(T, V, 3) FASTNN_X4_ROW(T, V, 4) FASTNN_X4_ROW(T, V, 5)                 \
     for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
         V b0, b1, b2, b3;                                                                \
-        const ptrdiff_t off = A_AT(t);                                                   \
-        const T *b = B_AT(t);                                                            \
+        const ptrdiff_t off = col_off[t];                                                \
+        const T *b = B + t * ldb;                                                        \
         memcpy(&b0, b, sizeof(V)); memcpy(&b1, b + W, sizeof(V));                        \
         memcpy(&b2, b + 2 * W, sizeof(V)); memcpy(&b3, b + 3 * W, sizeof(V));            \
         FASTNN_X4_FMA(T, 0) FASTNN_X4_FMA(T, 1) FASTNN_X4_FMA(T, 2)                      \
@@ -170,10 +159,48 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_X4_STORE(T, V, 0) FASTNN_X4_STORE(T, V, 1) FASTNN_X4_STORE(T, V, 2)           \
     FASTNN_X4_STORE(T, V, 3) FASTNN_X4_STORE(T, V, 4) FASTNN_X4_STORE(T, V, 5)           \
 }
-#define FASTNN_GATHERED_A(t) col_off[t]
-#define FASTNN_PACKED_B(t) (B + (t) * ldb)
-#define FASTNN_DIRECT_A(t) (t)
-#define FASTNN_SHIFTED_B(t) (B + col_off[t])
+
+/* The shifted form, lanes over output pixels, for AVX-512:
+ *
+ *     C[i][0:L] = sum_{t < T} A[row_off[i] + t] * B[col_off[t] + 0:L],   i < rows <= 8
+ *
+ * A is a weight matrix (row i: one output channel's taps, contiguous), B an image read at
+ * a window shifted by each tap: for a stride-1 convolution, L consecutive output pixels of
+ * a padded plane (its rows run on into the next, conv.pyx) need L consecutive inputs per
+ * tap, so B is loaded straight from the image (unaligned: a window starts anywhere),
+ * unpacked, and C comes out channel by channel, the output's own layout.  The same FMAs
+ * in the same order as the gather form: the same bits.  8 rows x 3 vectors (L = 48
+ * float32 / 24 float64 pixels), 24 accumulators, 3 loads of B and 8 broadcasts for 24
+ * FMAs: 8 rows divide the usual channel counts (16, 32, 64) and 48 pixels waste fewer
+ * lanes than 64 on small planes (measured against 6 x 4, NOTES).  One call sums every
+ * tap (shifted_rows in gather_gemm.pxd): no accumulate. */
+#define FASTNN_X3_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];        \
+    V c##i = {0}, d##i = {0}, e##i = {0};
+#define FASTNN_X3_FMA(T, i) { const T a = a##i[t]; c##i += a * b0; d##i += a * b1; e##i += a * b2; }
+#define FASTNN_X3_STORE(T, V, i) if (i <= last) {                                        \
+    T *o = C + i * ldc;                                                                  \
+    memcpy(o, &c##i, sizeof(V)); memcpy(o + W, &d##i, sizeof(V));                       \
+    memcpy(o + 2 * W, &e##i, sizeof(V)); }
+#define FASTNN_DEFINE_SHIFTED_GEMM(NAME, TARGET, T, V)                                  \
+FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+    enum { W = sizeof(V) / sizeof(T) };                                                  \
+    const ptrdiff_t last = rows - 1;                                                     \
+    (void)ldb; (void)accumulate;                                                         \
+    FASTNN_X3_ROW(T, V, 0) FASTNN_X3_ROW(T, V, 1) FASTNN_X3_ROW(T, V, 2)                 \
+    FASTNN_X3_ROW(T, V, 3) FASTNN_X3_ROW(T, V, 4) FASTNN_X3_ROW(T, V, 5)                 \
+    FASTNN_X3_ROW(T, V, 6) FASTNN_X3_ROW(T, V, 7)                                        \
+    for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
+        V b0, b1, b2;                                                                    \
+        const T *b = B + col_off[t];                                                     \
+        memcpy(&b0, b, sizeof(V)); memcpy(&b1, b + W, sizeof(V));                        \
+        memcpy(&b2, b + 2 * W, sizeof(V));                                               \
+        FASTNN_X3_FMA(T, 0) FASTNN_X3_FMA(T, 1) FASTNN_X3_FMA(T, 2) FASTNN_X3_FMA(T, 3)  \
+        FASTNN_X3_FMA(T, 4) FASTNN_X3_FMA(T, 5) FASTNN_X3_FMA(T, 6) FASTNN_X3_FMA(T, 7)  \
+    }                                                                                    \
+    FASTNN_X3_STORE(T, V, 0) FASTNN_X3_STORE(T, V, 1) FASTNN_X3_STORE(T, V, 2)           \
+    FASTNN_X3_STORE(T, V, 3) FASTNN_X3_STORE(T, V, 4) FASTNN_X3_STORE(T, V, 5)           \
+    FASTNN_X3_STORE(T, V, 6) FASTNN_X3_STORE(T, V, 7)                                    \
+}
 
 /* AVX-512 with a narrow row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
  * so that 12 accumulators hide the FMA latency as the 6 x 2 tiles do.  For products with
@@ -205,23 +232,21 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
 }
 
 FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
-/* The four-vector kernels run at the AVX-512 level only (the shifted form at AVX2, with
- * two vectors a row, was slower than the gather form: NOTES); another build compiles
- * the shifted form for its default target, and never calls it (shifted_lanes is 0). */
+/* The shifted form runs at the AVX-512 level only (at AVX2, with two vectors a row, it
+ * was slower than the gather form: NOTES); another build compiles it for its default
+ * target, and never calls it (gather_gemm.shifted_lanes is 0 there). */
 #if FASTNN_X86_LEVELS
-#define FASTNN_TARGET_X4 FASTNN_TARGET_AVX512
+#define FASTNN_TARGET_SHIFTED FASTNN_TARGET_AVX512
 #else
-#define FASTNN_TARGET_X4
+#define FASTNN_TARGET_SHIFTED
 #endif
-FASTNN_DEFINE_X4_FORM(fastnn_shifted_gemm_f32, FASTNN_TARGET_X4, float, fastnn_v16f,
-                      FASTNN_DIRECT_A, FASTNN_SHIFTED_B)
-FASTNN_DEFINE_X4_FORM(fastnn_shifted_gemm_f64, FASTNN_TARGET_X4, double, fastnn_v8d,
-                      FASTNN_DIRECT_A, FASTNN_SHIFTED_B)
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, FASTNN_TARGET_SHIFTED, float, fastnn_v16f)
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, FASTNN_TARGET_SHIFTED, double, fastnn_v8d)
 #if FASTNN_X86_LEVELS
-FASTNN_DEFINE_X4_FORM(fastnn_gemm_f32_avx512_quad, FASTNN_TARGET_X4, float, fastnn_v16f,
-                      FASTNN_GATHERED_A, FASTNN_PACKED_B)
-FASTNN_DEFINE_X4_FORM(fastnn_gemm_f64_avx512_quad, FASTNN_TARGET_X4, double, fastnn_v8d,
-                      FASTNN_GATHERED_A, FASTNN_PACKED_B)
+FASTNN_DEFINE_GATHER_GEMM_QUAD(fastnn_gemm_f32_avx512_quad, FASTNN_TARGET_AVX512, float,
+                               fastnn_v16f)
+FASTNN_DEFINE_GATHER_GEMM_QUAD(fastnn_gemm_f64_avx512_quad, FASTNN_TARGET_AVX512, double,
+                               fastnn_v8d)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512, float,
                                fastnn_v16f)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512, double,

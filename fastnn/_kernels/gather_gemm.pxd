@@ -15,8 +15,9 @@ cdef extern from "gather_gemm.h" nogil:
     void fastnn_gather_gemm_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
-    int QUAD_LANES_F32 "FASTNN_QUAD_LANES_F32"
-    int QUAD_LANES_F64 "FASTNN_QUAD_LANES_F64"
+    int SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
+    int SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
+    int MR_SHIFTED "FASTNN_MR_SHIFTED"
     void fastnn_shifted_gemm_f32(int rows, const float *A, const ptrdiff_t *row_off,
                                  const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                  ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
@@ -79,7 +80,7 @@ cdef inline ptrdiff_t shifted_lanes(bint single) noexcept nogil:
     """Output pixels per register row of the shifted form at the current level: 0 where
     it does not run (below AVX-512)."""
     if current_level() == LEVEL_AVX512:
-        return QUAD_LANES_F32 if single else QUAD_LANES_F64
+        return SHIFTED_LANES_F32 if single else SHIFTED_LANES_F64
     return 0
 
 
@@ -97,14 +98,14 @@ cdef inline void shifted_rows(floating *C, ptrdiff_t ldc, const floating *A, ptr
     cdef ptrdiff_t L = shifted_lanes(floating is float)
     cdef ptrdiff_t q0, r0, i
     cdef int rows
-    cdef ptrdiff_t row_off[16]  # >= MR (a literal: Cython wants one here)
+    cdef ptrdiff_t row_off[16]  # >= MR_SHIFTED (a literal: Cython wants one here)
     q0 = 0
     while q0 < n_pos:
         if q0 > n_pos - L:
             q0 = n_pos - L
         r0 = 0
         while r0 < n_rows:
-            rows = <int>(n_rows - r0 if n_rows - r0 < MR else MR)
+            rows = <int>(n_rows - r0 if n_rows - r0 < MR_SHIFTED else MR_SHIFTED)
             for i in range(rows):
                 row_off[i] = (r0 + i) * lda
             if floating is float:
@@ -113,5 +114,5 @@ cdef inline void shifted_rows(floating *C, ptrdiff_t ldc, const floating *A, ptr
             else:
                 fastnn_shifted_gemm_f64(rows, A, row_off, <const ptrdiff_t *>col_off, count,
                                         B + q0, 0, C + r0 * ldc + q0, ldc, 0)
-            r0 += MR
+            r0 += MR_SHIFTED
         q0 += L
