@@ -34,7 +34,7 @@ afterwards, so results are the same for any thread count.
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stddef cimport ptrdiff_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -49,20 +49,20 @@ cdef inline void pad_image(const floating *x, floating *xpad, ptrdiff_t C, ptrdi
                            ptrdiff_t W, ptrdiff_t pad) noexcept nogil:
     """x (C, H, W) -> xpad (C, H + 2*pad, W + 2*pad), the zero border included (so xpad
     may come uninitialized: zeroing the whole batch first was a serial pass of its own)."""
-    cdef ptrdiff_t c, i, j, Hp = H + 2 * pad, Wp = W + 2 * pad
+    cdef ptrdiff_t c, i, Hp = H + 2 * pad, Wp = W + 2 * pad
     cdef floating *plane
     cdef floating *dst
+    if pad == 0:
+        memcpy(xpad, x, C * H * W * sizeof(floating))
+        return
     for c in range(C):
         plane = xpad + c * Hp * Wp
-        memset(plane, 0, pad * Wp * sizeof(floating))
+        memset(plane, 0, (pad * Wp + pad) * sizeof(floating))  # top rows, first left pad
         for i in range(H):
-            dst = plane + (i + pad) * Wp
-            for j in range(pad):
-                dst[j] = 0
-                dst[pad + W + j] = 0
-            for j in range(W):
-                dst[pad + j] = x[(c * H + i) * W + j]
-        memset(plane + (pad + H) * Wp, 0, pad * Wp * sizeof(floating))
+            dst = plane + (i + pad) * Wp + pad
+            memcpy(dst, x + (c * H + i) * W, W * sizeof(floating))
+            memset(dst + W, 0, 2 * pad * sizeof(floating))  # right pad, next row's left
+        memset(plane + (pad + H) * Wp + pad, 0, (pad * Wp - pad) * sizeof(floating))
 
 
 cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdiff_t channels,
@@ -232,12 +232,16 @@ cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
     """E (F, Eh, Ew) = 0, then E[f, top + oh*stride, left + ow*stride] = dout[f, oh, ow]
     where that lies inside E (the rest would only reach padding)."""
     cdef ptrdiff_t f, i, j, u, v
+    cdef ptrdiff_t run = min(OW, Ew - left)  # stride 1: a row's values that fit, at once
     memset(E, 0, F * Eh * Ew * sizeof(floating))
     for f in range(F):
         for i in range(OH):
             u = top + i * stride
             if u >= Eh:
                 break
+            if stride == 1 and run > 0:
+                memcpy(&E[(f * Eh + u) * Ew + left], &dout[(f * OH + i) * OW], run * sizeof(floating))
+                continue
             for j in range(OW):
                 v = left + j * stride
                 if v >= Ew:
