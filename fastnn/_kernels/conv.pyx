@@ -8,7 +8,7 @@ through two offset tables.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
                    At the AVX-512 level, for stride 1 and planes that fill its rows, the
-                   "shifted" form instead: lanes over 64 (32) consecutive output pixels
+                   "shifted" form instead: lanes over 48 (24) consecutive output pixels
                    of the padded plane, w broadcast, out written channel by channel
                    (correlate_plane; the same FMAs in the same order, so the same bits).
 * backward data, two ways:
@@ -187,6 +187,10 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
     if N == 0:
         return
     dtype = np.float32 if floating is float else np.float64
+    if pixel_lanes and (stride != 1 or shifted_lanes(floating is float) == 0 or
+                        (out.shape[2] - 1) * Wp + out.shape[3] < shifted_lanes(floating is float)):
+        raise ValueError("forward: pixel_lanes needs stride 1, the AVX-512 level and a plane "
+                         "of at least pixel_lanes() positions")
     cdef ptrdiff_t band = shifted_band(F, shifted_lanes(floating is float)) if pixel_lanes else 0
     cdef floating[:, ::1] tiles = scratch(
         (threads, F * band if pixel_lanes else rows_per_pass * ld), dtype)
