@@ -187,11 +187,11 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
     if N == 0:
         return
     dtype = np.float32 if floating is float else np.float64
-    if pixel_lanes and (stride != 1 or shifted_lanes(floating is float) == 0 or
-                        (out.shape[2] - 1) * Wp + out.shape[3] < shifted_lanes(floating is float)):
+    cdef ptrdiff_t lanes = shifted_lanes(floating is float)
+    if pixel_lanes and (stride != 1 or lanes == 0 or (out.shape[2] - 1) * Wp + out.shape[3] < lanes):
         raise ValueError("forward: pixel_lanes needs stride 1, the AVX-512 level and a plane "
                          "of at least pixel_lanes() positions")
-    cdef ptrdiff_t band = shifted_band(F, shifted_lanes(floating is float)) if pixel_lanes else 0
+    cdef ptrdiff_t band = shifted_band(F, lanes) if pixel_lanes else 0
     cdef floating[:, ::1] tiles = scratch(
         (threads, F * band if pixel_lanes else rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
