@@ -4,7 +4,9 @@ Threads take whole planes, so the backward scatter-adds of overlapping windows n
 reduction and run in a fixed order.  Windows entirely inside the image skip the bounds
 checks; padding is never stored (max pooling treats it as -inf, average pooling as 0).
 Max pooling keeps the window-local index (int32) of the first maximum; a NaN counts as a
-maximum, and the first NaN wins, as in ``numpy.argmax``.
+maximum, and the first NaN wins, as in ``numpy.argmax``.  The forward passes of 2 x 2
+windows at stride 2 without padding (the networks' pooling) run a vector kernel,
+csrc/pool_ops.h, with the same results.
 """
 from cython cimport floating
 from cython.parallel cimport prange
