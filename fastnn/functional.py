@@ -96,7 +96,7 @@ def _matmul(a, b, transpose_a=False):
     else:
         row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
     L = _simd.lanes(a.dtype, M)
-    packed = _reused("matmul-b", (-(-M // L), K, L), a.dtype)
+    packed = _reused("matmul-b", (-(-M // L), K, L), a.dtype)  # (as _pack_lanes, reused)
     _affine.pack_lanes(b, packed)
     out = _empty((R, M), a.dtype)
     tail = _reused("matmul-tail", (R, L) if M % L else (0, L), a.dtype)
@@ -181,15 +181,11 @@ def choose_conv_algo(x_shape, w_shape, stride, pad, dtype):
 
 def _pack_lanes(matrix, lanes):
     """matrix (K, M) -> (ceil(M / lanes), K, lanes), zero-padded: one register block of
-    ``lanes`` columns per leading index, the order the micro-kernel streams.  One copy.
-    (The affine products pack with the compiled ``affine.pack_lanes``.)"""
+    ``lanes`` columns per leading index, the order the micro-kernel streams.  One pass
+    of the compiled packer the affine products use (any layout of matrix)."""
     K, M = matrix.shape
-    full, rest = divmod(M, lanes)
-    packed = np.empty((full + (rest > 0), K, lanes), dtype=matrix.dtype)
-    packed[:full] = matrix[:, :full * lanes].reshape(K, full, lanes).transpose(1, 0, 2)
-    if rest:
-        packed[full, :, :rest] = matrix[:, full * lanes:]
-        packed[full, :, rest:] = 0
+    packed = _empty((-(-M // lanes), K, lanes), matrix.dtype)
+    _affine.pack_lanes(matrix, packed)
     return packed
 
 
@@ -239,13 +235,13 @@ def conv_forward(x, w, b, conv_param):
         H, W = xs.shape[2:]
         out = _empty((N, F, out_h, out_w), xs.dtype)
         xpad = _empty((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)  # the kernel pads
-        pixel_lanes = stride == 1 and _shifted_fits(out_h, out_w, W + 2 * pad, xs.dtype)
-        if pixel_lanes:  # lanes over output pixels: w's rows as they are
+        shifted = stride == 1 and _shifted_fits(out_h, out_w, W + 2 * pad, xs.dtype)
+        if shifted:  # lanes over output pixels: w's rows as they are
             w_packed = np.ascontiguousarray(w_rows)[None]
         else:  # lanes over the filters
             w_packed = _pack_lanes(w_rows.T, _simd.lanes(xs.dtype, F))
         _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW,
-                      pixel_lanes)
+                      shifted)
         x_kept, col, conv_param["xpad"] = xpad[:, :, pad:pad + H, pad:pad + W], None, xpad
     else:
         col = im2col(xs, HH, WW, stride, pad)

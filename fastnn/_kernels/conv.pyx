@@ -165,14 +165,14 @@ def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdif
 def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
             const floating[:, :, ::1] w_packed, const floating[::1] b,
             floating[:, :, :, ::1] out, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
-            Py_ssize_t WW, bint pixel_lanes=False):
+            Py_ssize_t WW, bint shifted=False):
     """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b, and xpad_batch (N, C, H + 2*pad,
     W + 2*pad) = x zero-padded (for the backward pass), all of it written here.
 
     w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
-    zero where f >= F.  With ``pixel_lanes`` (the shifted form: stride 1, and
-    (OH - 1)*(W + 2*pad) + OW >= gather_gemm.shifted_lanes()), w_packed is (1, F,
-    C*HH*WW), the rows of w as they are.
+    zero where f >= F.  With ``shifted`` (the shifted form: stride 1, the AVX-512 level
+    and (OH - 1)*(W + 2*pad) + OW >= pixel_lanes()), w_packed is (1, F, C*HH*WW), the
+    rows of w as they are.
     """
     cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
@@ -188,18 +188,18 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
         return
     dtype = np.float32 if floating is float else np.float64
     cdef ptrdiff_t lanes = shifted_lanes(floating is float)
-    if pixel_lanes and (stride != 1 or lanes == 0 or (out.shape[2] - 1) * Wp + out.shape[3] < lanes):
-        raise ValueError("forward: pixel_lanes needs stride 1, the AVX-512 level and a plane "
-                         "of at least pixel_lanes() positions")
-    cdef ptrdiff_t band = shifted_band(F, lanes) if pixel_lanes else 0
+    if shifted and (stride != 1 or lanes == 0 or (out.shape[2] - 1) * Wp + out.shape[3] < lanes):
+        raise ValueError("forward: the shifted form needs stride 1, the AVX-512 level and a "
+                         "plane of at least pixel_lanes() positions")
+    cdef ptrdiff_t band = shifted_band(F, lanes) if shifted else 0
     cdef floating[:, ::1] tiles = scratch(
-        (threads, F * band if pixel_lanes else rows_per_pass * ld), dtype)
+        (threads, F * band if shifted else rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
         tile = &tiles[omp_get_thread_num(), 0]
         for n in prange(N, schedule="static"):
             xpad = &xpad_batch[n, 0, 0, 0]
             pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
-            if F > 0 and P > 0 and pixel_lanes:
+            if F > 0 and P > 0 and shifted:
                 correlate_plane(&w_packed[0, 0, 0], F, K, xpad, &taps[0], tile, band,
                                 &out[n, 0, 0, 0], out.shape[2], out.shape[3], Wp, &b[0])
             elif F > 0 and P > 0:  # else only the padding is wanted
@@ -294,7 +294,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
         dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
-    cdef ptrdiff_t j, n, f, p, p0, count, rows_per_pass = pixel_chunk(ld)
+    cdef ptrdiff_t j, n, f, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *doutT
     cdef floating *sums
     cdef floating *E

@@ -27,7 +27,7 @@ cdef extern from "pool_ops.h" nogil:
 
 cdef inline bint is_2x2_stride_2(Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride,
                                  Py_ssize_t pad) noexcept nogil:
-    """The windows csrc/pool_ops.h computes a row at a time (the same bits)."""
+    """The windows csrc/pool_ops.h computes a plane at a time (the same bits)."""
     return ph == 2 and pw == 2 and stride == 2 and pad == 0
 
 
