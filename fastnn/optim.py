@@ -117,24 +117,26 @@ class Adam:
         if self._scratch is None:  # (also after a checkpoint restored m and v)
             self._scratch = {}
         self.iter += 1
-        # A Python float: NumPy keeps the arrays' dtype with it (a NumPy float64 would not).
-        lr_t = float(self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter))
+        # Python floats: NumPy rounds them to the arrays' dtype, as the compiled pass does (a
+        # NumPy float64, e.g. a beta from np.linspace, would compute through float64).
+        beta1, beta2 = float(self.beta1), float(self.beta2)
+        lr_t = float(self.lr * np.sqrt(1.0 - beta2 ** self.iter) / (1.0 - beta1 ** self.iter))
         for key in params:
             g, m, v = grads[key], self.m[key], self.v[key]
             p = params[key]
             if _fused(p, g, m, v):  # one compiled pass: the same bits as the NumPy form below
                 _elementwise.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1),
-                                         v.reshape(-1), lr_t, self.beta1, self.beta2, _EPS)
+                                         v.reshape(-1), lr_t, beta1, beta2, _EPS)
                 continue
             if key not in self._scratch:  # the NumPy form's two buffers, made once
                 self._scratch[key] = (np.empty_like(p), np.empty_like(p))
             a, b = self._scratch[key]
             np.subtract(g, m, out=a)            # m += (1 - beta1) * (g - m)
-            a *= 1 - self.beta1
+            a *= 1 - beta1
             m += a
             np.multiply(g, g, out=a)            # v += (1 - beta2) * (g**2 - v)
             a -= v
-            a *= 1 - self.beta2
+            a *= 1 - beta2
             v += a
             np.sqrt(v, out=a)                   # p -= lr_t * m / (sqrt(v) + eps)
             a += _EPS

@@ -83,11 +83,13 @@ def test_unknown_optimizer():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_adam_is_bitwise_the_numpy_form(dtype):
+@pytest.mark.parametrize("betas", [(0.9, 0.999), tuple(np.linspace(0.8, 0.99, 2))],
+                         ids=["python-floats", "numpy-floats"])
+def test_compiled_adam_is_bitwise_the_numpy_form(dtype, betas):
     rng = np.random.default_rng(0)
     shape = (37, 41)  # more than one block of elements in neither dimension: odd sizes
     params = {"w": rng.standard_normal(shape).astype(dtype), "b": rng.standard_normal(70001).astype(dtype)}
-    fused, numpy_form = optim.Adam(lr=0.01), optim.Adam(lr=0.01)
+    fused, numpy_form = optim.Adam(0.01, *betas), optim.Adam(np.float64(0.01), *betas)
     # Fortran-ordered copies take the NumPy form (the 1-D one: a strided view of a copy)
     numpy_params = {"w": np.asfortranarray(params["w"]), "b": np.repeat(params["b"], 2)[::2]}
     for _ in range(5):
