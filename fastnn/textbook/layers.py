@@ -19,7 +19,7 @@ their argmax while its gradient uses them; here both use them), one sample as a 
 array, a scalar convolution bias, integral float strides and pads.
 
 Deliberate difference: ``SoftmaxWithLoss`` returns the exact cross-entropy; the
-textbook's adds 1e-7 to every probability inside the log, so its loss is larger by
+textbook's adds 1e-7 to every probability inside the log, so its loss is *smaller* by
 log(1 + 1e-7/p) <= 1e-7/p per sample (p the probability of the true class: below 1e-6
 relative for p > 0.1) and capped at 16.1 per sample.  The gradients are the same.
 Inputs are never modified (the textbook's ``Relu.backward`` zeroes ``dout`` in place).
