@@ -80,7 +80,7 @@ def test_softmax_with_loss_takes_the_textbooks_labels(t_kind, rng):
     loss = layer.forward(x, t)
     y = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
     assert abs(loss - (-np.log(y[np.arange(5), labels]).mean())) < 1e-14
-    # The textbook's loss adds 1e-7 inside the log: larger by at most 1e-7/p per sample.
+    # The textbook adds 1e-7 inside the log: its loss is smaller, by at most 1e-7/p per sample.
     textbook_loss = -np.log(y[np.arange(5), labels] + 1e-7).mean()
     assert 0 <= loss - textbook_loss <= 1e-7 / y[np.arange(5), labels].min()
     assert rel_error(layer.backward(), (y - np.eye(4)[labels]) / 5) < 1e-14
