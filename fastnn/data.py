@@ -9,11 +9,13 @@ error, never a wrong array.  Where only the 10,000-image test set is at hand,
 """
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import struct
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 
@@ -45,28 +47,33 @@ def read_idx(path):
 
     Validates the magic number (two zero bytes, a known type code, 1 to 4 dimensions) and
     that the payload is exactly as long as the dimensions say; raises ``ValueError``
-    naming the file otherwise.
+    naming the file (and the byte offset where the file stops making sense) otherwise.
     """
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as exc:  # gzip raises these for corrupt/truncated streams
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:  # gzip's errors for corrupt/truncated streams
         raise ValueError(f"read_idx: {path} is not a readable IDX file ({exc})") from None
     if len(data) < 4:
         raise ValueError(f"read_idx: {path} is too short for an IDX header ({len(data)} bytes)")
     zero, type_code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or type_code not in _IDX_TYPES or not 1 <= ndim <= 4:
-        raise ValueError(f"read_idx: {path} has no IDX magic number (got {data[:4].hex()})")
+        raise ValueError(f"read_idx: {path} has no IDX magic number at offset 0 (got "
+                         f"{data[:4].hex()}: two zero bytes, a type code, 1-4 dimensions)")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"read_idx: {path} is truncated inside its header")
+        raise ValueError(f"read_idx: {path} is truncated inside its header: {ndim} "
+                         f"dimensions need {header} bytes, the file ends at offset {len(data)}")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for any header
     if len(data) - header != expected:
         raise ValueError(f"read_idx: {path} should hold {expected} bytes of data for shape "
-                         f"{shape}, but holds {len(data) - header}: truncated or corrupt")
+                         f"{shape} from offset {header}, but holds {len(data) - header}: "
+                         f"truncated or corrupt")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(
         dtype.newbyteorder("="))
 

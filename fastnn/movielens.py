@@ -60,6 +60,12 @@ def _find(data_dir, name):
     return None
 
 
+def _is_number(field):
+    """Whether ``field`` is a decimal integer in ASCII digits (``str.isdigit`` alone also
+    takes '²' and other digits that ``int`` refuses)."""
+    return field.isascii() and field.isdigit()
+
+
 def read_shape(data_dir):
     """(users, items) from ``u.info`` ('943 users', '1682 items', ...), else ML-100K's."""
     path = _find(data_dir, "u.info")
@@ -69,11 +75,14 @@ def read_shape(data_dir):
     with open(path, encoding="latin-1") as f:
         for number, line in enumerate(f, 1):
             fields = line.split()
-            if len(fields) != 2 or not fields[0].isdigit():
+            if len(fields) != 2 or not _is_number(fields[0]):
                 raise ValueError(f"{path}, line {number}: expected '<count> <what>', got {line!r}")
             counts[fields[1]] = int(fields[0])
     if "users" not in counts or "items" not in counts:
         raise ValueError(f"{path}: expected the counts of users and items, got {sorted(counts)}")
+    if counts["users"] < 1 or counts["items"] < 1:
+        raise ValueError(f"{path}: expected at least one user and one item, got "
+                         f"{counts['users']} users and {counts['items']} items")
     return counts["users"], counts["items"]
 
 
@@ -85,7 +94,7 @@ def read_ratings(path, shape):
     with open(path, encoding="latin-1") as f:
         for number, line in enumerate(f, 1):
             fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != 4 or not all(field.isdigit() for field in fields):
+            if len(fields) != 4 or not all(_is_number(field) for field in fields):
                 raise ValueError(f"{path}, line {number}: expected 4 tab-separated integers "
                                  f"(user, item, rating, timestamp), got {line.rstrip()!r}")
             user, item, rating = (int(v) for v in fields[:3])
@@ -109,7 +118,7 @@ def read_titles(path, count):
     with open(path, encoding="latin-1") as f:
         for number, line in enumerate(f, 1):
             fields = line.rstrip("\r\n").split("|")
-            if len(fields) < 2 or not fields[0].isdigit() or not 1 <= int(fields[0]) <= count:
+            if len(fields) < 2 or not _is_number(fields[0]) or not 1 <= int(fields[0]) <= count:
                 raise ValueError(f"{path}, line {number}: expected 'id|title|...' with an id "
                                  f"in 1..{count}, got {line.rstrip()!r}")
             titles[int(fields[0]) - 1] = fields[1]

@@ -25,7 +25,8 @@ def idx_bytes(array):
 def test_read_idx_round_trip(tmp_path, compress):
     array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     path = tmp_path / ("x.gz" if compress else "x")
-    (gzip.open if compress else open)(path, "wb").write(idx_bytes(array))
+    with (gzip.open if compress else open)(path, "wb") as f:  # closed: gzip buffers writes
+        f.write(idx_bytes(array))
     np.testing.assert_array_equal(data.read_idx(path), array)
     big_endian = np.array([1, -2, 300], dtype=">i4")
     (tmp_path / "y").write_bytes(idx_bytes(big_endian))

@@ -37,6 +37,7 @@ def test_load_reads_the_files_as_published(tmp_path, planted):
 @pytest.mark.parametrize("line, message", [
     ("1\t2\t3\n", "line 2: expected 4 tab-separated integers"),
     ("1\t2\tx\t5\n", "line 2: expected 4 tab-separated integers"),
+    ("1\t2\t\u00b2\t5\n", "line 2: expected 4 tab-separated integers"),  # '²'.isdigit()
     ("1\t2\t6\t5\n", "line 2: rating 6 is outside 1..5"),
     ("0\t2\t3\t5\n", "line 2: user id 0 is outside 1..4"),
     ("1\t9\t3\t5\n", "line 2: item id 9 is outside 1..5"),
