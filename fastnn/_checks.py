@@ -285,6 +285,20 @@ def groups_param(func, G, channels):
     return G
 
 
+def finite(func, name, a):
+    """Require every value of the array ``a`` to be finite (for data where NaN or inf can
+    mean nothing: ratings, training sets); the error names the first bad value's index."""
+    a = np.asarray(a)
+    if a.dtype.kind in "fc":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            index = np.unravel_index(int(np.argmax(bad)), a.shape)
+            where = ", ".join(str(int(i)) for i in index)
+            raise ValueError(f"{func}: {name} must be finite, but {name}[{where}] is "
+                             f"{a[index]}")
+    return a
+
+
 def labels(func, y, num_samples, num_classes):
     """Integer class labels (N,) with values in [0, num_classes)."""
     y = np.asarray(y)

@@ -20,6 +20,7 @@ loop.  The elementwise passes are NumPy's.  :func:`majority_baseline` and
 """
 import numpy as np
 
+from fastnn import _checks
 from fastnn import functional, nets
 from fastnn.optim import get_optimizer
 
@@ -35,13 +36,14 @@ def binarize(ratings):
 
 
 def _check_ratings(func, ratings, n_movies):
-    """ratings as float64 (users, n_movies), each 0 (unrated) or in [1, 5]."""
+    """ratings as float64 (users, n_movies), each 0 (unrated) or in [1, 5] (never NaN)."""
     ratings = np.asarray(ratings, dtype=np.float64)
     if ratings.ndim != 2:
         raise ValueError(f"{func}: ratings must be 2-D (users, movies), got shape {ratings.shape}")
     if ratings.shape[1] != n_movies:
         raise ValueError(f"{func}: ratings must have {n_movies} movies (columns), got shape "
                          f"{ratings.shape}")
+    _checks.finite(func, "ratings", ratings)  # NaN passes the range test below
     if ((ratings != 0) & ((ratings < 1) | (ratings > 5))).any():
         raise ValueError(f"{func}: ratings must be 0 (unrated) or in [1, 5]")
     return ratings

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from fastnn import _checks
 from fastnn import checkpoint as checkpoint_file
 from fastnn.optim import get_optimizer
 
@@ -19,7 +20,8 @@ __all__ = ["Trainer"]
 class Trainer:
     """Train ``network`` (with ``gradient``, ``last_loss``, ``accuracy`` and ``params``).
 
-    x_train, t_train, x_test, t_test: arrays (N, ...) and labels (N,) or one-hot.
+    x_train, t_train, x_test, t_test: arrays (N, ...) and labels (N,) or one-hot, all
+    finite (NaN or inf is a ValueError naming the first one).
     optimizer: a name ('sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam') with
     optimizer_param (e.g. {'lr': 0.01}), or an optimizer object.  evaluate_sample_num_per_epoch:
     evaluate accuracy on at most this many samples of each set (None: all).  verbose: print
@@ -33,6 +35,9 @@ class Trainer:
                  evaluate_sample_num_per_epoch=None, verbose=True, progress=True, seed=None):
         if len(x_train) != len(t_train) or len(x_test) != len(t_test):
             raise ValueError("Trainer: x and t must have the same number of samples")
+        for name, value in (("x_train", x_train), ("t_train", t_train), ("x_test", x_test),
+                            ("t_test", t_test)):
+            _checks.finite("Trainer", name, value)
         if int(epochs) < 0 or int(mini_batch_size) < 1:
             raise ValueError(f"Trainer: epochs must be >= 0 and mini_batch_size >= 1, got "
                              f"{epochs} and {mini_batch_size}")

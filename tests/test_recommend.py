@@ -119,6 +119,27 @@ def test_rbm_keeps_unrated_movies_out_of_the_update(rng):
     assert grads["W"].any()
 
 
+@pytest.mark.parametrize("model", [lambda: rc.RBMRecommender(12, n_hidden=5, seed=0),
+                                   lambda: rc.AutoEncoderRecommender(12, seed=0)],
+                         ids=["rbm", "autoencoder"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_ratings_are_refused_with_their_index(model, bad, rng):
+    ratings = np.where(rng.random((20, 12)) < 0.5, rng.integers(1, 6, (20, 12)), 0).astype(float)
+    ratings[7, 4] = bad
+    recommender = model()
+    before = {k: v.copy() for k, v in _params(recommender).items()}
+    with pytest.raises(ValueError, match=r"ratings\[7, 4\] is"):
+        recommender.fit_epoch(ratings)
+    for key, value in _params(recommender).items():  # refused before any update
+        np.testing.assert_array_equal(value, before[key])
+    with pytest.raises(ValueError, match=r"ratings\[7, 4\] is"):
+        recommender.predict(ratings)
+
+
+def _params(recommender):
+    return getattr(recommender, "network", recommender).params
+
+
 def test_rbm_backends_agree(planted):
     train, _ = planted
     models = [rc.RBMRecommender(train.shape[1], n_hidden=20, seed=3, backend=b)

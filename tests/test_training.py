@@ -137,3 +137,14 @@ def test_trainer_rejects_mismatched_data():
     net = nets.MultiLayerNet(4, [3], 2, seed=0)
     with pytest.raises(ValueError, match="same number of samples"):
         Trainer(net, np.zeros((5, 4)), np.zeros(4, int), np.zeros((2, 4)), np.zeros(2, int))
+
+
+@pytest.mark.parametrize("which", ["x_train", "t_train", "x_test", "t_test"])
+def test_trainer_refuses_non_finite_data_naming_the_first_bad_value(which, rng):
+    data = {"x_train": rng.standard_normal((6, 4)), "t_train": np.eye(2)[rng.integers(0, 2, 6)],
+            "x_test": rng.standard_normal((3, 4)), "t_test": np.eye(2)[rng.integers(0, 2, 3)]}
+    data[which][2, 1] = np.nan
+    data[which][1, 0] = np.inf  # the first in C order
+    net = nets.MultiLayerNet(4, [3], 2, seed=0)
+    with pytest.raises(ValueError, match=rf"Trainer: {which} must be finite, but {which}\[1, 0\] is inf"):
+        Trainer(net, **data)
