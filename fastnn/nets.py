@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from fastnn import _layers
+from fastnn import _layers, params_file
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet",
            "AutoEncoder", "RBM", "layers_for"]
@@ -178,28 +178,29 @@ class Network:
     def save_params(self, path):
         """Write every parameter (and batch-norm running statistics) to an .npz file."""
         arrays = dict(self.params)
-        for name, layer in self.layers.items():
-            if isinstance(layer, _layers.BatchNormalization) and layer.running_mean is not None:
+        for name, layer in self._batchnorms().items():
+            if layer.running_mean is not None:
                 arrays[f"{name}.running_mean"] = layer.running_mean
                 arrays[f"{name}.running_var"] = layer.running_var
-        np.savez(path, **arrays)
+        params_file.save(path, arrays)
 
     def load_params(self, path):
         """Read parameters saved by :meth:`save_params` into this network, in place (the
-        layers keep using the same arrays).  Names and shapes must match."""
-        with np.load(path) as saved:
-            missing = set(self.params) - set(saved.files)
-            if missing:
-                raise ValueError(f"load_params: {path} lacks {sorted(missing)}")
-            for key, value in self.params.items():
-                if saved[key].shape != value.shape:
-                    raise ValueError(f"load_params: {key} has shape {saved[key].shape} in "
-                                     f"{path}, the network needs {value.shape}")
-                value[...] = saved[key]
-            for name, layer in self.layers.items():
-                if f"{name}.running_mean" in saved.files:
-                    layer.running_mean = saved[f"{name}.running_mean"].astype(self.dtype)
-                    layer.running_var = saved[f"{name}.running_var"].astype(self.dtype)
+        layers keep using the same arrays); :func:`fastnn.params_file.load_into` checks
+        names, shapes, dtypes and values first (a ``ValueError`` changes nothing)."""
+        statistics = {}
+        for name, layer in self._batchnorms().items():
+            shape = np.shape(layer.gamma)
+            statistics[f"{name}.running_mean"] = statistics[f"{name}.running_var"] = shape
+        saved = params_file.load_into("load_params", path, self.params, statistics)
+        for name, layer in self._batchnorms().items():
+            if f"{name}.running_mean" in saved:
+                layer.running_mean = saved[f"{name}.running_mean"].astype(self.dtype)
+                layer.running_var = saved[f"{name}.running_var"].astype(self.dtype)
+
+    def _batchnorms(self):
+        return {name: layer for name, layer in self.layers.items()
+                if isinstance(layer, _layers.BatchNormalization)}
 
 
 class MultiLayerNet(Network):
@@ -442,13 +443,13 @@ class ParamsFile:
     """save_params/load_params (.npz) for a model whose parameters are the dict ``params``."""
 
     def save_params(self, path):
-        np.savez(path, **self.params)
+        """Write ``params`` to an .npz file."""
+        params_file.save(path, self.params)
 
     def load_params(self, path):
-        """Read parameters saved by :meth:`save_params` into ``params``, in place."""
-        with np.load(path) as saved:
-            for key, value in self.params.items():
-                value[...] = saved[key]
+        """Read parameters saved by :meth:`save_params` into ``params``, in place, after
+        :func:`fastnn.params_file.load_into` checked names, shapes, dtypes and values."""
+        params_file.load_into("load_params", path, self.params)
 
 
 class RBM(ParamsFile):

@@ -134,9 +134,11 @@ def test_save_and_load_params(tmp_path, rng):
     b.load_params(path)
     assert b.layers["Affine1"].W is layer_W  # loaded in place
     np.testing.assert_array_equal(a.predict(x), b.predict(x))
-    c = nets.MultiLayerNet(12, [9], 3, seed=0)
-    with pytest.raises(ValueError, match="shape"):
+    c = nets.MultiLayerNet(12, [9], 3, use_batchnorm=True, seed=0)
+    with pytest.raises(ValueError, match="W1 has shape"):
         c.load_params(path)
+    with pytest.raises(ValueError, match="saved by another model"):
+        nets.MultiLayerNet(12, [8], 3, seed=0).load_params(path)  # no batch norm
 
 
 def test_bad_network_options():
