@@ -73,14 +73,15 @@ class Trainer:
 
         checkpoint: a path written (atomically, fastnn.checkpoint) at the end of every
         epoch and, with ``checkpoint_every``, every that many steps; resume: a checkpoint
-        to continue from (the same final weights as an uninterrupted run).
+        to continue from (the same final weights as an uninterrupted run; another
+        ``mini_batch_size`` continues at the same sample, other data, network or
+        optimizer settings are a ValueError: see fastnn.checkpoint).
         ``write_checkpoints=False`` reads but never writes (the other ranks of an MPI run).
         """
         n = len(self.x_train)
-        steps = -(-n // self.batch_size)
-        first_epoch, first_step = 0, 0
+        first_epoch, first_sample = 0, 0
         if resume:
-            first_epoch, first_step, state = checkpoint_file.load(resume, self)
+            first_epoch, first_sample, state = checkpoint_file.load(resume, self)
             self.rng.bit_generator.state = state
         write = checkpoint if write_checkpoints else None
         for epoch in range(first_epoch + 1, self.epochs + 1):
@@ -88,14 +89,17 @@ class Trainer:
             epoch_state = self.rng.bit_generator.state  # replays this epoch's shuffle on resume
             order = self.rng.permutation(n)
             loss = self.train_loss_list[-1] if self.train_loss_list else float("nan")
-            for step in range(first_step if epoch == first_epoch + 1 else 0, steps):
-                idx = order[step * self.batch_size:(step + 1) * self.batch_size]
-                loss = self.train_step(self.x_train[idx], self.t_train[idx])
+            # Batches by sample position: a run resumed with another batch size continues
+            # at the sample where the checkpoint was written.
+            first = first_sample if epoch == first_epoch + 1 else 0
+            for begin in range(first, n, self.batch_size):
+                done = min(begin + self.batch_size, n)
+                loss = self.train_step(self.x_train[order[begin:done]], self.t_train[order[begin:done]])
                 if self.progress:
-                    self._bar(epoch, step + 1, steps, loss)
-                if (write and checkpoint_every and step + 1 < steps
+                    self._bar(epoch, done, n, loss)
+                if (write and checkpoint_every and done < n
                         and len(self.train_loss_list) % checkpoint_every == 0):
-                    checkpoint_file.save(write, self, epoch - 1, step + 1, epoch_state)
+                    checkpoint_file.save(write, self, epoch - 1, done, epoch_state)
             self.epoch_times.append(time.perf_counter() - start)
             self.train_acc_list.append(self._evaluate(self.x_train, self.t_train))
             self.test_acc_list.append(self._evaluate(self.x_test, self.t_test))
@@ -109,11 +113,11 @@ class Trainer:
                 checkpoint_file.save(write, self, epoch, 0, self.rng.bit_generator.state)
         return self.network.accuracy(self.x_test, self.t_test)
 
-    def _bar(self, epoch, step, steps, loss):
+    def _bar(self, epoch, done, n, loss):
         width = 30
-        filled = width * step // steps
+        filled = width * done // n
         sys.stderr.write(f"\repoch {epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{step}/{steps} loss {loss:.4f}")
+                         f"{done}/{n} loss {loss:.4f}")
         sys.stderr.flush()
 
     def plot(self, path):
