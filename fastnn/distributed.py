@@ -14,9 +14,10 @@ Launch with ``mpiexec -n 4 python script.py`` (``python -m mpi4py script.py`` ma
 exception on one rank end them all).  Without mpi4py, or on one process, ``DataParallel``
 is the network itself with no communication.
 
-* **Shards.** A global batch of N samples is split in contiguous shards, rank r taking
-  rows [r*N//p, (r+1)*N//p): sizes differ by at most one, so any N >= p works (3 ranks
-  and batches of 100 included).
+* **Shards.** A global batch of N samples is split in contiguous shards whose sizes
+  differ by at most one, the first N % p ranks taking one more (:func:`shard_bounds`).
+  Any N >= 1 works: with fewer samples than ranks (an epoch's short last batch), the
+  last ranks have empty shards and contribute nothing.
 * **Same model as one process, deterministically.** Each rank turns its shard's mean
   gradient into a sum (times its shard size); the sums are gathered (``Allgather``) and
   added on every rank in rank order, then divided by N: the global batch's mean gradient,
@@ -27,6 +28,12 @@ is the network itself with no communication.
 * **Batch normalisation** uses each rank's own batch statistics (as PyTorch's DDP by
   default), and after every step rank 0's running statistics are broadcast, so all ranks
   evaluate with the same ones.  With it, an N-rank run is not the one-process run.
+* **Randomness per rank.** Dropout masks and autoencoder corruption are drawn on each
+  rank from its own stream: before every step, each of the network's generators is
+  re-seeded from (a key rank 0 draws and broadcasts, the step, the rank), so two ranks
+  never share a mask, a run repeats bitwise, and a checkpoint restores the streams
+  (:meth:`DataParallel.rank_streams`).  With dropout, an N-rank run is therefore the
+  one-process run in distribution, not in its bits.
 * **Threads.** Ranks on one node share its cores: :func:`default_threads` gives each rank
   the node's cores divided by the ranks on it (found with a shared-memory split).
 """
@@ -79,6 +86,19 @@ def world():
     return MPI.COMM_WORLD
 
 
+def _generators(network):
+    """The network's distinct random generators (its own, for corruption, and its dropout
+    layers'), in a fixed order."""
+    found = [getattr(network, "rng", None)]
+    found += [layer.rng for layer in getattr(network, "layers", {}).values()
+              if isinstance(layer, _layers.Dropout)]
+    unique = []
+    for generator in found:
+        if isinstance(generator, np.random.Generator) and all(generator is not g for g in unique):
+            unique.append(generator)
+    return unique
+
+
 def _local_size(comm):
     """How many ranks share this node (a shared-memory split of the communicator)."""
     if comm.Get_size() == 1:
@@ -99,11 +119,14 @@ def default_threads(comm=None):
 
 
 def shard_bounds(n, rank, size):
-    """Rows [start, stop) of a global batch of n samples that ``rank`` of ``size`` takes."""
-    if n < size:
-        raise ValueError(f"a global batch of {n} samples cannot be split over {size} ranks: "
-                         f"use at least one sample per rank")
-    return rank * n // size, (rank + 1) * n // size
+    """Rows [start, stop) of a global batch of n >= 1 samples that ``rank`` of ``size``
+    takes: contiguous shards, the first n % size ranks one sample more (empty shards for
+    the last ranks when n < size)."""
+    if n < 1:
+        raise ValueError(f"a global batch must hold at least one sample, got {n}")
+    base, extra = divmod(n, size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (rank < extra)
 
 
 class DataParallel:
@@ -125,9 +148,34 @@ class DataParallel:
         for value in network.params.values():
             self._broadcast(value)
         self._broadcast_running_statistics()
+        self._generators = _generators(network) if self.size > 1 else []
+        self._stream_key = np.zeros(1, dtype=np.uint64)
+        if self._generators:  # rank 0's key for every rank: runs repeat on any machine
+            self._stream_key[0] = self._generators[0].integers(2**63)
+            self.comm.Bcast(self._stream_key, root=0)
+        self._step = 0
 
     def __getattr__(self, name):  # params, predict, accuracy, loss, save_params, ...
         return getattr(self.network, name)
+
+    def rank_streams(self):
+        """What re-seeds this run's random streams (for a checkpoint): None on one process,
+        else {'key': ..., 'step': steps done}."""
+        if not self._generators:
+            return None
+        return {"key": int(self._stream_key[0]), "step": self._step}
+
+    def set_rank_streams(self, state):
+        """Continue the random streams from :meth:`rank_streams`' ``state``."""
+        if self._generators and state is not None:
+            self._stream_key[0], self._step = int(state["key"]), int(state["step"])
+
+    def _reseed_streams(self):
+        """Each generator's stream for this step on this rank, from (key, step, rank, index)."""
+        for index, generator in enumerate(self._generators):
+            seed = np.random.SeedSequence([int(self._stream_key[0]), self._step, self.rank, index])
+            generator.bit_generator.state = type(generator.bit_generator)(seed).state
+        self._step += 1
 
     def _broadcast(self, array):
         if self.size > 1:
@@ -150,12 +198,16 @@ class DataParallel:
             self.last_loss = self.network.last_loss
             return grads
         start, stop = shard_bounds(n, self.rank, self.size)
-        grads = self.network.gradient(x[start:stop], t[start:stop])
-        names = list(grads)
+        self._reseed_streams()
         shard = stop - start
+        names = list(self.network.params)
+        if shard:
+            grads, loss = self.network.gradient(x[start:stop], t[start:stop]), self.network.last_loss
+        else:  # fewer samples than ranks: this rank adds nothing
+            grads, loss = {k: np.zeros_like(p) for k, p in self.network.params.items()}, 0.0
         # This rank's sums (mean times shard size) and its loss sum, in one vector.
         local = np.concatenate([np.ravel(grads[k]).astype(np.float64) * shard for k in names]
-                               + [np.array([self.network.last_loss * shard])])
+                               + [np.array([loss * shard])])
         gathered = np.empty((self.size, local.size))
         start = time.perf_counter()
         self.comm.Allgather(local, gathered)

@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from fastnn import distributed
+from fastnn import distributed, nets
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi", "train_steps.py")
 MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
@@ -43,13 +43,78 @@ def single_process(mode, out):
 
 
 def test_shard_bounds_cover_the_batch_once():
-    for n, size in [(100, 3), (31, 2), (7, 7), (5, 1)]:
+    for n, size in [(100, 3), (31, 2), (7, 7), (5, 1), (1, 2), (3, 4), (101 % 50, 2)]:
         bounds = [distributed.shard_bounds(n, r, size) for r in range(size)]
         assert bounds[0][0] == 0 and bounds[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
         assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
-    with pytest.raises(ValueError, match="cannot be split over 4 ranks"):
-        distributed.shard_bounds(3, 0, 4)
+        assert bounds[0][1] > 0  # rank 0, whose batch-norm statistics are broadcast, has data
+    with pytest.raises(ValueError, match="at least one sample"):
+        distributed.shard_bounds(0, 0, 4)
+
+
+class FakeRank:
+    """Rank ``rank`` of a world of ``size`` whose other ranks send what this one does: enough
+    to run DataParallel's arithmetic in one process."""
+
+    def __init__(self, rank, size):
+        self.rank, self.size = rank, size
+
+    def Bcast(self, buf, root=0):
+        pass
+
+    def Allgather(self, send, recv):
+        recv[...] = np.asarray(send)
+
+
+def dropout_masks(rank, steps=3, size=2, state=None):
+    """The dropout masks of ``steps`` steps on ``rank`` (from the streams' ``state``)."""
+    net = nets.MultiLayerNet(6, [40, 40], 3, use_dropout=True, dropout_ration=0.5, seed=0)
+    model = distributed.DataParallel(net, FakeRank(rank, size))
+    model.set_rank_streams(state)
+    x, t = np.random.default_rng(1).standard_normal((8, 6)), np.arange(8) % 3
+    masks = []
+    for _ in range(steps):
+        model.gradient(x, t)
+        masks.append([layer.mask.copy() for layer in net.layers.values()
+                      if isinstance(layer, nets.layers_for("fast").Dropout)])
+    return masks, model
+
+
+def test_ranks_draw_their_own_dropout_masks():
+    """Networks built from one seed on every rank: each rank's masks still differ from the
+    others' at every step, and a run repeats its masks bitwise."""
+    rank0, _ = dropout_masks(0)
+    rank1, _ = dropout_masks(1)
+    again, _ = dropout_masks(1)
+    for step in range(3):
+        for a, b, c in zip(rank0[step], rank1[step], again[step]):
+            assert a.shape == b.shape and not np.array_equal(a, b)
+            np.testing.assert_array_equal(b, c)
+    assert not np.array_equal(rank1[0][0], rank1[1][0])  # and from step to step
+
+
+def test_rank_streams_continue_after_a_restore():
+    _, model = dropout_masks(1, steps=2)
+    state = model.rank_streams()
+    assert state["step"] == 2
+    whole, _ = dropout_masks(1, steps=4)
+    resumed, _ = dropout_masks(1, steps=2, state=state)
+    for a, b in zip(whole[2:], resumed):
+        for mask, same in zip(a, b):
+            np.testing.assert_array_equal(mask, same)
+
+
+def test_a_rank_with_an_empty_shard_adds_nothing():
+    """A last batch with fewer samples than ranks (101 samples in batches of 50 on 2
+    ranks): rank 1's shard is empty and the step is rank 0's alone."""
+    net = nets.MultiLayerNet(6, [5], 3, seed=0, weight_decay_lambda=0.1)
+    x, t = np.random.default_rng(1).standard_normal((1, 6)), np.array([2])
+    model = distributed.DataParallel(net, FakeRank(1, 2))
+    grads = model.gradient(x, t)  # rank 1: nothing; the fake world repeats it, so zeros
+    for key, value in grads.items():
+        np.testing.assert_array_equal(value, np.zeros_like(net.params[key]))
+    assert model.last_loss == 0.0
 
 
 def test_without_a_launcher_it_is_one_process(monkeypatch):
@@ -70,6 +135,18 @@ def test_n_ranks_follow_the_single_process_run(ranks, tmp_path):
     for key in reference.files:
         if key not in ("losses", "running"):
             np.testing.assert_allclose(many[key], reference[key], rtol=1e-10, atol=1e-14)
+
+
+@needs_mpi
+def test_a_trainer_whose_last_batch_has_fewer_samples_than_ranks(tmp_path):
+    """101 samples in batches of 50 on 2 ranks: the last step's one sample is rank 0's."""
+    reference = single_process("trainer", tmp_path / "one.npz")
+    result = run(2, "trainer", tmp_path / "many.npz")
+    assert result.returncode == 0, result.stderr
+    many = np.load(tmp_path / "many.npz")
+    assert len(many["losses"]) == 2 * 3
+    for key in reference.files:
+        np.testing.assert_allclose(many[key], reference[key], rtol=1e-10, atol=1e-14)
 
 
 @needs_mpi

@@ -1,8 +1,9 @@
 """Run under mpiexec by tests/test_distributed.py: ten data-parallel steps of a small
 network; rank 0 writes the losses and final parameters to OUT (.npz).
 
-    python train_steps.py MODE OUT      MODE: plain | batchnorm | fail
+    python train_steps.py MODE OUT      MODE: plain | batchnorm | fail | trainer
 Each rank seeds its network differently: DataParallel must broadcast rank 0's weights.
+``trainer``: two epochs of fastnn.train.Trainer over 101 samples in batches of 50.
 """
 import sys
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from fastnn import nets, optim
 from fastnn.distributed import DataParallel, world
+from fastnn.train import Trainer
 
 mode, out = sys.argv[1], sys.argv[2]
 comm = world()
@@ -18,6 +20,13 @@ x, t = rng.standard_normal((200, 12)), rng.integers(0, 4, 200)
 net = nets.MultiLayerNet(12, [16, 8], 4, weight_decay_lambda=0.01, use_batchnorm=mode == "batchnorm",
                          seed=100 + comm.rank)
 model = DataParallel(net, comm)
+if mode == "trainer":
+    trainer = Trainer(model, x[:101], t[:101], x[:20], t[:20], epochs=2, mini_batch_size=50,
+                      optimizer="adam", verbose=False, progress=False, seed=0)
+    trainer.train()
+    if comm.rank == 0:
+        np.savez(out, losses=np.array(trainer.train_loss_list), **net.params)
+    sys.exit(0)
 opt = optim.Adam(lr=0.01)
 losses = []
 for step in range(10):
