@@ -155,8 +155,9 @@ class Convolution(Layer):
 
     def forward(self, x):
         b = self.b
-        if np.ndim(b) == 0:  # a scalar bias, as the textbook's broadcasting allows
-            b = np.full(np.shape(self.W)[:1], b, dtype=np.result_type(b, np.float32))
+        if np.ndim(b) == 0:  # a scalar bias, as the textbook's broadcasting allows: its dtype
+            # is what `col @ W + b` gives (a Python float takes W's precision)
+            b = np.full(np.shape(self.W)[:1], b, dtype=np.result_type(b, self.W, np.float32))
         out, self.cache = self.F.conv_forward(x, self.W, b,
                                               {"stride": self.stride, "pad": self.pad})
         return out
@@ -187,8 +188,12 @@ class Pooling(Layer):
         if self.cache is None or self.forward_fn != "max_pool_forward":
             return None
         N, C, H, W = self.cache[0]
-        out_h, out_w = _checks.output_hw(self.cache[0], self.pool_h, self.pool_w,
-                                         self.stride, self.pad)
+        func = f"{type(self).__name__}.arg_max"  # (integral floats such as 2.0 are taken)
+        out_h, out_w = _checks.output_hw(
+            self.cache[0], _checks.integer_param(func, "pool_h", self.pool_h, 1),
+            _checks.integer_param(func, "pool_w", self.pool_w, 1),
+            _checks.integer_param(func, "stride", self.stride, 1),
+            _checks.integer_param(func, "pad", self.pad, 0))
         argmax = np.asarray(self.cache[3]).reshape(N, C, out_h, out_w)
         return argmax.transpose(0, 2, 3, 1).ravel().astype(np.intp)
 

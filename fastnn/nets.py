@@ -69,6 +69,9 @@ def init_std(scheme, fan_in):
     return float(scheme)
 
 
+_GLOBAL_GENERATOR = "numpy.random"  # how a pickled network names NumPy's global generator
+
+
 class Network:
     """What every textbook network shares: layers in order, a loss layer, parameters,
     weight decay, and the gradient by backpropagation.
@@ -79,8 +82,8 @@ class Network:
     """
 
     def __init__(self, backend, dtype, seed, weight_decay_lambda=0.0):
+        layers_for(backend)  # checks the name
         self.backend = backend
-        self.L = layers_for(backend)
         self.dtype = _dtype(dtype)
         # seed: None, an int or a Generator; or NumPy's global generator, the module
         # ``np.random`` itself (the textbook's mirror: np.random.seed reproduces a run).
@@ -92,6 +95,23 @@ class Network:
         self.decayed = []
         self.last_layer = None
         self.last_loss = None
+
+    @property
+    def L(self):
+        """The layer module of this network's backend (looked up, not kept: a network
+        holds no module object, so it pickles and deep-copies)."""
+        return layers_for(self.backend)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if state.get("rng") is np.random:  # NumPy's global generator: a module, kept by name
+            state["rng"] = _GLOBAL_GENERATOR
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("rng"), str) and state["rng"] == _GLOBAL_GENERATOR:
+            state["rng"] = np.random
+        self.__dict__.update(state)
 
     # -- building -------------------------------------------------------------------
     def _weights(self, name, shape, std):

@@ -1,6 +1,12 @@
 """fastnn.textbook against the textbook's semantics, written here from its definitions:
 the calls, defaults and attributes of the ch05-ch08 scripts, same numbers, and
 np.random.seed reproducing a run."""
+import collections
+import copy
+import os
+import pickle
+import sys
+
 import numpy as np
 import pytest
 from helpers import rel_error
@@ -14,13 +20,115 @@ from fastnn.textbook.multi_layer_net_extend import MultiLayerNetExtend
 from fastnn.textbook.trainer import Trainer
 
 
-def test_star_import_brings_what_the_textbooks_does():
+# The top-level statements of the textbook repository's common/ modules (which define no
+# __all__, so a star import binds every public name they hold), as the repository has them.
+TEXTBOOK_MODULES = {
+    "functions": """
+import numpy as np
+def identity_function(x): pass
+def step_function(x): pass
+def sigmoid(x): pass
+def sigmoid_grad(x): pass
+def relu(x): pass
+def relu_grad(x): pass
+def softmax(x): pass
+def sum_squared_error(y, t): pass
+def cross_entropy_error(y, t): pass
+def softmax_loss(X, t): pass
+""",
+    "gradient": """
+import numpy as np
+def _numerical_gradient_1d(f, x): pass
+def numerical_gradient_2d(f, X): pass
+def numerical_gradient(f, x): pass
+""",
+    "util": """
+import numpy as np
+def smooth_curve(x): pass
+def shuffle_dataset(x, t): pass
+def conv_output_size(input_size, filter_size, stride=1, pad=0): pass
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0): pass
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0): pass
+""",
+    "layers": """
+import numpy as np
+from common.functions import *
+from common.util import im2col, col2im
+class Relu: pass
+class Sigmoid: pass
+class Affine: pass
+class SoftmaxWithLoss: pass
+class Dropout: pass
+class BatchNormalization: pass
+class Convolution: pass
+class Pooling: pass
+""",
+    "optimizer": """
+import numpy as np
+class SGD: pass
+class Momentum: pass
+class Nesterov: pass
+class AdaGrad: pass
+class RMSprop: pass
+class Adam: pass
+""",
+    "multi_layer_net": """
+import sys, os
+sys.path.append(os.pardir)
+import numpy as np
+from collections import OrderedDict
+from common.layers import *
+from common.gradient import numerical_gradient
+class MultiLayerNet: pass
+""",
+    "multi_layer_net_extend": """
+import sys, os
+sys.path.append(os.pardir)
+import numpy as np
+from collections import OrderedDict
+from common.layers import *
+from common.gradient import numerical_gradient
+class MultiLayerNetExtend: pass
+""",
+    "trainer": """
+import sys, os
+sys.path.append(os.pardir)
+import numpy as np
+from common.optimizer import *
+class Trainer: pass
+""",
+}
+
+
+def textbook_star_names(module, seen=None):
+    """The names ``from common.<module> import *`` binds, from the definitions above
+    (``from common.x import *`` inside them resolved the same way)."""
+    names = set()
+    for line in TEXTBOOK_MODULES[module].strip().splitlines():
+        words = line.replace(",", " ").split()
+        if words[0] in ("def", "class"):
+            names.add(words[1].split("(")[0].rstrip(":"))
+        elif words[0] == "import":
+            names.update("np" if "as" in words else w for w in words[1:] if w not in ("as", "numpy"))
+        elif words[0] == "from" and words[-1] == "*":
+            names |= textbook_star_names(words[1].split(".")[1])
+        elif words[0] == "from":
+            names.update(words[3:])
+    return {n for n in names if not n.startswith("_")}
+
+
+@pytest.mark.parametrize("module", sorted(TEXTBOOK_MODULES))
+def test_star_import_binds_what_the_textbooks_does(module):
+    expected = textbook_star_names(module)
     names = {}
-    exec("from fastnn.textbook.layers import *", names)
-    for name in ("Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",
-                 "Convolution", "Pooling", "softmax", "cross_entropy_error", "sigmoid",
-                 "im2col", "col2im", "np"):
-        assert name in names, name
+    exec(f"from fastnn.textbook.{module} import *", names)
+    missing = expected - set(names)
+    assert not missing, f"from fastnn.textbook.{module} import * lacks {sorted(missing)}"
+    assert names["np"] is np
+    if "os" in expected:
+        assert names["os"] is os and names["sys"] is sys
+    if "OrderedDict" in expected:
+        assert names["OrderedDict"] is collections.OrderedDict
 
 
 def test_relu_sigmoid_affine_attributes(rng):
@@ -70,6 +178,55 @@ def test_pooling_defaults_to_stride_2_and_records_arg_max(rng):
     windows = ref.im2col(x, 2, 3, 2, 0).reshape(-1, 6)
     np.testing.assert_array_equal(pool.arg_max, windows.argmax(axis=1))
     np.testing.assert_array_equal(out.transpose(0, 2, 3, 1).ravel(), windows.max(axis=1))
+
+
+def test_pooling_arg_max_with_integral_float_stride_and_pad(rng):
+    x = rng.standard_normal((2, 3, 6, 7))
+    floats, ints = T.Pooling(2, 3, stride=2.0, pad=1.0), T.Pooling(2, 3, stride=2, pad=1)
+    np.testing.assert_array_equal(floats.forward(x), ints.forward(x))
+    np.testing.assert_array_equal(floats.arg_max, ints.arg_max)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_scalar_convolution_bias_takes_the_weights_precision(dtype, rng):
+    """The textbook computes ``col @ col_W + b``: a Python float bias adds in W's dtype."""
+    x, W = rng.standard_normal((2, 3, 7, 6)).astype(dtype), rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    out = T.Convolution(W, 0.1).forward(x)
+    expected, _ = ref.conv_forward(x, W, np.full(4, 0.1, dtype=dtype), {"stride": 1, "pad": 0})
+    assert out.dtype == dtype
+    assert rel_error(out, expected) < (1e-14 if dtype == np.float64 else 1e-6)
+
+
+def test_relu_keeps_its_mask_apart_from_its_output(rng):
+    x = rng.standard_normal((4, 5))
+    relu = T.Relu()
+    out = relu.forward(x)
+    mask = relu.mask.copy()
+    out[...] = -1.0  # the caller edits the output in place
+    np.testing.assert_array_equal(relu.mask, mask)
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_array_equal(relu.backward(dout), np.where(x <= 0, 0, dout))
+
+
+@pytest.mark.parametrize("make", [lambda: MultiLayerNet(6, [5], 3),
+                                  lambda: MultiLayerNetExtend(6, [5], 3, use_batchnorm=True,
+                                                              use_dropout=True)],
+                         ids=["MultiLayerNet", "MultiLayerNetExtend"])
+def test_networks_deep_copy_and_pickle(make, rng):
+    np.random.seed(3)
+    net = make()
+    x, t = rng.standard_normal((4, 6)), np.array([0, 2, 1, 0])
+    net.gradient(x, t)
+    for duplicate in (copy.deepcopy, lambda net: pickle.loads(pickle.dumps(net))):
+        twin = duplicate(net)
+        assert twin.layers["Affine1"].W is twin.params["W1"]  # still the layers' arrays
+        assert twin.params["W1"] is not net.params["W1"]
+        np.testing.assert_array_equal(twin.predict(x), net.predict(x))
+        np.random.seed(5)
+        grads = twin.gradient(x, t)
+        np.random.seed(5)
+        for key, value in net.gradient(x, t).items():  # dropout from np.random in both
+            np.testing.assert_array_equal(grads[key], value)
 
 
 @pytest.mark.parametrize("t_kind", ["labels", "column", "one_hot"])

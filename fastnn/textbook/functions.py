@@ -7,8 +7,11 @@ sample's loss at -log(1e-7) = 16.1); the layer ``SoftmaxWithLoss`` computes the 
 """
 import numpy as np
 
+# The names ``from common.functions import *`` binds (the textbook's modules have no
+# __all__: a star import binds every public name, NumPy's ``np`` included).
 __all__ = ["identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu",
-           "relu_grad", "softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss"]
+           "relu_grad", "softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss",
+           "np"]
 
 
 def identity_function(x):

@@ -32,6 +32,18 @@ from fastnn.textbook.functions import __all__ as _function_names
 from fastnn.textbook.util import col2im, im2col  # noqa: F401
 
 
+class Relu(_layers.Relu):
+    __doc__ = _layers.Relu.__doc__ + """
+    As the textbook's, the layer keeps its mask apart from the array it returns: a caller
+    that edits the output in place changes neither ``mask`` nor ``backward``.
+    """
+
+    def forward(self, x, overwrite_x=False):
+        out = super().forward(x, overwrite_x)
+        self.cache = np.array(self.cache, copy=True)  # the backend's cache is the output
+        return out
+
+
 class Pooling(_layers.Pooling):
     __doc__ = _layers.Pooling.__doc__ + "\n    The textbook's default stride: 2.\n"
 
@@ -54,6 +66,6 @@ class BatchNormalization(_layers.BatchNormalization):
 
 
 globals().update(_layers.bind(functional, __name__, bases={
-    "Pooling": Pooling, "Dropout": Dropout, "BatchNormalization": BatchNormalization}))
+    "Relu": Relu, "Pooling": Pooling, "Dropout": Dropout, "BatchNormalization": BatchNormalization}))
 
 __all__ = list(_layers.LAYER_NAMES) + list(_function_names) + ["im2col", "col2im", "np"]

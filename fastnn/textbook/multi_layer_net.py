@@ -1,8 +1,10 @@
 """The textbook's ``common/multi_layer_net.py``: a fully connected network (no dropout,
 no batch normalisation) on fastnn's layers; see :mod:`fastnn.textbook.multi_layer_net_extend`."""
+from fastnn.textbook.multi_layer_net_extend import *  # noqa: F401,F403  (as the textbook's)
 from fastnn.textbook.multi_layer_net_extend import MultiLayerNetExtend
+from fastnn.textbook.multi_layer_net_extend import __all__ as _extend_names
 
-__all__ = ["MultiLayerNet"]
+__all__ = ["MultiLayerNet"] + [name for name in _extend_names if name != "MultiLayerNetExtend"]
 
 
 class MultiLayerNet(MultiLayerNetExtend):

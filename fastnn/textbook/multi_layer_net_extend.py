@@ -6,13 +6,19 @@ Same constructor, attributes (``params``, ``layers`` named 'Affine1', 'BatchNorm
 textbook's: weights drawn from NumPy's global generator (``np.random.randn``) in the
 same order, float64.
 """
+import os  # noqa: F401  (os, sys, OrderedDict and the layers: the textbook's star import)
+import sys  # noqa: F401
+from collections import OrderedDict  # noqa: F401
+
 import numpy as np
 
 from fastnn.nets import Network, init_std
 from fastnn.textbook import layers as L
 from fastnn.textbook.gradient import numerical_gradient
+from fastnn.textbook.layers import *  # noqa: F401,F403
+from fastnn.textbook.layers import __all__ as _layer_names
 
-__all__ = ["MultiLayerNetExtend"]
+__all__ = ["MultiLayerNetExtend", "numerical_gradient", "os", "sys", "OrderedDict"] + list(_layer_names)
 
 
 class MultiLayerNetExtend(Network):

@@ -5,11 +5,16 @@ drawn with replacement from NumPy's global generator (``np.random.choice``), so
 ``np.random.seed`` reproduces a run.  (:class:`fastnn.train.Trainer` is fastnn's own:
 shuffled epochs, progress bar, checkpoints.)
 """
+import os  # noqa: F401  (os, sys and the optimizers: bound by the textbook's star import)
+import sys  # noqa: F401
+
 import numpy as np
 
 from fastnn.optim import get_optimizer
+from fastnn.textbook.optimizer import *  # noqa: F401,F403
+from fastnn.textbook.optimizer import __all__ as _optimizer_names
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "os", "sys"] + list(_optimizer_names)
 
 
 class Trainer:

@@ -8,7 +8,8 @@ import numpy as np
 
 from fastnn.functional import col2im, im2col
 
-__all__ = ["smooth_curve", "shuffle_dataset", "conv_output_size", "im2col", "col2im"]
+__all__ = ["smooth_curve", "shuffle_dataset", "conv_output_size", "im2col", "col2im",
+           "np"]  # as the textbook's star import
 
 
 def smooth_curve(x):
