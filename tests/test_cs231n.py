@@ -54,6 +54,29 @@ def test_dropout_masks_are_the_assignments_for_a_seed(p, rng):
     np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.75])
+def test_the_2017_assignments_p_drops_units(p, rng):
+    import fastnn.cs231n
+    x = rng.standard_normal((40, 50))
+    assert fastnn.cs231n.set_dropout_convention(2017) == 2018
+    try:
+        out, cache = layers.dropout_forward(x, {"mode": "train", "p": p, "seed": 7})
+        with pytest.raises(ValueError, match=r"probability of dropping a unit .* \[0, 1\)"):
+            layers.dropout_forward(x, {"mode": "train", "p": 1.0})
+    finally:
+        assert fastnn.cs231n.set_dropout_convention(2018) == 2017
+    np.random.seed(7)
+    mask = (np.random.rand(*x.shape) >= p) / (1 - p)
+    np.testing.assert_array_equal(out, x * mask)
+    assert abs((out == 0).mean() - p) < 0.05  # p of the units dropped, not kept
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_array_equal(layers.dropout_backward(dout, cache), dout * mask)
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\]"):  # 2018 again: p keeps
+        layers.dropout_forward(x, {"mode": "train", "p": 0.0})
+    with pytest.raises(ValueError, match="year must be the assignment's year"):
+        fastnn.cs231n.set_dropout_convention("2017")
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_fast_layer_variants_match_the_reference(seed):
     rng = np.random.default_rng(seed)

@@ -12,4 +12,13 @@ gradient checks) runs on compiled kernels with the same numbers::
 and the ``_im2col``/``_strides``/``_reshape`` variants) and
 :mod:`~fastnn.cs231n.layer_utils` (the sandwich layers).  Every function is fastnn's
 (:mod:`fastnn.functional`) except dropout, which draws the assignment's masks.
+
+``dropout_param['p']`` is the probability of *keeping* a unit, as in the assignments from
+2018 on.  The 2017 assignment's ``p`` drops a unit; a 2017 notebook runs with its own
+meaning after one line::
+
+    import fastnn.cs231n; fastnn.cs231n.set_dropout_convention(2017)
 """
+from fastnn.cs231n.layers import set_dropout_convention
+
+__all__ = ["set_dropout_convention"]
