@@ -1,7 +1,26 @@
 """The ``fastnn`` command: ``fastnn info``, ``fastnn bench``, ``fastnn train`` and
-``fastnn recommend`` (also ``python -m fastnn``)."""
+``fastnn recommend`` (also ``python -m fastnn``).
+
+Every known failure of a command (missing or malformed data, a bad checkpoint or
+parameter file, an option the library refuses, an output path that cannot be written)
+is one line on stderr, ``fastnn COMMAND: what went wrong``, and exit status 2, as
+argparse does for a malformed command line; no traceback.
+"""
 import argparse
+import os
 import sys
+
+# What the library raises for bad data, files and options: the errors a user can fix.
+# Anything else is a bug in fastnn and keeps its traceback.
+KNOWN_ERRORS = (ValueError, OSError, RuntimeError)
+
+
+def _check_output(option, path):
+    """An output path's directory must exist (checked before any work is done)."""
+    if path:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"{option} {path}: the directory {directory} does not exist")
 
 
 def _info(args):
@@ -15,11 +34,12 @@ def _bench(args):
     import fastnn
     from fastnn import bench
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    _check_output("--json", args.json)
+    if args.threads is not None:
+        fastnn.set_num_threads(args.threads)
     if args.simd:
         if args.simd not in fastnn.simd_levels():
-            print(f"fastnn bench: --simd {args.simd}: this CPU runs {', '.join(fastnn.simd_levels())}",
-                  file=sys.stderr)
-            return 2
+            raise ValueError(f"--simd {args.simd}: this CPU runs {', '.join(fastnn.simd_levels())}")
         fastnn.set_simd_level(args.simd)
     result = bench.run(threads=args.threads, dtypes=dtypes, with_reference=not args.no_reference)
     print(bench.format_table(result))
@@ -40,13 +60,13 @@ def _load_data(args):
     has = lambda name: data.find_file(data_dir, name) is not None  # noqa: E731
     if not has("t10k-images-idx3-ubyte"):
         if args.data_dir:
-            raise SystemExit(f"fastnn train: no MNIST files in {args.data_dir}")
+            raise FileNotFoundError(f"no MNIST files in {args.data_dir}")
         try:
             data.download_mnist(data_dir)
         except ConnectionError as exc:
-            raise SystemExit(f"fastnn train: MNIST is not in {data_dir} and could not be "
-                             f"downloaded ({exc}). Pass the directory holding the IDX files "
-                             f"with --data-dir.") from None
+            raise ConnectionError(f"MNIST is not in {data_dir} and could not be downloaded "
+                                  f"({exc}). Pass the directory holding the IDX files with "
+                                  f"--data-dir.") from None
     flatten = args.model == "mlp"
     if has("train-images-idx3-ubyte"):
         return data.load_mnist(data_dir, flatten=flatten)
@@ -65,7 +85,12 @@ def _train(args):
     from fastnn.train import Trainer
     comm = distributed.world()
     leader = comm.rank == 0  # only rank 0 prints, plots and saves
-    if args.threads:
+    if leader:
+        for option in ("save", "plot", "checkpoint"):
+            _check_output(f"--{option}", getattr(args, option))
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    if args.threads is not None:
         fastnn.set_num_threads(args.threads)
     elif comm.size > 1 and "OMP_NUM_THREADS" not in os.environ:
         fastnn.set_num_threads(distributed.default_threads(comm))
@@ -112,9 +137,17 @@ def _recommend(args):
     import fastnn
     from fastnn import movielens
     from fastnn import recommend as rc
-    if args.threads:
+    for option in ("save", "plot"):
+        _check_output(f"--{option}", getattr(args, option))
+    if args.threads is not None:
         fastnn.set_num_threads(args.threads)
+    for option in ("epochs", "top"):
+        if getattr(args, option) < (0 if option == "epochs" else 1):
+            raise ValueError(f"--{option} must be >= {0 if option == 'epochs' else 1}, got "
+                             f"{getattr(args, option)}")
     data = movielens.load_movielens(args.data_dir, split=args.split)
+    if args.user is not None and not 1 <= args.user <= len(data.train):
+        raise ValueError(f"--user {args.user}: user ids are 1..{len(data.train)}")
     n_movies = data.train.shape[1]
     common = {"dtype": np.dtype(args.dtype), "seed": args.seed, "backend": args.backend}
     if args.model == "rbm":
@@ -180,9 +213,16 @@ def _plot_losses(history, path, ylabel):
     plt.close(fig)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (``fastnn train: argument --threads: ...``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="fastnn", description="Fast CPU neural-network layers for NumPy.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="fastnn", description="Fast CPU neural-network layers for NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     info = sub.add_parser("info", help="how fastnn was built and how it will run")
     info.set_defaults(run=_info)
     bench = sub.add_parser(
@@ -256,29 +296,46 @@ def main(argv=None):
     rec.set_defaults(run=_recommend)
     args = parser.parse_args(argv)
     if args.command != "train":
-        return args.run(args)
+        return _one_line_errors(args)
     return _everywhere(args)
+
+
+def _one_line_errors(args):
+    """Run the command; a known error becomes one line on stderr and exit status 2."""
+    try:
+        return args.run(args)
+    except KNOWN_ERRORS as exc:
+        print(f"fastnn {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _everywhere(args):
     """Run a command that may run on several MPI ranks: an exception on one rank prints
-    its traceback and ends every rank (MPI_Abort) instead of leaving the others waiting."""
+    its message (a known error) or traceback and ends every rank (MPI_Abort) instead of
+    leaving the others waiting."""
     from fastnn import distributed
     comm = distributed.world()
     if comm.size == 1:
-        return args.run(args)
+        return _one_line_errors(args)
     try:
         return args.run(args)
     except BaseException as exc:  # noqa: BLE001 (any failure must end every rank)
         if isinstance(exc, SystemExit) and not exc.code:
             raise
-        import traceback
-        traceback.print_exc()
+        known = isinstance(exc, KNOWN_ERRORS)
+        if known:
+            sys.stderr.write(f"fastnn {args.command}: {exc}\n")
+        else:
+            import traceback
+            traceback.print_exc()
         sys.stderr.write(f"fastnn: rank {comm.rank} of {comm.size} failed; ending every rank\n")
         sys.stderr.flush()
         import time
         time.sleep(0.5)  # let the launcher forward the message before the abort ends it
-        comm.Abort(1)
+        comm.Abort(2 if known else 1)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,85 @@ def test_fma_ceiling_is_positive_and_finite():
     from fastnn._kernels import ceilings
     value = ceilings.fma_gflops(1, True, iterations=100_000)
     assert np.isfinite(value) and value > 0
+
+
+# -- every known failure: one line on stderr, exit status 2 ------------------------------------
+
+def _write_corrupt_mnist(directory):
+    directory.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (directory / name).write_bytes(b"\x1f\x8b not really gzip")
+    return directory
+
+
+def _write_malformed_movielens(directory):
+    directory.mkdir()
+    (directory / "u.info").write_text("4 users\n5 items\n1 ratings\n")
+    (directory / "u1.base").write_text("1\t1\t9\t881250949\n")  # a rating of 9
+    (directory / "u1.test").write_text("")
+    return directory
+
+
+def _write_movielens(directory):
+    from movielens_files import planted_ratings, write_movielens
+    train, test = planted_ratings(users=30, movies=40, per_user=10)
+    return write_movielens(directory, train, test)
+
+
+FAILURES = {
+    # command line                                  what the one line says
+    "info: bad option": (lambda d: ["info", "--verbose"], "unrecognized arguments: --verbose"),
+    "bench: bad option": (lambda d: ["bench", "--threads", "0"], "n must be >= 1, got 0"),
+    "bench: bad dtype": (lambda d: ["bench", "--dtype", "float16"], "invalid choice: 'float16'"),
+    "bench: unwritable output": (lambda d: ["bench", "--json", str(d / "no" / "b.json")],
+                                 "does not exist"),
+    "train: missing data": (lambda d: ["train", "--data-dir", str(d)], "no MNIST files in"),
+    "train: bad file": (lambda d: ["train", "--data-dir", str(_write_corrupt_mnist(d / "m"))],
+                        "not a readable IDX file"),
+    "train: bad option": (lambda d: ["train", "--batch-size", "x"], "invalid int value: 'x'"),
+    "train: bad number": (lambda d: ["train", "--threads", "0"], "n must be >= 1"),
+    "train: bad interval": (lambda d: ["train", "--checkpoint", str(d / "c"), "--checkpoint-every", "0"],
+                            "--checkpoint-every must be >= 1"),
+    "train: unwritable output": (lambda d: ["train", "--save", str(d / "no" / "p.npz")],
+                                 "does not exist"),
+    "recommend: missing data": (lambda d: ["recommend", "--data-dir", str(d)], "could not fetch"),
+    "recommend: bad file": (lambda d: ["recommend", "--data-dir",
+                                       str(_write_malformed_movielens(d / "ml"))],
+                            "u1.base, line 1: rating 9 is outside 1..5"),
+    "recommend: bad option": (lambda d: ["recommend", "--data-dir", str(_write_movielens(d / "ml")),
+                                         "--hidden", "0"], "must be >= 1"),
+    "recommend: bad user": (lambda d: ["recommend", "--data-dir", str(_write_movielens(d / "ml")),
+                                       "--user", "31"], "--user 31: user ids are 1..30"),
+    "recommend: unwritable output": (lambda d: ["recommend", "--data-dir", str(_write_movielens(d / "ml")),
+                                              "--epochs", "0", "--save", str(d / "x" / "p.npz")],
+                                   "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_every_known_failure_is_one_line_and_exit_status_2(case, tmp_path, capsys, monkeypatch):
+    from fastnn import movielens
+    monkeypatch.setattr(movielens, "URL", (tmp_path / "nowhere.zip").as_uri())  # no network
+    make_args, message = FAILURES[case]
+    args = make_args(tmp_path)
+    try:
+        status = cli.main(args)
+    except SystemExit as exit_:  # argparse's errors
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"fastnn {args[0]}:") or err.startswith("fastnn: "), err
+    assert message in err, err
+
+
+def test_a_bad_checkpoint_is_one_line(tmp_path, capsys):
+    from test_data import MNIST_DIR
+    if not os.path.exists(os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip("the MNIST test set is not at ../shared/data/mnist")
+    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
+    status = cli.main(["train", "--data-dir", MNIST_DIR, "--model", "mlp", "--quiet",
+                       "--resume", str(tmp_path / "bad.ckpt")])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "truncated or not a fastnn checkpoint" in err
