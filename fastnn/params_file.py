@@ -9,6 +9,7 @@ refused, not half loaded), each of the model's shape, of a floating dtype (cast 
 model's) and finite.  Every refusal is a ``ValueError`` that names the file and the
 array; a file that does not exist is ``FileNotFoundError``.
 """
+import os
 import zipfile
 import zlib
 
@@ -23,8 +24,16 @@ _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zli
 
 
 def save(path, arrays):
-    """Write ``arrays`` (name -> array) to ``path`` as an ``.npz`` archive."""
-    np.savez(path, **arrays)
+    """Write ``arrays`` (name -> array) to ``path`` as an ``.npz`` archive (``.npz`` is
+    added to a name without it, as ``np.savez`` does), atomically: to ``PATH.tmp``, then
+    renamed, so an interrupted save leaves any previous file whole."""
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
 
 
 def read(what, path):

@@ -86,3 +86,18 @@ def test_files_that_are_not_parameters_are_value_errors(kind, tmp_path):
         assert_unchanged(model, before)
     with pytest.raises(FileNotFoundError):
         model.load_params(tmp_path / "missing.npz")
+
+
+def test_saving_is_atomic_and_names_the_file_as_numpy_does(tmp_path, monkeypatch):
+    model = MODELS["RBM"](6)
+    model.save_params(tmp_path / "w")  # np.savez's naming: .npz added
+    assert (tmp_path / "w.npz").exists() and not (tmp_path / "w.npz.tmp").exists()
+    before = (tmp_path / "w.npz").read_bytes()
+
+    def interrupted(file, **arrays):
+        file.write(b"half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.save_params(tmp_path / "w.npz")
+    assert (tmp_path / "w.npz").read_bytes() == before  # the previous file, whole
