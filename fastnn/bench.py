@@ -50,6 +50,10 @@ CASES = [
     Case("batchnorm", "spatial batchnorm", (32, 64, 32, 32)),
 ]
 
+# ``fastnn bench --quick``: one case of each kernel family, fewer repetitions.
+QUICK_CASES = [CASES[0], CASES[1], CASES[5], CASES[9]]
+QUICK_TIMING = {"min_time": 0.05, "min_reps": 3, "max_reps": 7}
+
 POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
@@ -134,17 +138,19 @@ def time_call(fn, min_time=0.4, min_reps=3, max_reps=25):
     return float(np.median(times)), float(np.min(times)), float(np.max(times))
 
 
-def measure_ceilings(threads, dtype):
-    """This machine's limits, now: FMA loop and NumPy matmul GFLOP/s, copy GB/s."""
+def measure_ceilings(threads, dtype, quick=False):
+    """This machine's limits, now: FMA loop and NumPy matmul GFLOP/s, copy GB/s
+    (``quick``: shorter measurements, for a first look)."""
     from fastnn._kernels import ceilings
     single = np.dtype(dtype) == np.float32
-    fma = max(ceilings.fma_gflops(threads, single) for _ in range(3))
-    n = 2048 if single else 1536
+    fma = max(ceilings.fma_gflops(threads, single) for _ in range(1 if quick else 3))
+    n = (1024 if quick else 2048) if single else (768 if quick else 1536)
     a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
-    matmul_s = time_call(lambda: a @ a, min_time=0.5)[0]
+    min_time = 0.1 if quick else 0.5
+    matmul_s = time_call(lambda: a @ a, min_time=min_time)[0]
     src = np.ones(64 * 2**20 // 8)  # 64 MiB: bigger than every cache here
     dst = np.empty_like(src)
-    copy_s = time_call(lambda: np.copyto(dst, src), min_time=0.5)[0]
+    copy_s = time_call(lambda: np.copyto(dst, src), min_time=min_time)[0]
     return {"fma_gflops": fma, "matmul_gflops": 2 * n**3 / matmul_s / 1e9,
             "copy_gbps": 2 * src.nbytes / copy_s / 1e9}
 
@@ -160,8 +166,14 @@ def _progress(done, total, label):
     sys.stderr.flush()
 
 
-def run(threads=None, dtypes=("float32", "float64"), cases=CASES, with_reference=True):
-    """Run the benchmark; return a dict with 'meta', 'ceilings' (per dtype) and 'rows'."""
+def run(threads=None, dtypes=("float32", "float64"), cases=None, with_reference=True,
+        quick=False):
+    """Run the benchmark; return a dict with 'meta', 'ceilings' (per dtype) and 'rows'.
+
+    cases: default :data:`CASES` (``quick``: :data:`QUICK_CASES`, timed with fewer
+    repetitions: a first look in seconds, not a measurement to quote)."""
+    cases = cases if cases is not None else (QUICK_CASES if quick else CASES)
+    timing = QUICK_TIMING if quick else {}
     try:
         import torch
     except ImportError:
@@ -171,14 +183,14 @@ def run(threads=None, dtypes=("float32", "float64"), cases=CASES, with_reference
     threads = fastnn.get_num_threads()
     if torch is not None:
         torch.set_num_threads(threads)
-    result = {"meta": {"fastnn": fastnn.__version__, "threads": threads,
+    result = {"meta": {"fastnn": fastnn.__version__, "threads": threads, "quick": quick,
                        "torch": torch.__version__ if torch else None,
                        "numpy": np.__version__, "build": fastnn.build_info()},
               "ceilings": {}, "rows": []}
     total = len(cases) * len(dtypes)
     done = 0
     for dtype in dtypes:
-        result["ceilings"][dtype] = measure_ceilings(threads, dtype)
+        result["ceilings"][dtype] = measure_ceilings(threads, dtype, quick)
         for case in cases:
             _progress(done, total, f"{case.label} {dtype}")
             rng = np.random.default_rng(0)
@@ -186,10 +198,11 @@ def run(threads=None, dtypes=("float32", "float64"), cases=CASES, with_reference
             amount, unit = work(case, dtype, out_shape)
             row = {"kind": case.kind, "label": case.label, "shape": case.describe(),
                    "dtype": dtype, "work": amount, "unit": unit}
-            row["fastnn"] = time_call(lambda: numpy_step(fast, case, x, w, b, dout))
-            row["reference"] = (time_call(lambda: numpy_step(ref, case, x, w, b, dout), min_time=0.2)
+            row["fastnn"] = time_call(lambda: numpy_step(fast, case, x, w, b, dout), **timing)
+            row["reference"] = (time_call(lambda: numpy_step(ref, case, x, w, b, dout),
+                                          **{"min_time": 0.2, **timing})
                                 if with_reference else None)
-            row["torch"] = (time_call(torch_step(torch, case, x, w, b, dout))
+            row["torch"] = (time_call(torch_step(torch, case, x, w, b, dout), **timing)
                             if torch is not None else None)
             result["rows"].append(row)
             done += 1
@@ -206,6 +219,9 @@ def format_table(result):
     lines.append(f"fastnn {meta['fastnn']} | threads {meta['threads']} | numpy {meta['numpy']} | "
                  f"torch {meta['torch'] or 'not installed'} | simd {level} "
                  f"(this CPU: {', '.join(supported)})")
+    if meta.get("quick"):
+        lines.append("--quick: four cases, few repetitions: a first look, not numbers to quote "
+                     "(fastnn bench without --quick measures every case)")
     width = 512 if level == "avx512" else 256
     for dtype, c in result["ceilings"].items():
         lines.append(f"ceilings {dtype}: FMA loop ({width}-bit) {c['fma_gflops']:.0f} GFLOP/s, NumPy matmul "

@@ -41,7 +41,8 @@ def _bench(args):
         if args.simd not in fastnn.simd_levels():
             raise ValueError(f"--simd {args.simd}: this CPU runs {', '.join(fastnn.simd_levels())}")
         fastnn.set_simd_level(args.simd)
-    result = bench.run(threads=args.threads, dtypes=dtypes, with_reference=not args.no_reference)
+    result = bench.run(threads=args.threads, dtypes=dtypes, with_reference=not args.no_reference,
+                       quick=args.quick)
     print(bench.format_table(result))
     if args.json:
         bench.save_json(result, args.json)
@@ -52,26 +53,29 @@ def _bench(args):
 MODELS = ("simple-convnet", "deep-convnet", "mlp")
 
 
-def _load_data(args):
-    """MNIST from --data-dir (or the cache; downloaded there when possible).  With only the
-    10,000 test images at hand, they are split --train-size / --test-size."""
+def _load_data(args, say=print):
+    """MNIST from --data-dir, else from the cache (downloaded there when possible), else the
+    10,000-image test set bundled with fastnn.  With only the test set, its images are
+    split --train-size / --test-size, and ``say`` prints one line saying so."""
     from fastnn import data
     data_dir = args.data_dir or data.default_data_dir()
-    has = lambda name: data.find_file(data_dir, name) is not None  # noqa: E731
-    if not has("t10k-images-idx3-ubyte"):
+    bundled = False
+    if data.find_file(data_dir, "t10k-images-idx3-ubyte") is None:
         if args.data_dir:
             raise FileNotFoundError(f"no MNIST files in {args.data_dir}")
         try:
-            data.download_mnist(data_dir)
-        except ConnectionError as exc:
-            raise ConnectionError(f"MNIST is not in {data_dir} and could not be downloaded "
-                                  f"({exc}). Pass the directory holding the IDX files with "
-                                  f"--data-dir.") from None
+            data.download_mnist(data_dir, timeout=10)
+        except ConnectionError:
+            data_dir, bundled = data.BUNDLED_MNIST_DIR, True
     flatten = args.model == "mlp"
-    if has("train-images-idx3-ubyte"):
+    if not bundled and data.find_file(data_dir, "train-images-idx3-ubyte") is not None:
         return data.load_mnist(data_dir, flatten=flatten)
-    print(f"only the MNIST test set is in {data_dir}: training on its first "
-          f"{args.train_size}, testing on its last {args.test_size}")
+    split = f"the first {args.train_size} to train, the last {args.test_size} to test"
+    if bundled:
+        say(f"MNIST is not in {data.default_data_dir()} and could not be downloaded: using "
+            f"the MNIST test set bundled with fastnn (10,000 images: {split})")
+    else:
+        say(f"only the MNIST test set is in {data_dir}: {split}")
     return data.load_mnist(data_dir, flatten=flatten, split=(args.train_size, args.test_size))
 
 
@@ -94,7 +98,8 @@ def _train(args):
         fastnn.set_num_threads(args.threads)
     elif comm.size > 1 and "OMP_NUM_THREADS" not in os.environ:
         fastnn.set_num_threads(distributed.default_threads(comm))
-    (x_train, t_train), (x_test, t_test) = _load_data(args)
+    (x_train, t_train), (x_test, t_test) = _load_data(
+        args, say=print if leader else lambda line: None)
     dtype = np.dtype(args.dtype)
     x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
     common = {"backend": args.backend, "dtype": dtype, "seed": args.seed}
@@ -236,13 +241,16 @@ def main(argv=None):
                             "CPU supports; see fastnn info)")
     bench.add_argument("--no-reference", action="store_true",
                        help="skip the (slow) NumPy reference timings")
+    bench.add_argument("--quick", action="store_true",
+                       help="four cases with few repetitions (seconds): a first look")
     bench.set_defaults(run=_bench)
     train = sub.add_parser(
         "train", help="train a network on MNIST and report its test accuracy",
         description="Train a network on MNIST. Ends with the line 'test accuracy: 0.XXXX'.")
     train.add_argument("--model", choices=MODELS, default="simple-convnet")
     train.add_argument("--data-dir", help="directory with the MNIST IDX files (.gz or raw); "
-                       "default: $FASTNN_DATA or ~/.cache/fastnn/mnist, downloaded if absent")
+                       "default: $FASTNN_DATA or ~/.cache/fastnn/mnist, downloaded if absent; "
+                       "without a network, the MNIST test set bundled with fastnn")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=100)
     train.add_argument("--optimizer", default="adam",

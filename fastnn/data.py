@@ -6,6 +6,7 @@
 ``$FASTNN_DATA``, else ``~/.cache/fastnn/mnist``); a corrupt or truncated file is a clear
 error, never a wrong array.  Where only the 10,000-image test set is at hand,
 ``split=(n_train, n_test)`` divides it (first n_train images to train, last n_test to test).
+That test set ships with fastnn, in :data:`BUNDLED_MNIST_DIR`.
 """
 import gzip
 import hashlib
@@ -20,7 +21,7 @@ import zlib
 import numpy as np
 
 __all__ = ["load_mnist", "read_idx", "download_mnist", "default_data_dir", "find_file",
-           "MNIST_FILES"]
+           "MNIST_FILES", "BUNDLED_MNIST_DIR"]
 
 # name -> (md5 of the official .gz file, shape of its array)
 MNIST_FILES = {
@@ -31,6 +32,10 @@ MNIST_FILES = {
 }
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
            "http://yann.lecun.com/exdb/mnist/")
+
+# The official MNIST test set (10,000 digits, CC BY-SA 3.0), shipped inside the package:
+# what `fastnn train` and the tests use where no full MNIST is at hand (its README.md).
+BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data_files", "mnist")
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}

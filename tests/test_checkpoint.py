@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastnn import checkpoint, nets
+from fastnn.data import BUNDLED_MNIST_DIR as MNIST_DIR
 from fastnn.train import Trainer
-
-MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "mnist")
 
 
 def make_trainer(seed=0, optimizer="Adam", samples=90, batch_size=20, lr=0.01, dtype=np.float64,
@@ -86,7 +85,6 @@ def test_truncated_foreign_and_mismatched_checkpoints_are_clear_errors(tmp_path)
     assert not (tmp_path / "good.ckpt.tmp").exists()  # written, then renamed
 
 
-@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
 def test_fastnn_train_killed_mid_run_and_resumed(tmp_path):
     fastnn_cli = shutil.which("fastnn", path=os.path.dirname(sys.executable))
     base = [fastnn_cli, "train", "--model", "mlp", "--epochs", "25", "--train-size", "2000",

@@ -53,7 +53,8 @@ def test_bench_runs_and_reports_every_case(tmp_path, monkeypatch):
              bench.Case("avg_pool", "tiny avg", (2, 3, 6, 6)),
              bench.Case("batchnorm", "tiny bn", (2, 3, 6, 6))]
     monkeypatch.setattr(bench, "measure_ceilings",
-                        lambda threads, dtype: {"fma_gflops": 100.0, "matmul_gflops": 80.0, "copy_gbps": 20.0})
+                        lambda threads, dtype, quick=False: {"fma_gflops": 100.0, "matmul_gflops": 80.0,
+                                                             "copy_gbps": 20.0})
     result = bench.run(dtypes=("float64",), cases=cases)
     assert [row["label"] for row in result["rows"]] == [c.label for c in cases]
     table = bench.format_table(result)
@@ -62,6 +63,19 @@ def test_bench_runs_and_reports_every_case(tmp_path, monkeypatch):
     path = tmp_path / "bench.json"
     bench.save_json(result, path)
     assert json.loads(path.read_text())["rows"][0]["unit"] == "FLOP"
+
+
+def test_bench_quick_runs_one_case_of_each_family(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(bench, "time_call", lambda fn, **kw: calls.append(kw) or (1e-3, 1e-3, 2e-3))
+    assert cli.main(["bench", "--quick", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "--quick" in out
+    assert {c.kind for c in bench.QUICK_CASES} == {"conv", "max_pool", "batchnorm"}
+    for case in bench.QUICK_CASES:
+        assert case.label in out
+    quick_calls = [kw for kw in calls if kw.get("max_reps") == bench.QUICK_TIMING["max_reps"]]
+    assert len(quick_calls) >= 2 * len(bench.QUICK_CASES)  # fastnn and the reference, each case
 
 
 def test_fma_ceiling_is_positive_and_finite():
@@ -142,8 +156,6 @@ def test_every_known_failure_is_one_line_and_exit_status_2(case, tmp_path, capsy
 
 def test_a_bad_checkpoint_is_one_line(tmp_path, capsys):
     from test_data import MNIST_DIR
-    if not os.path.exists(os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz")):
-        pytest.skip("the MNIST test set is not at ../shared/data/mnist")
     (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
     status = cli.main(["train", "--data-dir", MNIST_DIR, "--model", "mlp", "--quiet",
                        "--resume", str(tmp_path / "bad.ckpt")])

@@ -9,10 +9,7 @@ import pytest
 
 from fastnn import data
 
-MNIST_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
-needs_mnist = pytest.mark.skipif(
-    not os.path.exists(os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz")),
-    reason="the MNIST test set is not at ../shared/data/mnist (it is on the project's machines)")
+MNIST_DIR = data.BUNDLED_MNIST_DIR  # the official test set, installed with the package
 
 
 def idx_bytes(array):
@@ -54,8 +51,7 @@ def test_read_idx_rejects_a_broken_gzip_stream(tmp_path):
         data.read_idx(path)
 
 
-@needs_mnist
-def test_the_official_test_set_matches_its_checksums_and_loads():
+def test_the_bundled_test_set_is_the_official_one_and_loads():
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         md5 = hashlib.md5(open(os.path.join(MNIST_DIR, name + ".gz"), "rb").read()).hexdigest()
         assert md5 == data.MNIST_FILES[name][0]
@@ -69,7 +65,6 @@ def test_the_official_test_set_matches_its_checksums_and_loads():
     np.testing.assert_array_equal(t.sum(axis=1), 1)
 
 
-@needs_mnist
 def test_without_a_training_set_load_mnist_asks_for_a_split():
     with pytest.raises(FileNotFoundError, match=r"split=\(n_train, n_test\)"):
         data.load_mnist(MNIST_DIR)

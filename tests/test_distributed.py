@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastnn import distributed, nets
+from fastnn.data import BUNDLED_MNIST_DIR
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi", "train_steps.py")
 MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
@@ -173,11 +174,10 @@ def test_a_failing_rank_ends_every_rank_promptly(tmp_path):
     assert not (tmp_path / "never.npz").exists()
 
 
-MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "mnist")
+MNIST_DIR = BUNDLED_MNIST_DIR
 
 
 @needs_mpi
-@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
 def test_fastnn_train_under_mpiexec_prints_once(tmp_path):
     fastnn_cli = shutil.which("fastnn", path=os.path.dirname(sys.executable))
     command = [MPIEXEC, "-n", "2", fastnn_cli, "train", "--model", "mlp", "--epochs", "1",
@@ -193,7 +193,6 @@ def test_fastnn_train_under_mpiexec_prints_once(tmp_path):
 
 
 @needs_mpi
-@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
 def test_resume_on_many_ranks_gives_the_uninterrupted_weights(tmp_path):
     fastnn_cli = shutil.which("fastnn", path=os.path.dirname(sys.executable))
     base = [MPIEXEC, "-n", "2", fastnn_cli, "train", "--model", "mlp", "--train-size", "600",
@@ -212,7 +211,6 @@ def test_resume_on_many_ranks_gives_the_uninterrupted_weights(tmp_path):
 
 
 @needs_mpi
-@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST test set is not at ../shared/data/mnist")
 def test_fastnn_train_ends_every_rank_when_one_fails(tmp_path):
     """Rank 0 cannot write its checkpoint after epoch 1 while rank 1 goes on into epoch 2
     (and would wait for rank 0's gradients forever): every rank must end, promptly."""

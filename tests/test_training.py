@@ -1,17 +1,15 @@
-"""Training on real digits (the MNIST test set at ../shared/data/mnist, split 8,000 /
-2,000): the accuracy targets, the overfitting experiment, the autoencoder and the RBM, and
-the `fastnn train` command.  Skipped, with the reason, where the digits are absent."""
+"""Training on real digits (the MNIST test set bundled with fastnn, split 8,000 / 2,000):
+the accuracy targets, the overfitting experiment, the autoencoder and the RBM, and the
+`fastnn train` command."""
 import os
 
 import numpy as np
 import pytest
-from test_data import MNIST_DIR, needs_mnist
+from test_data import MNIST_DIR
 
 from fastnn import cli, nets
 from fastnn.data import load_mnist
 from fastnn.train import Trainer
-
-pytestmark = needs_mnist
 
 
 @pytest.fixture(scope="module")
@@ -109,12 +107,7 @@ def test_fastnn_train_ends_with_the_test_accuracy(tmp_path, capsys):
     assert (tmp_path / "mlp.npz").exists()
 
 
-def test_fastnn_train_without_data_names_data_dir(tmp_path, monkeypatch, capsys):
-    from fastnn import data
-    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "empty"))
-    monkeypatch.setattr(data, "MIRRORS", ((tmp_path / "nowhere").as_uri() + "/",))
-    assert cli.main(["train", "--epochs", "1", "--quiet"]) == 2
-    assert "--data-dir" in capsys.readouterr().err
+def test_fastnn_train_with_an_empty_data_dir_says_so(tmp_path, capsys):
     assert cli.main(["train", "--data-dir", str(tmp_path), "--quiet"]) == 2
     assert "no MNIST files in" in capsys.readouterr().err
 
@@ -148,3 +141,15 @@ def test_trainer_refuses_non_finite_data_naming_the_first_bad_value(which, rng):
     net = nets.MultiLayerNet(4, [3], 2, seed=0)
     with pytest.raises(ValueError, match=rf"Trainer: {which} must be finite, but {which}\[1, 0\] is inf"):
         Trainer(net, **data)
+
+
+def test_fastnn_train_offline_trains_on_the_bundled_digits(tmp_path, monkeypatch, capsys):
+    """A fresh machine without a network: no MNIST cached, no mirror reachable."""
+    from fastnn import data
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "MIRRORS", ((tmp_path / "nowhere").as_uri() + "/",))
+    assert cli.main(["train", "--model", "mlp", "--epochs", "1", "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("MNIST is not in") and "bundled with fastnn" in lines[0]
+    assert "first 8000 to train, the last 2000 to test" in lines[0]
+    assert lines[-1].startswith("test accuracy: 0.") and float(lines[-1].split()[-1]) > 0.8
