@@ -1,7 +1,15 @@
 """Build fastnn's Cython kernels.
 
-Flags are portable by default (``-O3``, no ``-march``); OpenMP is used when a test
-program compiles and links with it, and the build goes on single-threaded when not.
+Flags are portable by default (``-O3``, no ``-march``).  OpenMP is required: the build
+stops with an error when the compiler cannot compile and link an OpenMP program, unless
+``FASTNN_NO_OPENMP=1`` asks for a single-threaded build (then it says so).  The probe
+compiles and links but runs nothing, so it works when cross-compiling.
+
+The build writes nothing into the package's sources (the C files Cython generates and the
+recorded build configuration go under ``build/``; ``build_ext --inplace`` puts the
+compiled modules and ``_build_config.py`` beside the sources, as it is asked to), and
+recompiles an extension only when its sources changed or a build variable did (the
+flags, the compiler, the Python, NumPy or Cython version, the variables below).
 
 Environment variables read at build time:
 
@@ -11,6 +19,8 @@ Environment variables read at build time:
 ``FASTNN_SANITIZE=1``    build with AddressSanitizer and UndefinedBehaviorSanitizer (for
                          tests/sanitize.sh; run Python with libasan preloaded).
 """
+import glob
+import json
 import os
 import platform
 import shutil
@@ -19,6 +29,7 @@ import sys
 import sysconfig
 import tempfile
 
+import Cython
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -30,14 +41,20 @@ KERNELS = ["threads", "simd", "conv", "im2col", "pool", "batchnorm", "elementwis
 
 OPENMP_TEST_PROGRAM = r"""
 #include <omp.h>
-#include <stdio.h>
 int main(void) {
     int n = 0;
     #pragma omp parallel reduction(+:n)
     n += 1;
-    printf("%d\n", n > 0 && omp_get_max_threads() > 0);
-    return 0;
+    return n > 0 && omp_get_max_threads() > 0 ? 0 : 1;
 }
+"""
+
+NO_OPENMP_ERROR = """
+fastnn: the C compiler ({compiler}) cannot compile and link an OpenMP program with {flags}.
+fastnn's kernels are multithreaded with OpenMP; without it they run on one thread.
+  - Linux: install your compiler's OpenMP runtime (GCC has libgomp; for clang, libomp-dev).
+  - macOS: brew install libomp, then build again (see the README, "Building on macOS").
+  - Or build single-threaded on purpose: FASTNN_NO_OPENMP=1 pip install ...
 """
 
 
@@ -55,18 +72,17 @@ def openmp_flags(compiler):
 
 
 def openmp_works(compiler, compile_args, link_args):
-    """Compile, link and run a tiny OpenMP program: detection, not assumption."""
+    """Compile and link a tiny OpenMP program (not run: a cross-compiler's program may not
+    run here): detection, not assumption."""
     tmp = tempfile.mkdtemp(prefix="fastnn-openmp-")
     try:
         source = os.path.join(tmp, "test_openmp.c")
         with open(source, "w") as f:
             f.write(OPENMP_TEST_PROGRAM)
         objects = compiler.compile([source], output_dir=tmp, extra_postargs=compile_args)
-        exe = os.path.join(tmp, "test_openmp")
-        compiler.link_executable(objects, exe, extra_postargs=link_args)
-        out = subprocess.run([exe], capture_output=True, text=True, timeout=60)
-        return out.returncode == 0 and out.stdout.strip() == "1"
-    except Exception:  # any compile, link or run failure means "no OpenMP"
+        compiler.link_executable(objects, os.path.join(tmp, "test_openmp"), extra_postargs=link_args)
+        return True
+    except Exception:  # any compile or link failure means "no OpenMP"
         return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -84,14 +100,8 @@ def compiler_version(compiler):
 
 
 class BuildExt(build_ext):
-    """build_ext that chooses the flags for the compiler at hand and records them."""
-
-    def finalize_options(self):
-        super().finalize_options()
-        # Always compile: setuptools' up-to-date check looks at the sources only, so a
-        # build/ left by an earlier build with other flags (FASTNN_NATIVE, FASTNN_SANITIZE,
-        # no OpenMP) would otherwise be installed as it is.
-        self.force = True
+    """build_ext that chooses the flags for the compiler at hand, records them, and
+    recompiles only what changed (sources, or any build variable)."""
 
     def build_extensions(self):
         compiler = self.compiler
@@ -112,24 +122,38 @@ class BuildExt(build_ext):
             compile_args += sanitize
             link_args += sanitize
 
-        omp_compile, omp_link = openmp_flags(compiler)
-        use_openmp = not env_flag("FASTNN_NO_OPENMP") and openmp_works(
-            compiler, omp_compile, omp_link)
+        use_openmp = not env_flag("FASTNN_NO_OPENMP")
         if use_openmp:
+            omp_compile, omp_link = openmp_flags(compiler)
+            if not openmp_works(compiler, omp_compile, omp_link):
+                raise SystemExit(NO_OPENMP_ERROR.format(compiler=compiler_version(compiler),
+                                                        flags=" ".join(omp_compile + omp_link)))
             compile_args += omp_compile
             link_args += omp_link
         else:
-            print("fastnn: building WITHOUT OpenMP (kernels will run single-threaded)")
+            print("fastnn: building WITHOUT OpenMP (FASTNN_NO_OPENMP=1): the kernels will run "
+                  "single-threaded", file=sys.stderr)
 
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args)
             ext.extra_link_args = link_args + list(ext.extra_link_args)
-        self.write_build_config(compiler, compile_args, link_args, use_openmp)
+            ext.depends = list(ext.depends) + HEADERS  # a changed header recompiles
+        config = self.build_config(compiler, compile_args, link_args, use_openmp)
+        # setuptools' up-to-date check looks at the sources only: an extension built with
+        # other flags (FASTNN_NATIVE, FASTNN_SANITIZE, no OpenMP, another NumPy) must be
+        # rebuilt although its sources did not change.
+        signature = os.path.join(self.build_temp, "fastnn-build-config.json")
+        if not os.path.exists(signature) or open(signature).read() != json.dumps(config):
+            self.force = True
+        self.write_build_config(config)
         super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(signature, "w") as f:
+            f.write(json.dumps(config))
 
-    def write_build_config(self, compiler, compile_args, link_args, use_openmp):
-        """Write fastnn/_build_config.py, read by fastnn.build_info()."""
-        config = {
+    def build_config(self, compiler, compile_args, link_args, use_openmp):
+        """What the build was: read by fastnn.build_info() (fastnn/_build_config.py)."""
+        return {
             "compiler": compiler_version(compiler),
             "compile_args": compile_args,
             "link_args": link_args,
@@ -139,17 +163,27 @@ class BuildExt(build_ext):
             "machine": platform.machine(),
             "python": sysconfig.get_python_version(),
             "numpy_build": numpy.__version__,
+            "cython": Cython.__version__,
         }
-        text = "# Generated by setup.py at build time; do not edit.\nCONFIG = %r\n" % (config,)
-        # Both the source tree (in-place and editable builds) and build_lib (wheels).
-        targets = [os.path.join(HERE, "fastnn")]
-        if not self.inplace:
-            targets.append(os.path.join(self.build_lib, "fastnn"))
-        for directory in targets:
-            os.makedirs(directory, exist_ok=True)
-            with open(os.path.join(directory, "_build_config.py"), "w") as f:
-                f.write(text)
 
+    def write_build_config(self, config):
+        """Write fastnn/_build_config.py into the built package (beside the sources only
+        for an in-place build)."""
+        text = "# Generated by setup.py at build time; do not edit.\nCONFIG = %r\n" % (config,)
+        directory = os.path.join(HERE if self.inplace else self.build_lib, "fastnn")
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "_build_config.py"), "w") as f:
+            f.write(text)
+
+
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "initializedcheck": False,
+    "cdivision": True,
+}
+HEADERS = sorted(glob.glob(os.path.join("csrc", "*.h")))
 
 extensions = [
     Extension(
@@ -161,16 +195,8 @@ extensions = [
     for name in KERNELS
 ]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
-            "initializedcheck": False,
-            "cdivision": True,
-        },
-    ),
-    cmdclass={"build_ext": BuildExt},
-)
+# The generated C goes under build/, not beside the .pyx files; Cython regenerates a file
+# only when its .pyx or what it cimports or includes changed.
+setup(ext_modules=cythonize(extensions, build_dir=os.path.join("build", "cython"),
+                            compiler_directives=CYTHON_DIRECTIVES),
+      cmdclass={"build_ext": BuildExt})
