@@ -79,9 +79,9 @@ def _loaded_library(*prefixes):
 
 
 # Idle threads wait briefly: fastnn's own (GOMP_SPINCOUNT while its OpenMP runtime
-# loads) and NumPy's OpenBLAS workers (their timeout); see fastnn._waiting.
+# loads) and NumPy's OpenBLAS workers (their jobs on fastnn's pool); see fastnn._waiting.
 _simd, _threads = _waiting.import_kernels_with_short_spin(_import_kernels, _openmp_runtime_loaded)
-_waiting.shorten_openblas_spin()
+_waiting.quiet_openblas_workers(_threads.blas_callback_address() if _threads.openmp_enabled() else None)
 # On request (FASTNN_MALLOC=keep-freed), freed arrays' memory stays in the process, so
 # fresh outputs do not page-fault (fastnn._malloc).
 _malloc.keep_freed_memory()
@@ -135,8 +135,6 @@ def build_info():
         "numpy_blas": _numpy_blas(),
         "omp_spincount": _waiting.omp_spincount,
         "malloc": _malloc.settings,
-        "blas_spin": (f"OpenBLAS thread timeout 2**{_waiting.TIMEOUT_EXPONENT} cycles "
-                      f"({len(_waiting.shortened)} librar{'y' if len(_waiting.shortened) == 1 else 'ies'})"
-                      if _waiting.shortened else "unchanged"),
+        "blas_spin": _waiting.describe(),
     }
     return info

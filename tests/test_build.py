@@ -101,6 +101,75 @@ def test_openblas_spin_is_shortened_without_touching_the_environment():
     assert kept[0] == "unchanged"
 
 
+# A child that runs NumPy products big enough to take OpenBLAS's threads (512^3), beside
+# fastnn kernels, and checks every product against a sum that no BLAS computes.
+BLAS_CHECK = """
+import os, sys, threading, numpy as np, fastnn
+from fastnn import functional as F
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((512, 384)), rng.standard_normal((384, 512))
+exact = np.einsum("ij,jk->ik", a, b, optimize=False)
+def check():
+    assert np.allclose(a @ b, exact, rtol=1e-12, atol=1e-10)
+x, w = rng.standard_normal((8, 16, 14, 14)), rng.standard_normal((16, 16, 3, 3))
+for _ in range(3):
+    check()
+    F.conv_forward(x, w, np.zeros(16), {"stride": 1, "pad": 1})
+errors = []
+def worker():
+    try:
+        for _ in range(5):
+            check()
+    except Exception as exc:
+        errors.append(exc)
+threads = [threading.Thread(target=worker) for _ in range(4)]  # calls at the same time
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not errors, errors
+pid = os.fork()  # GNU OpenMP in a child whose parent used it: must not hang
+if pid == 0:
+    check()
+    F.conv_forward(x, w, np.zeros(16), {"stride": 1, "pad": 1})
+    os._exit(0 if fastnn.get_num_threads() == 1 else 3)
+_, status = os.waitpid(pid, 0)
+assert status == 0, status
+print(fastnn.build_info()["blas_spin"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("env", [{}, {"OMP_THREAD_LIMIT": "1"}, {"FASTNN_BLAS_SPIN": "timeout"},
+                                 {"FASTNN_BLAS_SPIN": "keep"}],
+                         ids=["pool", "thread-limit", "timeout", "keep"])
+def test_numpy_products_stay_right_with_fastnn_beside_them(env):
+    """Whatever fastnn does to NumPy's OpenBLAS (its jobs on fastnn's threads, or a shorter
+    timeout): products from several threads at once, after a fork and with a one-thread
+    OpenMP limit are exact and nothing hangs (the timeout ends a hang as a failure)."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OPENBLAS_THREAD_TIMEOUT", "FASTNN_BLAS_SPIN", "OMP_THREAD_LIMIT")}
+    result = subprocess.run([sys.executable, "-c", BLAS_CHECK], env={**base, **env},
+                            capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
+    assert result.returncode == 0, result.stderr
+    said = result.stdout.strip()
+    if env.get("FASTNN_BLAS_SPIN") == "keep":
+        assert said == "unchanged"
+    elif said != "unchanged":  # (a BLAS that is not OpenBLAS: nothing to do)
+        assert said.startswith("OpenBLAS")
+        assert ("timeout" in said) == (env.get("FASTNN_BLAS_SPIN") == "timeout" or not _has_callback())
+
+
+def _has_callback():
+    """Whether NumPy's OpenBLAS exports the threads-callback setter (OpenBLAS >= 0.3.27)."""
+    import ctypes
+
+    from fastnn import _waiting
+    for path in _waiting._loaded_openblas():
+        lib = ctypes.CDLL(path)
+        if any(hasattr(lib, name) for name in _waiting._CALLBACK_SETTERS):
+            return True
+    return False
+
+
 def test_openmp_runtime_is_loaded_with_a_short_spin_unless_the_user_chose():
     code = ("import os, fastnn; assert 'GOMP_SPINCOUNT' not in os.environ; "
             "print(fastnn.build_info()['omp_spincount'])")
