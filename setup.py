@@ -66,8 +66,16 @@ def openmp_flags(compiler):
     """(compile_args, link_args) for OpenMP with this compiler, by its family."""
     if compiler.compiler_type == "msvc":
         return ["/openmp"], []
-    if sys.platform == "darwin":  # Apple clang: libomp from Homebrew or conda
-        return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+    if sys.platform == "darwin":  # Apple clang has no OpenMP runtime: LLVM's libomp
+        # from Homebrew (`brew install libomp`: keg-only, so its paths are passed), or a
+        # prefix given in FASTNN_LIBOMP_PREFIX (conda's $CONDA_PREFIX, say).  Untested:
+        # no macOS machine here (README, "Building on macOS").
+        prefixes = [os.environ.get("FASTNN_LIBOMP_PREFIX", ""), "/opt/homebrew/opt/libomp",
+                    "/usr/local/opt/libomp"]
+        prefix = next((p for p in prefixes if p and os.path.exists(os.path.join(p, "include", "omp.h"))), None)
+        include = [f"-I{prefix}/include"] if prefix else []
+        lib = [f"-L{prefix}/lib", f"-Wl,-rpath,{prefix}/lib"] if prefix else []
+        return ["-Xpreprocessor", "-fopenmp"] + include, lib + ["-lomp"]
     return ["-fopenmp"], ["-fopenmp"]
 
 

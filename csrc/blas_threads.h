@@ -11,9 +11,13 @@
  * when all are done.  OpenBLAS's threaded level-3 drivers busy-wait on each other's
  * progress, so the jobs of a call must all run at once: on a team of exactly numjobs
  * threads, never queued on fewer.  Where an OpenMP team of that size cannot be had
- * (inside a parallel region, a dynamic or limited team size, a second BLAS call at the
- * same time, a forked child, where GNU OpenMP's inherited pool would hang), the jobs
- * run on plain threads made for the call.
+ * (inside a parallel region, a dynamic or limited team size, a forked child, where GNU
+ * OpenMP's inherited pool would hang), the jobs run on plain threads made for the call.
+ *
+ * One call at a time: in callback mode OpenBLAS (NumPy 2.2's, at least) shares buffers
+ * between calls, and products from four Python threads at once came out wrong.  So
+ * calls wait for each other on a mutex, except a call made from inside a job (none is
+ * known, but waiting there would deadlock), which runs on plain threads at once.
  *
  * GNU OpenMP is not fork-safe: a child whose parent used a parallel region hangs in its
  * first one.  fastnn_mark_forked, registered with pthread_atfork, makes the child's
@@ -32,9 +36,15 @@
 typedef void (*fastnn_dojob)(int thread_num, void *jobdata, int dojob_data);
 
 static volatile int fastnn_forked = 0;          /* set in a forked child */
-static pthread_mutex_t fastnn_blas_team = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t fastnn_blas_call = PTHREAD_MUTEX_INITIALIZER;  /* one call at a time */
+static __thread int fastnn_in_blas_job = 0;     /* this thread is running a BLAS job */
 
-static void fastnn_mark_forked(void) { fastnn_forked = 1; }
+static void fastnn_mark_forked(void)
+{
+    fastnn_forked = 1;
+    /* A call in flight on another thread of the parent held the mutex: not in the child. */
+    pthread_mutex_init(&fastnn_blas_call, NULL);
+}
 
 static int fastnn_register_fork_handler(void)
 {
@@ -49,10 +59,18 @@ typedef struct {
     int started;  /* on a thread of its own */
 } fastnn_blas_job;
 
+static void fastnn_blas_do(fastnn_dojob dojob, int index, void *job, int dojob_data)
+{
+    int outer = fastnn_in_blas_job;
+    fastnn_in_blas_job = 1;
+    dojob(index, job, dojob_data);
+    fastnn_in_blas_job = outer;
+}
+
 static void *fastnn_blas_run_job(void *arg)
 {
     fastnn_blas_job *job = (fastnn_blas_job *)arg;
-    job->dojob(job->index, job->job, job->dojob_data);
+    fastnn_blas_do(job->dojob, job->index, job->job, job->dojob_data);
     return NULL;
 }
 
@@ -100,28 +118,32 @@ static void fastnn_blas_callback(int sync, fastnn_dojob dojob, int numjobs, size
     (void)sync;  /* OpenBLAS always waits for its jobs */
     if (numjobs <= 1) {
         if (numjobs == 1)
-            dojob(0, jobdata, dojob_data);
+            fastnn_blas_do(dojob, 0, jobdata, dojob_data);
         return;
     }
+    if (fastnn_in_blas_job) {  /* a call from inside a job: never wait for the mutex */
+        fastnn_blas_on_plain_threads(dojob, numjobs, elsize, jobdata, dojob_data);
+        return;
+    }
+    pthread_mutex_lock(&fastnn_blas_call);
+    int team = 0;
 #ifdef _OPENMP
     if (!fastnn_forked && !omp_in_parallel() && !omp_get_dynamic()
-        && numjobs <= omp_get_thread_limit() && pthread_mutex_trylock(&fastnn_blas_team) == 0) {
-        int team = 0;
+        && numjobs <= omp_get_thread_limit()) {
         #pragma omp parallel num_threads(numjobs)
         {
             if (omp_get_num_threads() == numjobs) {  /* all at once, or none here */
                 int i = omp_get_thread_num();
-                dojob(i, (char *)jobdata + (size_t)i * elsize, dojob_data);
+                fastnn_blas_do(dojob, i, (char *)jobdata + (size_t)i * elsize, dojob_data);
             }
             #pragma omp master
             team = omp_get_num_threads();
         }
-        pthread_mutex_unlock(&fastnn_blas_team);
-        if (team == numjobs)
-            return;
     }
 #endif
-    fastnn_blas_on_plain_threads(dojob, numjobs, elsize, jobdata, dojob_data);
+    if (team != numjobs)
+        fastnn_blas_on_plain_threads(dojob, numjobs, elsize, jobdata, dojob_data);
+    pthread_mutex_unlock(&fastnn_blas_call);
 }
 
 static uintptr_t fastnn_blas_callback_address(void)
