@@ -4,18 +4,15 @@ do not page-fault (glibc's malloc, Linux).
 Every forward and backward pass returns new arrays, and most are larger than glibc's
 mmap threshold (128 KiB, raised only as far as the largest block freed so far), so each
 comes straight from the kernel and goes back to it when freed: every 4 KiB page of every
-output is a page fault on first touch, paid again on the next call.  Measured
-(benchmarks/NOTES.md, "page faults"): a 16-image 16-channel convolution's forward and
-backward took 1.96 ms at 2 threads, 496 faults a call, and 0.63 ms with the memory kept;
-a SimpleConvNet step 12.5 -> 11.5 ms; an RBM epoch on MovieLens 88 -> 79 ms.
+output is a page fault on first touch, paid again on the next call (benchmarks/NOTES.md
+has the measurements: convolutions, a SimpleConvNet step, an RBM epoch).
 
 With ``FASTNN_MALLOC=keep-freed`` in the environment, fastnn sets glibc's
 ``M_MMAP_THRESHOLD`` to 32 MiB (its largest allowed value: bigger arrays are still mapped
 and unmapped) and ``M_TRIM_THRESHOLD`` to 128 MiB at import, through ``mallopt``: up to
 128 MiB of freed memory may then stay in the process's resident size.  Not the default:
-it changes the allocator of the whole process (PyTorch in the same process sped up more
-than fastnn: a SimpleConvNet epoch 0.94 -> 0.72 s against fastnn's 0.92 -> 0.96 s, within
-noise), and steady training loops gain little because glibc raises its threshold by
+it changes the allocator of the whole process (it sped up PyTorch in the same process
+more than fastnn, benchmarks/NOTES.md), and steady training loops gain little because glibc raises its threshold by
 itself once blocks of a size have been freed.  Ignored where the user set
 ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` or the C library is not glibc.
 """

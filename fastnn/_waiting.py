@@ -1,21 +1,20 @@
 """How idle threads wait between calls: fastnn's OpenMP workers and NumPy's OpenBLAS
-workers, which share the same cores (benchmarks/NOTES.md, "Small calls").
+workers, which share the same cores (benchmarks/NOTES.md, "Issue 12: small calls, busy
+cores, NumPy's BLAS in the loop" and "NumPy's BLAS on fastnn's threads").
 
-**fastnn's workers.**  GNU OpenMP's idle threads spin 300,000 times before they sleep:
-about 15 ms on CPUs whose ``pause`` takes 140 cycles, a core burnt after every call,
-which another process (or NumPy's own threads) needed.  Unless the user set
-``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, fastnn loads its OpenMP runtime with
-``GOMP_SPINCOUNT=10000`` (about half a millisecond): with one core busy a training step
-ran 37.7 ms instead of 42-75 ms (one thread: 35 ms), and parallel calls less than half
-a millisecond apart still find their workers awake.  Measured trade-off: 1000 spins made
-the busy step 33 ms but a CS231n gradient check's loss 334 us instead of 211 (each of its
-small parallel calls woke a sleeping thread, about 100 microseconds in this VM);
-``OMP_WAIT_POLICY=passive`` (no spinning) made back-to-back small parallel calls 10x
-slower.  Only effective when fastnn is the first to load libgomp.
+**fastnn's workers.**  GNU OpenMP's idle threads spin 300,000 times before they sleep, a
+core burnt after every call, which another process (or NumPy's own threads) needed.
+Unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, fastnn loads its OpenMP
+runtime with ``GOMP_SPINCOUNT=10000``: short enough that a busy core is soon left
+alone, long enough that parallel calls in quick succession find their workers awake
+(fewer spins wake a sleeping thread for each of a gradient check's small calls; no
+spinning, ``OMP_WAIT_POLICY=passive``, makes back-to-back small calls much slower: the
+sweep is in benchmarks/NOTES.md, "Issue 12: small calls, busy cores, NumPy's BLAS in the
+loop").  Only effective when fastnn is the first to load libgomp.
 
 **NumPy's OpenBLAS workers.**  After each multithreaded call they busy-wait for the next
-one for 2**28 cycles (about 0.1 s): a loop that calls ``A @ A`` and then a fastnn kernel
-runs that kernel beside a spinning thread, 2-3x slower.  At import fastnn makes every
+one for 2**28 cycles: a loop that calls ``A @ A`` and then a fastnn kernel runs that
+kernel beside a spinning thread, several times slower.  At import fastnn makes every
 OpenBLAS already loaded stop competing, by the first of two means the library offers:
 
 1. ``pool``: OpenBLAS's public ``openblas_set_threads_callback_function`` (OpenBLAS >=
@@ -29,7 +28,7 @@ OpenBLAS already loaded stop competing, by the first of two means the library of
    shutdown): where the private timeout exports exist, they are shortened as in 2.
 2. ``timeout``: older OpenBLAS builds export no callback setter but the private
    ``openblas_read_env``/``blas_thread_shutdown_``: fastnn re-reads the environment with
-   ``OPENBLAS_THREAD_TIMEOUT`` set to 2**16 cycles (about 25 microseconds) and stops the
+   ``OPENBLAS_THREAD_TIMEOUT`` set to 2**16 cycles and stops the
    workers, which the next call starts again with the short timeout.
 
 ``build_info()['blas_spin']`` says which applied.  Left alone when the user set

@@ -1,9 +1,9 @@
 """Matrix products for the dense (affine) layers, on the gather-GEMM micro-kernel.
 
-NumPy's matmul would be as fast alone, but it runs in OpenBLAS's own thread pool, whose
-threads keep spinning after each product and take the cores from fastnn's OpenMP
-kernels: a SimpleConvNet step took 35 ms that way, 11.5 ms with OpenBLAS on one thread
-(benchmarks/NOTES.md).  Here the products run in fastnn's pool like everything else.
+The rule: every product of a layer runs in fastnn's own OpenMP pool, never in a second
+pool that would spin beside it on the same cores (benchmarks/NOTES.md, "A training step:
+two thread pools on two cores", measured it before NumPy's OpenBLAS could be handed to
+fastnn's pool: "NumPy's BLAS on fastnn's threads").
 Reading A through offset tables makes a transposed operand free: xᵀ·dout needs no copy.
 """
 from cython cimport floating

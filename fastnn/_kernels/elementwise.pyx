@@ -1,8 +1,8 @@
 """ReLU forward and backward, and the Adam update: one pass each, threads over fixed
 blocks of elements (no reduction: any thread count gives the same bits).
 
-NumPy's version makes temporaries (np.maximum, a boolean mask, np.where): 4.2 GB/s for
-forward+backward on SimpleConvNet's conv output, as slow as the convolution itself.
+NumPy's version makes temporaries (np.maximum, a boolean mask, np.where), several passes
+over memory where one will do (benchmarks/NOTES.md, "ReLU is compiled; what stays NumPy").
 """
 from cython cimport floating
 from cython.parallel cimport prange
