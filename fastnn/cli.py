@@ -146,10 +146,10 @@ def _recommend(args):
         _check_output(f"--{option}", getattr(args, option))
     if args.threads is not None:
         fastnn.set_num_threads(args.threads)
-    for option in ("epochs", "top"):
-        if getattr(args, option) < (0 if option == "epochs" else 1):
-            raise ValueError(f"--{option} must be >= {0 if option == 'epochs' else 1}, got "
-                             f"{getattr(args, option)}")
+    if args.epochs < 0:
+        raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
+    if args.top < 1:
+        raise ValueError(f"--top must be >= 1, got {args.top}")
     data = movielens.load_movielens(args.data_dir, split=args.split)
     if args.user is not None and not 1 <= args.user <= len(data.train):
         raise ValueError(f"--user {args.user}: user ids are 1..{len(data.train)}")

@@ -101,13 +101,14 @@ def test_openblas_spin_is_shortened_without_touching_the_environment():
     assert kept[0] == "unchanged"
 
 
-# A child that runs NumPy products big enough to take OpenBLAS's threads (512^3), beside
-# fastnn kernels, and checks every product against a sum that no BLAS computes.
+# A child that runs NumPy products big enough to take OpenBLAS's threads (256x192x256, far
+# above its threshold), beside fastnn kernels, and checks every product against a sum that
+# no BLAS computes (small enough to finish in time under emulation: .ci/aarch64).
 BLAS_CHECK = """
 import os, sys, threading, numpy as np, fastnn
 from fastnn import functional as F
 rng = np.random.default_rng(0)
-a, b = rng.standard_normal((512, 384)), rng.standard_normal((384, 512))
+a, b = rng.standard_normal((256, 192)), rng.standard_normal((192, 256))
 exact = np.einsum("ij,jk->ik", a, b, optimize=False)
 def check():
     assert np.allclose(a @ b, exact, rtol=1e-12, atol=1e-10)
