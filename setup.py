@@ -151,7 +151,11 @@ class BuildExt(build_ext):
         # other flags (FASTNN_NATIVE, FASTNN_SANITIZE, no OpenMP, another NumPy) must be
         # rebuilt although its sources did not change.
         signature = os.path.join(self.build_temp, "fastnn-build-config.json")
-        if not os.path.exists(signature) or open(signature).read() != json.dumps(config):
+        previous = None
+        if os.path.exists(signature):
+            with open(signature) as f:
+                previous = f.read()
+        if previous != json.dumps(config):
             self.force = True
         self.write_build_config(config)
         super().build_extensions()

@@ -109,11 +109,15 @@ def quiet_openblas_workers(callback_address):
             pooled.append(path)
             # Its own workers, idle from now on, still spin after their start: briefly,
             # where the timeout can be set too.
-            if all(hasattr(lib, name) for name in _TIMEOUT_SYMBOLS):
+            if _has_timeout_exports(lib):
                 _shorten_timeout(lib)
-        elif all(hasattr(lib, name) for name in _TIMEOUT_SYMBOLS) and _shorten_timeout(lib):
+        elif _has_timeout_exports(lib) and _shorten_timeout(lib):
             shortened.append(path)
     return list(pooled), list(shortened)
+
+
+def _has_timeout_exports(lib):
+    return all(hasattr(lib, name) for name in _TIMEOUT_SYMBOLS)
 
 
 def _shorten_timeout(lib):
