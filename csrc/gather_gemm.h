@@ -1,22 +1,20 @@
-/* The one micro-kernel behind fastnn's direct convolution.
+/* The gather-GEMM micro-kernels behind fastnn's direct convolution and affine products.
  *
  *     C[i][0:L] (+)= sum_{t < T} A[row_off[i] + col_off[t]] * B[t*ldb + 0:L],   i < rows <= MR
  *
  * A is an image (a zero-padded input, or a dilated output gradient) read through two
  * offset tables, so no im2col matrix is ever built: forward, backward-data and
  * backward-weights are all this one loop with different tables (see conv.pyx).
- * The tile is MR rows x L lanes held in registers: L = 16 floats or 8 doubles, two
- * 256-bit vectors, and MR = 6 rows, the 6x16 register block of AVX2 GEMM kernels
- * (12 accumulators, 2 B loads and 6 broadcasts of A per step).  The vector is over the
- * lanes, never over the summed index t, so the summation order is fixed: no
- * reassociation, and a result never depends on how work is split between threads.
- *
- * Levels (simd.h): the baseline and AVX2 kernels hold a row in two 32-byte vectors
- * (L = 16 floats or 8 doubles); the AVX-512 kernel in two 64-byte vectors (L = 32 or
- * 16), with the same 6-row tile: 12 of its 32 registers accumulate.  The caller packs B
- * with the lane count of the level it passes.  Every level sums over t in the same
- * order with one FMA per step (the baseline, without FMA, rounds the multiply and the
- * add apart), so AVX2 and AVX-512 give bitwise the same results.
+ * A tile of rows x L lanes is held in registers; the vector is over the lanes, never
+ * over the summed index t, so the summation order is fixed: no reassociation, and a
+ * result never depends on how work is split between threads.  The tiles (their ids
+ * below; fastnn/_kernels/plan.py chooses): 6 rows x two vectors a row at every level
+ * (32-byte vectors at the baseline and AVX2, 64-byte at AVX-512), and at AVX-512 also
+ * 12 rows x one vector (few output columns) and 6 rows x four vectors (many), plus the
+ * shifted form further down (lanes over output pixels).  The caller packs B with the
+ * chosen kernel's lane count.  Every kernel sums over t in the same order with one FMA
+ * per step (the baseline, without FMA, rounds the multiply and the add apart), so AVX2
+ * and AVX-512 give bitwise the same results.
  *
  * Floating-point contraction: the build turns it off everywhere (-ffp-contract=off, in
  * setup.py), so that no kernel's result depends on the level.  This kernel and the FMA
@@ -253,24 +251,27 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512
                                fastnn_v8d)
 #endif
 
-/* The kernels: the levels' (simd.h) and AVX-512's tall narrow tile and four-vector
- * ("quad") tile.  B is packed with the kernel's lane count (FASTNN_QUAD_LANES_*,
- * FASTNN_WIDE_LANES_*, else the narrow one), rows <= FASTNN_MR (FASTNN_MR_TALL for the
- * tall kernel). */
-#define FASTNN_KERNEL_AVX512_TALL 3
-#define FASTNN_KERNEL_AVX512_QUAD 4
+/* The gather kernels, named by their tile (rows x vectors a row) and instruction set: an
+ * id space of its own, apart from the levels of simd.h.  fastnn/_kernels/plan.py picks
+ * one for each product and packs B with its lane count; the level only decides which
+ * kernels the planner may pick. */
+#define FASTNN_KERNEL_PAIR_BASE 0   /* 6 x 2 vectors of 32 bytes, no FMA: L = 16 f32 / 8 f64 */
+#define FASTNN_KERNEL_PAIR_AVX2 1   /* 6 x 2 vectors of 32 bytes:         L = 16 / 8 */
+#define FASTNN_KERNEL_PAIR_AVX512 2 /* 6 x 2 vectors of 64 bytes:         L = 32 / 16 */
+#define FASTNN_KERNEL_TALL_AVX512 3 /* 12 x 1 vector of 64 bytes:         L = 16 / 8 */
+#define FASTNN_KERNEL_QUAD_AVX512 4 /* 6 x 4 vectors of 64 bytes:         L = 64 / 32 */
 #if FASTNN_X86_LEVELS
 #define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD)            \
 static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_off,      \
                         const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
                         ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
-    if (kernel == FASTNN_KERNEL_AVX512_TALL)                                             \
+    if (kernel == FASTNN_KERNEL_TALL_AVX512)                                             \
         TALL(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
-    else if (kernel == FASTNN_KERNEL_AVX512_QUAD)                                        \
+    else if (kernel == FASTNN_KERNEL_QUAD_AVX512)                                        \
         QUAD(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
-    else if (kernel == FASTNN_LEVEL_AVX512)                                              \
+    else if (kernel == FASTNN_KERNEL_PAIR_AVX512)                                        \
         AVX512(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);          \
-    else if (kernel == FASTNN_LEVEL_AVX2)                                                \
+    else if (kernel == FASTNN_KERNEL_PAIR_AVX2)                                          \
         AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
     else                                                                                 \
         BASE(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \

@@ -30,7 +30,7 @@ from fastnn._kernels import conv as _conv
 from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import pool as _pool
-from fastnn._kernels import simd as _simd
+from fastnn._kernels.plan import plan
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
@@ -76,31 +76,25 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 # Affine
 # ----------------------------------------------------------------------------------
 
-# Products of at most this many multiply-adds go to NumPy's matmul: at that size its BLAS
-# runs on the calling thread (OpenBLAS wakes its pool only above 4 * 65536), reads the
-# operands where they lie, and costs a tenth of packing B for fastnn's kernel
-# (benchmarks/NOTES.md, "Small calls").
-SMALL_PRODUCT = 2**18
-
-
 def _matmul(a, b, transpose_a=False):
     """a @ b (or a.T @ b) for 2-D arrays of one dtype, in fastnn's thread pool (or, for
-    small products, NumPy's single-threaded BLAS call)."""
+    small products, NumPy's single-threaded BLAS call): as ``plan("matmul")`` says."""
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
-    if R * K * M <= SMALL_PRODUCT:
+    how = plan("matmul", a.dtype, (R, K, M))
+    if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     a = np.ascontiguousarray(a)
     if transpose_a:  # read column r of a as row r: a[t, r] = a_flat[r + t*R]
         row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
     else:
         row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
-    L = _simd.lanes(a.dtype, M)
+    L = how.lanes
     packed = _reused("matmul-b", (-(-M // L), K, L), a.dtype)  # (as _pack_lanes, reused)
     _affine.pack_lanes(b, packed)
     out = _empty((R, M), a.dtype)
     tail = _reused("matmul-tail", (R, L) if M % L else (0, L), a.dtype)
-    _affine.gemm(a.reshape(-1), row_off, col_off, packed, out, tail)
+    _affine.gemm(a.reshape(-1), row_off, col_off, packed, out, tail, how.kernel_id)
     if M % L:
         out[:, M - M % L:] = tail[:, :M % L]
     return out
@@ -128,19 +122,13 @@ def affine_backward(dout, cache, need_dx=True):
 # ReLU
 # ----------------------------------------------------------------------------------
 
-# Below this many elements the elementwise kernels' call costs more than NumPy's loop
-# (the kernels' parallel grain): small arrays take the reference's expressions, which
-# give the same bits.
-SMALL_ELEMENTWISE = 32768
-
-
 def relu_forward(x, out=None):
     """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference,
     ``out`` (x itself for a ReLU in place) included."""
     (x,) = _checks.as_float_arrays("relu_forward", x=x)
     if out is not None:
         _checks.out_array("relu_forward", out, x.shape, x.dtype)
-    if x.size < SMALL_ELEMENTWISE:
+    if plan("relu", x.dtype, (x.size,)).form == "numpy":
         out = np.maximum(x, 0, out=out)  # the reference's expression, the kernel's bits
         return out, out
     x = np.ascontiguousarray(x)
@@ -189,21 +177,6 @@ def _pack_lanes(matrix, lanes):
     return packed
 
 
-def _shifted_fits(out_h, out_w, row_len, dtype):
-    """Whether a stride-1 plane suits the kernels' shifted form (lanes over output pixels,
-    conv.pyx) better than lanes over channels: the same sums in the same order, so the
-    same bits, with the output written in its own layout and no packing of the filters.
-    Its register rows run over whole rows of ``row_len`` positions, ``row_len - out_w`` of
-    them not outputs, and round up to the lanes: where 3/4 or more of the positions
-    computed are outputs it measured as fast or faster (7 x 7 to 32 x 32 planes,
-    benchmarks/NOTES.md); a plane that wastes more would lose what the form saves."""
-    lanes = _conv.pixel_lanes(dtype)
-    if lanes == 0:  # not at this level
-        return False
-    positions = (out_h - 1) * row_len + out_w
-    return positions >= lanes and 4 * out_h * out_w >= 3 * (-(-positions // lanes) * lanes)
-
-
 def _conv_algo(func, conv_param):
     algo = conv_param.get("algo", "auto")
     if algo not in CONV_ALGOS:
@@ -235,13 +208,13 @@ def conv_forward(x, w, b, conv_param):
         H, W = xs.shape[2:]
         out = _empty((N, F, out_h, out_w), xs.dtype)
         xpad = _empty((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)  # the kernel pads
-        shifted = stride == 1 and _shifted_fits(out_h, out_w, W + 2 * pad, xs.dtype)
-        if shifted:  # lanes over output pixels: w's rows as they are
+        how = plan("conv_forward", xs.dtype, (C, H, W, F, HH, WW), stride=stride, pad=pad)
+        if how.form == "shifted":  # lanes over output pixels: w's rows as they are
             w_packed = np.ascontiguousarray(w_rows)[None]
         else:  # lanes over the filters
-            w_packed = _pack_lanes(w_rows.T, _simd.lanes(xs.dtype, F))
+            w_packed = _pack_lanes(w_rows.T, how.lanes)
         _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW,
-                      shifted)
+                      how.kernel_id, how.form == "shifted")
         x_kept, col, conv_param["xpad"] = xpad[:, :, pad:pad + H, pad:pad + W], None, xpad
     else:
         col = im2col(xs, HH, WW, stride, pad)
@@ -271,15 +244,9 @@ def conv_backward(dout, cache, need_dx=True):
             return None, dw, db
         dx = col2im(dout_rows @ w.reshape(F, C * HH * WW), x.shape, HH, WW, stride, pad)
         return dx, dw, db
-    # The "dilated" form needs input channels to fill a register row: the rule counts
-    # AVX2's lanes at every level, so every level takes the same form and gives the same
-    # bits.  It also multiplies the zeros between and around the gradients by the
-    # weights: with an infinite or NaN weight that is NaN where the reference (and the
-    # "columns" form) have no such product at all.
-    dilated_min_channels = 16 if x.dtype == np.float32 else 8
-    dx_via_columns = C < dilated_min_channels or stride > 1 or not np.isfinite(w).all()
-    # One lane count serves dw (lanes over F) and dx (over C*HH*WW taps, or C channels).
-    lanes = _simd.lanes(x.dtype, min(F, C * HH * WW if dx_via_columns else C))
+    how = plan("conv_backward", x.dtype, (C, H, W, F, HH, WW), stride=stride, pad=pad,
+               finite_weights=np.isfinite(w).all())
+    lanes, dx_via_columns = how.lanes, how.form == "columns"
     if dx_via_columns:  # dcol = dout^T w, lanes over the C*HH*WW taps, then col2im
         w_packed = _pack_lanes(w.reshape(F, C * HH * WW), lanes)
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
@@ -301,7 +268,8 @@ def conv_backward(dout, cache, need_dx=True):
     # without need_dx)
     dw, db = _empty((F, C * HH * WW), x.dtype), _empty((F,), x.dtype)
     _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw, db, dw_partial,
-                   db_partial, stride, pad, HH, WW, chunk, w_packed, dx_via_columns, need_dx)
+                   db_partial, stride, pad, HH, WW, chunk, w_packed, how.kernel_id,
+                   dx_via_columns, need_dx)
     return (dx if need_dx else None), dw.reshape(w.shape), db
 
 

@@ -1,9 +1,22 @@
 """Random cases shared by the tests: odd sizes, stride 1-3, pad 0-2, 1x1 and non-square
-windows, batches of one, always fresh random values."""
+windows, batches of one, always fresh random values; and the bound on a subprocess's
+time."""
+import os
+
 import numpy as np
 
 from fastnn import functional as fast
 from fastnn.reference import functional as ref
+
+
+# A subprocess that runs longer than its bound is called hung.  On a slow machine (the
+# emulated aarch64 run of .ci/aarch64) FASTNN_TEST_TIME_SCALE multiplies every bound.
+TIME_SCALE = float(os.environ.get("FASTNN_TEST_TIME_SCALE", "1"))
+
+
+def time_limit(seconds):
+    """``seconds`` scaled by FASTNN_TEST_TIME_SCALE."""
+    return seconds * TIME_SCALE
 
 
 def conv_case(rng, dtype=np.float64, max_hw=8, max_channels=4):

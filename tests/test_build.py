@@ -5,6 +5,7 @@ import sys
 import tempfile
 
 import pytest
+from helpers import time_limit
 
 import fastnn
 
@@ -149,7 +150,7 @@ def test_numpy_products_stay_right_with_fastnn_beside_them(env):
     base = {k: v for k, v in os.environ.items()
             if k not in ("OPENBLAS_THREAD_TIMEOUT", "FASTNN_BLAS_SPIN", "OMP_THREAD_LIMIT")}
     result = subprocess.run([sys.executable, "-c", BLAS_CHECK], env={**base, **env},
-                            capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
+                            capture_output=True, text=True, timeout=time_limit(120), cwd=tempfile.gettempdir())
     assert result.returncode == 0, result.stderr
     said = result.stdout.strip()
     if env.get("FASTNN_BLAS_SPIN") == "keep":

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from helpers import time_limit
 
 from fastnn import checkpoint, nets
 from fastnn.data import BUNDLED_MNIST_DIR as MNIST_DIR
@@ -90,12 +91,12 @@ def test_fastnn_train_killed_mid_run_and_resumed(tmp_path):
     base = [fastnn_cli, "train", "--model", "mlp", "--epochs", "25", "--train-size", "2000",
             "--test-size", "200", "--data-dir", MNIST_DIR, "--dtype", "float64", "--quiet",
             "--threads", "1"]
-    run = dict(cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=300)
+    run = dict(cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=time_limit(300))
     subprocess.run(base + ["--save", str(tmp_path / "whole.npz")], check=True, **run)
     ckpt = tmp_path / "run.ckpt"
     process = subprocess.Popen(base + ["--checkpoint", str(ckpt), "--checkpoint-every", "7"],
                                cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    deadline = time.time() + time_limit(120)
     while not ckpt.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.01)
     time.sleep(0.2)

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import assert_same_values, forward_cases, rel_error
+from helpers import assert_same_values, forward_cases, rel_error, time_limit
 
 from fastnn import functional as fast
 from fastnn.reference import functional as ref
@@ -69,7 +69,7 @@ assert np.allclose(db, ref.conv_backward(dout, cache_ref)[2], rtol=1e-13, atol=0
 print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)
+                            timeout=time_limit(120), cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result
 
 

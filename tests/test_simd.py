@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import check_against_reference, conv_case, run_everything
+from helpers import check_against_reference, conv_case, run_everything, time_limit
 
 import fastnn
 
@@ -64,7 +64,7 @@ def test_the_shifted_forward_gives_the_gather_forms_bits(dtype, monkeypatch):
     over filters, bitwise, and against the reference: rows (filters) not a multiple of
     the 6-row tile, 1 x 1 and non-square windows, no padding and wide padding, batch 1,
     many bands with a short last one (300 filters: one register row a band)."""
-    from fastnn import functional
+    from fastnn._kernels import plan
     rng = np.random.default_rng(11)
     shapes = [((1, 1, 12, 9), (1, 1, 1, 1), 0), ((3, 2, 13, 11), (7, 2, 3, 2), 1),
               ((2, 3, 14, 17), (13, 3, 1, 5), 2), ((1, 4, 16, 16), (300, 4, 3, 3), 1),
@@ -72,19 +72,22 @@ def test_the_shifted_forward_gives_the_gather_forms_bits(dtype, monkeypatch):
     before = fastnn.get_simd_level()
     fastnn.set_simd_level("avx512")
     taken = []
-    shifted_fits = functional._shifted_fits
+    shifted_fits = plan._shifted_fits
     try:
         for x_shape, w_shape, pad in shapes:
             x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
             conv_param = {"stride": 1, "pad": pad}
-            monkeypatch.setattr(functional, "_shifted_fits",
+            plan._plan.cache_clear()
+            monkeypatch.setattr(plan, "_shifted_fits",
                                 lambda *a: taken.append(shifted_fits(*a)) or taken[-1])
             shifted, _ = fastnn.functional.conv_forward(x, w, b, conv_param)
-            monkeypatch.setattr(functional, "_shifted_fits", lambda *a: False)
+            plan._plan.cache_clear()
+            monkeypatch.setattr(plan, "_shifted_fits", lambda *a: False)
             gathered, _ = fastnn.functional.conv_forward(x, w, b, conv_param)
             np.testing.assert_array_equal(shifted, gathered)
             check_against_reference("conv", (x, w, b, conv_param), rng, TOL[dtype])
     finally:
+        plan._plan.cache_clear()
         fastnn.set_simd_level(before)
     assert all(taken), f"a case did not take the shifted form: {taken}"
 
@@ -106,7 +109,7 @@ def level_in_child(tmp_path, value):
     code = "import fastnn; print(fastnn.get_simd_level())"
     env = {**os.environ, "FASTNN_SIMD": value}
     return subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path, env=env)
+                          text=True, timeout=time_limit(120), cwd=tmp_path, env=env)
 
 
 def test_fastnn_simd_chooses_a_level_at_import(tmp_path):
@@ -123,3 +126,37 @@ def test_fastnn_simd_warns_and_runs_the_best_level_for_what_it_cannot_run(tmp_pa
     assert result.returncode == 0, result
     assert result.stdout.strip() == LEVELS[-1]
     assert f"FASTNN_SIMD={value!r}" in result.stderr and "RuntimeWarning" in result.stderr
+
+
+@pytest.mark.parametrize("at_level", ["baseline", "avx2", "avx512"], indirect=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_planner_picks_only_kernels_of_the_level_with_their_lanes(at_level, dtype):
+    """Every kernel plan() hands out at a level needs no higher level, and the lanes it
+    gives are that kernel's; products wide enough take AVX-512's wider tiles there."""
+    from fastnn._kernels import plan, simd
+    index = 0 if dtype == np.float32 else 1
+    chosen = set()
+    for columns in (1, 7, 8, 16, 17, 31, 32, 33, 63, 64, 65, 100, 250):
+        found = plan.plan("matmul", dtype, (4096, 512, columns))
+        number, level, lanes = simd.KERNELS[found.kernel]
+        assert found.form == "gather" and found.kernel_id == number
+        assert simd.LEVELS.index(level) <= simd.LEVELS.index(at_level)
+        assert found.lanes == lanes[index]
+        chosen.add(found.kernel)
+    expected = ({"tall_avx512", "pair_avx512", "quad_avx512"} if at_level == "avx512"
+                else {f"pair_{at_level}"})
+    assert chosen == expected
+    assert plan.plan("matmul", dtype, (3, 50, 10)).form == "numpy"
+
+
+def test_the_planner_and_the_kernels_refuse_what_they_cannot_run(rng):
+    from fastnn._kernels import affine, plan
+    with pytest.raises(ValueError, match="plan: op must be one of"):
+        plan.plan("softmax", np.float32, (3,))
+    a = rng.standard_normal(12)
+    offsets = np.arange(3, dtype=np.intp)
+    packed, out, tail = np.zeros((1, 3, 8)), np.zeros((4, 8)), np.zeros((0, 8))
+    with pytest.raises(ValueError, match="unknown kernel id 99"):
+        affine.gemm(a, offsets * 3, offsets, packed, out, tail, 99)
+    with pytest.raises(ValueError, match="takes operands packed with 16 lanes, got 8"):
+        affine.gemm(a, offsets * 3, offsets, packed, out, tail, 2)

@@ -10,6 +10,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from fastnn._kernels.gather_gemm cimport tile_rows
+from fastnn._kernels.simd cimport check_kernel
 from fastnn._kernels.threads cimport num_threads_for
 
 cdef enum:
@@ -17,13 +18,15 @@ cdef enum:
 
 
 def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
-         const floating[:, :, ::1] b_packed, floating[:, ::1] out, floating[:, ::1] tail):
+         const floating[:, :, ::1] b_packed, floating[:, ::1] out, floating[:, ::1] tail,
+         int kernel):
     """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R.
 
     b_packed (blocks, T, L) holds B (T, M) in blocks of L columns (zero-padded); out
     (R, M).  The full blocks are written into out; when L does not divide M, the last
     block goes to ``tail`` (R, L), whose first M % L columns the caller copies (no padded
-    copy of the whole output).  Tasks are (lane block, row chunk) pairs, each writing its
+    copy of the whole output).  ``kernel`` is the gather kernel packed with L lanes
+    (fastnn._kernels.plan, "matmul").  Tasks are (lane block, row chunk) pairs, each writing its
     own part with the sum over t in order: no reduction, any thread count.
     """
     cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
@@ -32,16 +35,17 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t task, blk, r0
     cdef int threads = num_threads_for(R * T * blocks * L)
+    check_kernel(kernel, L, floating is float)
     if R == 0 or blocks == 0:
         return
     for task in prange(blocks * chunks, nogil=True, schedule="static", num_threads=threads):
         blk = task // chunks  # a thread's consecutive tasks share one block of B
         r0 = (task % chunks) * ROW_CHUNK
         if blk < full:
-            tile_rows(&out[r0, blk * L], M, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
+            tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
                       &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
         else:
-            tile_rows(&tail[r0, 0], L, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
+            tile_rows(kernel, &tail[r0, 0], L, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
                       &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
 
 

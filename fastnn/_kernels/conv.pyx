@@ -1,21 +1,20 @@
 """Direct convolution: forward, and a fused backward (dx, dw, db), with no im2col buffer.
 
-Every pass is the gather-GEMM micro-kernel of ``csrc/gather_gemm.h`` (tiled by
-``gather_gemm.pxd``): a register tile of 6 rows x L lanes (L = 16 float32 or 8 float64
-channels, twice that at the AVX-512 level: fastnn._kernels.simd), where the rows index
-pixels (or filter taps) and the matrix entries are read straight from a zero-padded image
-through two offset tables.
+Every pass is a gather-GEMM micro-kernel of ``csrc/gather_gemm.h`` (tiled by
+``gather_gemm.pxd``): a register tile of rows x L lanes, where the rows index pixels (or
+filter taps) and the matrix entries are read straight from a zero-padded image through
+two offset tables.  Which form and which kernel (so which L) each pass takes is decided
+by ``fastnn._kernels.plan`` alone; these functions run what they are handed.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
-                   At the AVX-512 level, for stride 1 and planes that fill its rows, the
-                   "shifted" form instead: lanes over 48 (24) consecutive output pixels
+                   Or the "shifted" form (AVX-512, stride 1, planes that fill its rows): lanes over 48 (24) consecutive output pixels
                    of the padded plane, w broadcast, out written channel by channel
                    (correlate_plane; the same FMAs in the same order, so the same bits).
 * backward data, two ways:
     - "dilated":  dx[n, c, q]   = sum_j E[n, rowE(q) + colE(j)] * wflip[c, j], where E is
                    dout dilated by the stride and padded: a stride-1 convolution with the
-                   flipped, transposed filters.  Lanes over input channels: for C >= L
-                   and stride 1 (else lanes or the dilation's zeros are wasted).
+                   flipped, transposed filters.  Lanes over input channels: for many
+                   channels and stride 1 (else lanes or the dilation's zeros are wasted).
     - "columns":  dcol[p, k]    = sum_f dout[n, f, p] * w[f, k], then col2im of dcol into
                    dx: lanes over the C*HH*WW filter taps, for few input channels.
 * backward weights: dw[f, k]    = sum_n sum_p xpad[n, col(k) + row(p)] * dout[n, f, p]
@@ -42,6 +41,7 @@ from fastnn._alloc import scratch
 
 from fastnn._kernels.gather_gemm cimport MR_TALL, shifted_lanes, shifted_rows, tile_rows
 from fastnn._kernels.im2col cimport col2im_windows
+from fastnn._kernels.simd cimport LEVEL_AVX512, check_kernel, cpu_runs
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
 
 
@@ -128,13 +128,6 @@ cdef inline void correlate_plane(const floating *A, ptrdiff_t rows, ptrdiff_t K,
         start = end
 
 
-def pixel_lanes(dtype):
-    """Output pixels per register row of the shifted form at the current level (0 below
-    AVX-512, where it does not run): a plane needs at least this many positions,
-    (out_h - 1)*row_len + out_w, to take that form."""
-    return shifted_lanes(np.dtype(dtype) == np.float32)
-
-
 def shifted_band(Py_ssize_t rows, Py_ssize_t lanes):
     """Positions per band of the shifted form: a multiple of the lanes (> 0), so that a
     (rows, band) tile stays within about 64 KB float32, at least one register row."""
@@ -165,14 +158,15 @@ def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdif
 def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
             const floating[:, :, ::1] w_packed, const floating[::1] b,
             floating[:, :, :, ::1] out, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
-            Py_ssize_t WW, bint shifted=False):
+            Py_ssize_t WW, int kernel, bint shifted):
     """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b, and xpad_batch (N, C, H + 2*pad,
-    W + 2*pad) = x zero-padded (for the backward pass), all of it written here.
+    W + 2*pad) = x zero-padded (for the backward pass), all of it written here; in the
+    form and with the kernel fastnn._kernels.plan chose ("conv_forward").
 
     w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
-    zero where f >= F.  With ``shifted`` (the shifted form: stride 1, the AVX-512 level
-    and (OH - 1)*(W + 2*pad) + OW >= pixel_lanes()), w_packed is (1, F, C*HH*WW), the
-    rows of w as they are.
+    zero where f >= F, for the gather ``kernel``.  With ``shifted`` (the shifted form:
+    stride 1, AVX-512 and (OH - 1)*(W + 2*pad) + OW >= its lanes; ``kernel`` unused),
+    w_packed is (1, F, C*HH*WW), the rows of w as they are.
     """
     cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
@@ -188,9 +182,12 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
         return
     dtype = np.float32 if floating is float else np.float64
     cdef ptrdiff_t lanes = shifted_lanes(floating is float)
-    if shifted and (stride != 1 or lanes == 0 or (out.shape[2] - 1) * Wp + out.shape[3] < lanes):
-        raise ValueError("forward: the shifted form needs stride 1, the AVX-512 level and a "
-                         "plane of at least pixel_lanes() positions")
+    if shifted and (stride != 1 or not cpu_runs(LEVEL_AVX512)
+                    or (out.shape[2] - 1) * Wp + out.shape[3] < lanes):
+        raise ValueError("forward: the shifted form needs stride 1, AVX-512 and a plane "
+                         "of at least one register row of positions")
+    if not shifted:
+        check_kernel(kernel, L, floating is float)
     cdef ptrdiff_t band = shifted_band(F, lanes) if shifted else 0
     cdef floating[:, ::1] tiles = scratch(
         (threads, F * band if shifted else rows_per_pass * ld), dtype)
@@ -206,8 +203,8 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
                 p0 = 0
                 while p0 < P:
                     count = min(rows_per_pass, P - p0)
-                    tile_rows(tile, ld, xpad, &rows[p0], count, &taps[0], K, &w_packed[0, 0, 0],
-                              L, K * L, n_blocks, L, 0)
+                    tile_rows(kernel, tile, ld, xpad, &rows[p0], count, &taps[0], K,
+                              &w_packed[0, 0, 0], L, K * L, n_blocks, L, 0)
                     untile(tile, ld, &out[n, 0, 0, 0], F, P, p0, count, &b[0])
                     p0 = p0 + rows_per_pass
 
@@ -257,7 +254,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
              floating[:, :, :, ::1] dx, floating[:, ::1] dw, floating[::1] db,
              floating[:, :, ::1] dw_partial, floating[:, ::1] db_partial, Py_ssize_t stride,
              Py_ssize_t pad, Py_ssize_t HH, Py_ssize_t WW, ptrdiff_t chunk,
-             const floating[:, :, ::1] w_packed, bint dx_via_columns, bint need_dx=True):
+             const floating[:, :, ::1] w_packed, int kernel, bint dx_via_columns,
+             bint need_dx=True):
     """dx (N, C, H, W) (unless ``need_dx`` is false: dx is then left as it is, the
     gradient of a network's input being of no use), dw (F, C*HH*WW) and db (F,), from
     xpad_batch (N, C, H + 2*pad, W + 2*pad), the input zero-padded by the forward pass.
@@ -272,7 +270,9 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     w_packed is, for the "dilated" dx (dx_via_columns false), the flipped filters
     (C_blocks, F*HH*WW, L): w[f, c, HH-1-i, WW-1-j] at [c // L, (f*HH + i)*WW + j, c % L];
     for the "columns" dx, the filters (K_blocks, F, L): w[f, k] at [k // L, f, k % L],
-    k = (c*HH + i)*WW + j.  Zero where the lane index runs past C (or K).
+    k = (c*HH + i)*WW + j.  Zero where the lane index runs past C (or K).  ``kernel``
+    (packed with L lanes) runs every product: dw's and dx's, whose lanes are the same
+    (fastnn._kernels.plan, "conv_backward").
     """
     cdef ptrdiff_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef ptrdiff_t F = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3], P = OH * OW
@@ -301,6 +301,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     cdef floating *dxtile
     cdef floating *acc
     cdef ptrdiff_t k
+    check_kernel(kernel, L, floating is float)
     if N == 0:
         dw[:, :] = 0
         db[:] = 0
@@ -325,8 +326,9 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                     else:
                         db_partial[j, f] += sums[f]
                 # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f]
-                tile_rows(&dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0], K,
-                          &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L, n > j * chunk)
+                tile_rows(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                          &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L,
+                          n > j * chunk)
                 # dx, a chunk of rows (output windows, or input pixels) at a time
                 if not need_dx:
                     continue
@@ -338,12 +340,12 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                 while p0 < dx_row_count:
                     count = min(rows_per_pass, dx_row_count - p0)
                     if dx_via_columns:
-                        tile_rows(dxtile, ld, &dout[n, 0, 0, 0], &dx_rows[p0], count, &dx_taps[0],
-                                  F, &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
+                        tile_rows(kernel, dxtile, ld, &dout[n, 0, 0, 0], &dx_rows[p0], count,
+                                  &dx_taps[0], F, &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
                         col2im_windows(dxtile, ld, &dx[n, 0, 0, 0], C, H, W, HH, WW, stride, pad,
                                        OW, p0, count)
                     else:
-                        tile_rows(dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
+                        tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
                                   &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
                         untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, p0, count, <floating *>NULL)
                     p0 = p0 + rows_per_pass

@@ -3,12 +3,11 @@
 from cython cimport floating
 from libc.stddef cimport ptrdiff_t
 
-from fastnn._kernels.simd cimport LEVEL_AVX512, current_level, kernel_for_lanes
 
 cdef extern from "gather_gemm.h" nogil:
     int MR "FASTNN_MR"
     int MR_TALL "FASTNN_MR_TALL"
-    int KERNEL_AVX512_TALL "FASTNN_KERNEL_AVX512_TALL"
+    int KERNEL_TALL_AVX512 "FASTNN_KERNEL_TALL_AVX512"
     void fastnn_gather_gemm_f32(int kernel, int rows, const float *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
@@ -43,7 +42,7 @@ cdef enum:
     B_BLOCK_BYTES = 16384
 
 
-cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
+cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floating *A,
                            const Py_ssize_t *row_off, ptrdiff_t n_rows,
                            const Py_ssize_t *col_off, ptrdiff_t count,
                            const floating *B, ptrdiff_t ldb, ptrdiff_t block_stride,
@@ -52,13 +51,12 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
     for every row r < n_rows and lane block blk, where B_blk = B + blk*block_stride.
 
     An empty sum (count == 0) is zero: without ``accumulate`` the tile is still written,
-    so C never keeps what its memory held before.  B is packed with L lanes, and the
-    kernel for L at the current level runs (fastnn._kernels.simd), MR or MR_TALL rows
-    at a time."""
+    so C never keeps what its memory held before.  B is packed with the lanes L of
+    ``kernel`` (a gather kernel id of csrc/gather_gemm.h, as fastnn._kernels.plan chose
+    it), which runs MR or MR_TALL rows at a time."""
     cdef ptrdiff_t blk, r0, t0, n_t
     cdef int rows
-    cdef int kernel = kernel_for_lanes(L, floating is float)
-    cdef int mr = MR_TALL if kernel == KERNEL_AVX512_TALL else MR
+    cdef int mr = MR_TALL if kernel == KERNEL_TALL_AVX512 else MR
     cdef ptrdiff_t t_block = B_BLOCK_BYTES // (L * sizeof(floating))
     for blk in range(n_blocks):
         t0 = 0
@@ -77,11 +75,9 @@ cdef inline void tile_rows(floating *C, ptrdiff_t ldc, const floating *A,
 
 
 cdef inline ptrdiff_t shifted_lanes(bint single) noexcept nogil:
-    """Output pixels per register row of the shifted form at the current level: 0 where
-    it does not run (below AVX-512)."""
-    if current_level() == LEVEL_AVX512:
-        return SHIFTED_LANES_F32 if single else SHIFTED_LANES_F64
-    return 0
+    """Output pixels per register row of AVX-512's shifted form (it runs at that level
+    only: fastnn._kernels.plan)."""
+    return SHIFTED_LANES_F32 if single else SHIFTED_LANES_F64
 
 
 cdef inline void shifted_rows(floating *C, ptrdiff_t ldc, const floating *A, ptrdiff_t lda,

@@ -18,14 +18,19 @@ import warnings
 import numpy as np
 
 cdef extern from "gather_gemm.h" nogil:
-    int KERNEL_AVX512_TALL "FASTNN_KERNEL_AVX512_TALL"
-    int KERNEL_AVX512_QUAD "FASTNN_KERNEL_AVX512_QUAD"
-    int QUAD_LANES_F32 "FASTNN_QUAD_LANES_F32"
-    int QUAD_LANES_F64 "FASTNN_QUAD_LANES_F64"
-    int LANES_F32 "FASTNN_LANES_F32"
-    int LANES_F64 "FASTNN_LANES_F64"
-    int WIDE_LANES_F32 "FASTNN_WIDE_LANES_F32"
-    int WIDE_LANES_F64 "FASTNN_WIDE_LANES_F64"
+    int _KERNEL_PAIR_BASE "FASTNN_KERNEL_PAIR_BASE"
+    int _KERNEL_PAIR_AVX2 "FASTNN_KERNEL_PAIR_AVX2"
+    int _KERNEL_PAIR_AVX512 "FASTNN_KERNEL_PAIR_AVX512"
+    int _KERNEL_TALL_AVX512 "FASTNN_KERNEL_TALL_AVX512"
+    int _KERNEL_QUAD_AVX512 "FASTNN_KERNEL_QUAD_AVX512"
+    int _LANES_F32 "FASTNN_LANES_F32"
+    int _LANES_F64 "FASTNN_LANES_F64"
+    int _WIDE_LANES_F32 "FASTNN_WIDE_LANES_F32"
+    int _WIDE_LANES_F64 "FASTNN_WIDE_LANES_F64"
+    int _QUAD_LANES_F32 "FASTNN_QUAD_LANES_F32"
+    int _QUAD_LANES_F64 "FASTNN_QUAD_LANES_F64"
+    int _SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
+    int _SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
 
 cdef extern from "simd.h" nogil:
     int fastnn_cpu_level()
@@ -57,36 +62,50 @@ def set_level(name):
     _level = LEVELS.index(name)
 
 
-def lanes(dtype, columns):
-    """Columns per register tile for a product with ``columns`` output columns at the
-    current level: its operand is packed in blocks of this many.  16 float32 / 8
-    float64; at AVX-512, for more columns than that, twice (16 filters in 32 lanes would
-    waste half of every FMA: measured slower) or four times that many, whichever pads
-    ``columns`` less (four: 64 float32 lanes, 24 accumulators, fewer loads per FMA)."""
-    single = np.dtype(dtype) == np.float32
-    narrow = LANES_F32 if single else LANES_F64
-    if _level != LEVEL_AVX512 or columns <= narrow:
-        return narrow
-    wide = WIDE_LANES_F32 if single else WIDE_LANES_F64
-    quad = QUAD_LANES_F32 if single else QUAD_LANES_F64
-    padded = lambda lanes: -(-columns // lanes) * lanes
-    return quad if columns >= quad and padded(quad) <= padded(wide) else wide
-
-
 cdef int current_level() noexcept nogil:
     return _level
 
 
-cdef int kernel_for_lanes(Py_ssize_t lanes, bint single) noexcept nogil:
-    """The micro-kernel (csrc/gather_gemm.h) for operands packed with ``lanes`` lanes:
-    AVX-512's quad or wide one for those counts (only lanes() hands them out, and only at
-    that level); for the narrow count, AVX-512's tall one at that level, else the
-    level's."""
-    if lanes == (QUAD_LANES_F32 if single else QUAD_LANES_F64):
-        return KERNEL_AVX512_QUAD
-    if lanes == (WIDE_LANES_F32 if single else WIDE_LANES_F64):
-        return LEVEL_AVX512
-    return KERNEL_AVX512_TALL if _level == LEVEL_AVX512 else _level
+cdef bint cpu_runs(int level) noexcept nogil:
+    return level <= _cpu_level
+
+
+# The gather kernels (csrc/gather_gemm.h) by name, each with the level it needs and its
+# lanes (float32, float64): what fastnn._kernels.plan chooses from.
+KERNELS = {
+    "pair_baseline": (_KERNEL_PAIR_BASE, "baseline", (_LANES_F32, _LANES_F64)),
+    "pair_avx2": (_KERNEL_PAIR_AVX2, "avx2", (_LANES_F32, _LANES_F64)),
+    "pair_avx512": (_KERNEL_PAIR_AVX512, "avx512", (_WIDE_LANES_F32, _WIDE_LANES_F64)),
+    "tall_avx512": (_KERNEL_TALL_AVX512, "avx512", (_LANES_F32, _LANES_F64)),
+    "quad_avx512": (_KERNEL_QUAD_AVX512, "avx512", (_QUAD_LANES_F32, _QUAD_LANES_F64)),
+}
+# Output pixels per register row of AVX-512's shifted form (float32, float64).
+SHIFTED_LANES = (_SHIFTED_LANES_F32, _SHIFTED_LANES_F64)
+
+
+cdef int check_kernel(int kernel, Py_ssize_t lanes, bint single) except -1:
+    """Refuse a kernel id this CPU cannot run, or lanes that are not the kernel's: a
+    kernel asked of a private function by mistake is a ValueError, not an illegal
+    instruction or a read past the packed operand.  (C comparisons: it runs every call.)"""
+    cdef int narrow = _LANES_F32 if single else _LANES_F64
+    cdef int need = LEVEL_AVX512, expected = narrow
+    if kernel == _KERNEL_PAIR_BASE:
+        need = LEVEL_BASELINE
+    elif kernel == _KERNEL_PAIR_AVX2:
+        need = LEVEL_AVX2
+    elif kernel == _KERNEL_PAIR_AVX512:
+        expected = _WIDE_LANES_F32 if single else _WIDE_LANES_F64
+    elif kernel == _KERNEL_QUAD_AVX512:
+        expected = _QUAD_LANES_F32 if single else _QUAD_LANES_F64
+    elif kernel != _KERNEL_TALL_AVX512:
+        raise ValueError(f"unknown kernel id {kernel}")
+    if need > _cpu_level:
+        raise ValueError(f"kernel {kernel} needs the {LEVELS[need]!r} level; this CPU runs "
+                         f"{cpu_levels()}")
+    if lanes != expected:
+        raise ValueError(f"kernel {kernel} takes operands packed with {expected} lanes, "
+                         f"got {lanes}")
+    return 0
 
 
 def _level_from_environment():

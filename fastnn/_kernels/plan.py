@@ -1,0 +1,126 @@
+"""The one place that decides how a compiled op runs: its form, its micro-kernel and the
+lanes its packed operand takes.
+
+``fastnn.functional`` asks :func:`plan` and hands the answer to the kernels
+(``affine.pyx``, ``conv.pyx``), which run what they are given.  The kernels are named by
+their tile (csrc/gather_gemm.h); the SIMD level (``fastnn._kernels.simd``) only decides
+which of them may be chosen.  Every rule is written once, below, beside the choice it
+makes.  No choice changes a result's bits except through the level itself (the baseline
+has no FMA): every form and every kernel of a level sums in the same order.
+"""
+from functools import lru_cache
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from fastnn._kernels import simd
+
+# Products of at most this many multiply-adds go to NumPy's dot: at that size its BLAS
+# runs on the calling thread (OpenBLAS wakes its pool only above 4 * 65536), reads the
+# operands where they lie, and costs less than packing B for fastnn's kernel
+# (benchmarks/NOTES.md, "Small calls").
+SMALL_PRODUCT = 2**18
+
+# Below this many elements the elementwise kernels' call costs more than NumPy's loop
+# (the kernels' parallel grain): small arrays take the reference's expression, which
+# gives the same bits.
+SMALL_ELEMENTWISE = 32768
+
+# The "dilated" backward-data form puts input channels in the lanes: it needs at least
+# AVX2's lane count of them at every level, so that every level takes the same form and
+# gives the same bits (float32, float64).
+DILATED_MIN_CHANNELS = {np.float32: 16, np.float64: 8}
+
+OPS = ("relu", "matmul", "conv_forward", "conv_backward")
+
+
+class Plan(NamedTuple):
+    """How one call runs.
+
+    ``form``: 'numpy' (the reference's NumPy expression) or 'kernel' for relu;
+    'numpy' or 'gather' for matmul; 'gather' or 'shifted' for conv_forward; 'columns'
+    or 'dilated' for conv_backward's dx.  ``kernel``: the gather kernel's name
+    (``fastnn._kernels.simd.KERNELS``) or None; ``kernel_id`` its number for the .pyx
+    functions; ``lanes``: the columns per register tile its packed operand takes (for
+    the shifted form: output pixels per register row).
+    """
+    form: str
+    kernel: Optional[str] = None
+    kernel_id: int = -1
+    lanes: int = 0
+
+
+def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True):
+    """The plan for ``op`` (one of ``OPS``) on ``dtype`` at ``level`` (default: the level
+    the kernels run at now, ``fastnn.get_simd_level()``).
+
+    ``shape``: relu ``(size,)``; matmul ``(R, K, M)`` for (R, K) @ (K, M);
+    conv_forward and conv_backward ``(C, H, W, F, HH, WW)`` with ``stride`` and ``pad``.
+    ``finite_weights`` (conv_backward): whether every weight is finite.
+    """
+    if op not in OPS:
+        raise ValueError(f"plan: op must be one of {OPS}, got {op!r}")
+    return _plan(op, np.dtype(dtype).type, tuple(shape), level or simd.get_level(),
+                 stride, pad, bool(finite_weights))
+
+
+@lru_cache(maxsize=4096)
+def _plan(op, dtype, shape, level, stride, pad, finite_weights):
+    if op == "relu":
+        (size,) = shape
+        return Plan("numpy" if size < SMALL_ELEMENTWISE else "kernel")
+    if op == "matmul":
+        R, K, M = shape
+        if R * K * M <= SMALL_PRODUCT:
+            return Plan("numpy")
+        return _gather(dtype, M, level)
+    C, H, W, F, HH, WW = shape
+    if op == "conv_forward":
+        out_h = (H + 2 * pad - HH) // stride + 1
+        out_w = (W + 2 * pad - WW) // stride + 1
+        if stride == 1 and level == "avx512" and _shifted_fits(out_h, out_w, W + 2 * pad, dtype):
+            return Plan("shifted", lanes=simd.SHIFTED_LANES[dtype == np.float64])
+        return _gather(dtype, F, level)  # lanes over the filters
+    # conv_backward: one kernel serves dw (lanes over F) and dx (lanes over the C*HH*WW
+    # taps in the "columns" form, over the C channels in the "dilated" one).  The dilated
+    # form also multiplies the zeros between and around the gradients by the weights:
+    # with an infinite or NaN weight that is NaN where the reference (and the columns
+    # form) have no such product at all.
+    columns = C < DILATED_MIN_CHANNELS[dtype] or stride > 1 or not finite_weights
+    found = _gather(dtype, min(F, C * HH * WW if columns else C), level)
+    return found._replace(form="columns" if columns else "dilated")
+
+
+def _gather(dtype, columns, level):
+    """The gather kernel for a product with ``columns`` output columns: 16 float32 / 8
+    float64 lanes; at AVX-512, for more columns than that, twice (16 filters in 32 lanes
+    would waste half of every FMA: measured slower) or four times that many, whichever
+    pads ``columns`` less (four: more accumulators, fewer loads per FMA), and for that
+    many or fewer, the 12-row tile of one vector."""
+    if level != "avx512":
+        name = f"pair_{level}"
+    else:
+        lanes_of = {name: simd.KERNELS[name][2][dtype == np.float64]
+                    for name in ("tall_avx512", "pair_avx512", "quad_avx512")}
+        padded = lambda name: -(-columns // lanes_of[name]) * lanes_of[name]
+        if columns <= lanes_of["tall_avx512"]:
+            name = "tall_avx512"
+        elif columns >= lanes_of["quad_avx512"] and padded("quad_avx512") <= padded("pair_avx512"):
+            name = "quad_avx512"
+        else:
+            name = "pair_avx512"
+    kernel_id, _, lanes = simd.KERNELS[name]
+    return Plan("gather", name, kernel_id, lanes[dtype == np.float64])
+
+
+def _shifted_fits(out_h, out_w, row_len, dtype):
+    """Whether a stride-1 plane suits the shifted form (lanes over output pixels) better
+    than lanes over channels: the same sums in the same order, so the same bits, with the
+    output written in its own layout and no packing of the filters.  Its register rows
+    run over whole rows of ``row_len`` positions, ``row_len - out_w`` of them not outputs,
+    and round up to the lanes: where 3/4 or more of the positions computed are outputs it
+    measured as fast or faster (benchmarks/NOTES.md, "Convolution forms"); a plane that
+    wastes more would lose what the form saves."""
+    lanes = simd.SHIFTED_LANES[dtype == np.float64]
+    positions = (out_h - 1) * row_len + out_w
+    return positions >= lanes and 4 * out_h * out_w >= 3 * (-(-positions // lanes) * lanes)
