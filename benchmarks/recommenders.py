@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 import fastnn
-from fastnn import movielens
+from fastnn.datasets import movielens
 from fastnn import recommend as rc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,8 @@ import platform
 
 import numpy as np
 
-from fastnn import _malloc, _waiting
+from fastnn.runtime import malloc as _malloc
+from fastnn.runtime import waiting as _waiting
 
 
 def _import_kernels():
@@ -79,11 +80,11 @@ def _loaded_library(*prefixes):
 
 
 # Idle threads wait briefly: fastnn's own (GOMP_SPINCOUNT while its OpenMP runtime
-# loads) and NumPy's OpenBLAS workers (their jobs on fastnn's pool); see fastnn._waiting.
+# loads) and NumPy's OpenBLAS workers (their jobs on fastnn's pool); see fastnn.runtime.waiting.
 _simd, _threads = _waiting.import_kernels_with_short_spin(_import_kernels, _openmp_runtime_loaded)
 _waiting.quiet_openblas_workers(_threads.blas_callback_address() if _threads.openmp_enabled() else None)
 # On request (FASTNN_MALLOC=keep-freed), freed arrays' memory stays in the process, so
-# fresh outputs do not page-fault (fastnn._malloc).
+# fresh outputs do not page-fault (fastnn.runtime.malloc).
 _malloc.keep_freed_memory()
 
 
@@ -107,9 +108,9 @@ def build_info():
     ``simd_supported`` (the levels this CPU and build can run), ``num_threads``, ``omp_num_threads`` (the environment variable, or
     None), ``machine``, ``numpy``, ``numpy_blas``, ``omp_spincount`` (the
     ``GOMP_SPINCOUNT`` fastnn loaded its OpenMP runtime with, or None) and ``blas_spin``
-    (what fastnn did to NumPy's OpenBLAS worker threads): see ``fastnn._waiting``;
+    (what fastnn did to NumPy's OpenBLAS worker threads): see ``fastnn.runtime.waiting``;
     ``malloc`` (the allocator thresholds set with ``FASTNN_MALLOC=keep-freed``, else None:
-    ``fastnn._malloc``).
+    ``fastnn.runtime.malloc``).
     """
     try:
         from fastnn._build_config import CONFIG

@@ -28,7 +28,8 @@ import os
 
 import numpy as np
 
-from fastnn import _layers, params_file
+from fastnn import params_file
+from fastnn.generic_layers import BatchNormalization, Dropout, layers_of_kind
 
 FORMAT = "fastnn-checkpoint"
 VERSION = 2
@@ -41,13 +42,8 @@ def _network(model):
 
 def _generators(network):
     """The random generators of the network's dropout layers (often one shared object)."""
-    return [layer.rng for layer in getattr(network, "layers", {}).values()
-            if isinstance(layer, _layers.Dropout) and layer.rng is not None]
-
-
-def _batchnorms(network):
-    return {name: layer for name, layer in getattr(network, "layers", {}).items()
-            if isinstance(layer, _layers.BatchNormalization)}
+    return [layer.rng for layer in layers_of_kind(network, Dropout).values()
+            if layer.rng is not None]
 
 
 # -- what a position in training depends on --------------------------------------------------
@@ -67,7 +63,7 @@ def describe_network(network):
     layers = []
     for name, layer in getattr(network, "layers", {}).items():
         entry = [name, type(layer).__name__]
-        if isinstance(layer, _layers.Dropout):
+        if isinstance(layer, Dropout):
             entry.append(float(layer.dropout_ratio))
         layers.append(entry)
     return {"class": type(network).__name__, "dtype": str(getattr(network, "dtype", None)),
@@ -161,7 +157,7 @@ def _array_shapes(network, optimizer_state):
     """(required, optional): the checkpoint's array names -> shapes for this network."""
     required = {f"param/{k}": np.shape(v) for k, v in network.params.items()}
     optional = {}
-    for name, layer in _batchnorms(network).items():
+    for name, layer in layers_of_kind(network, BatchNormalization).items():
         optional[f"running_mean/{name}"] = optional[f"running_var/{name}"] = np.shape(layer.gamma)
     for attr in optimizer_state:
         required.update({f"optimizer/{attr}/{k}": np.shape(v) for k, v in network.params.items()})
@@ -175,7 +171,7 @@ def save(path, trainer, epoch, sample, epoch_rng_state):
     0); ``epoch_rng_state``: the trainer generator's state before that epoch's shuffle."""
     network = _network(trainer.network)
     arrays = {f"param/{k}": v for k, v in network.params.items()}
-    for name, layer in _batchnorms(network).items():
+    for name, layer in layers_of_kind(network, BatchNormalization).items():
         if layer.running_mean is not None:
             arrays[f"running_mean/{name}"] = layer.running_mean
             arrays[f"running_var/{name}"] = layer.running_var
@@ -249,7 +245,7 @@ def load(path, trainer):
     epoch_rng = _checked_state(path, "epoch_rng", trainer.rng, meta["epoch_rng"])
     for key, value in network.params.items():
         value[...] = arrays[f"param/{key}"]
-    for name, layer in _batchnorms(network).items():
+    for name, layer in layers_of_kind(network, BatchNormalization).items():
         if f"running_mean/{name}" in arrays:
             layer.running_mean = arrays[f"running_mean/{name}"].astype(network.dtype)
             layer.running_var = arrays[f"running_var/{name}"].astype(network.dtype)

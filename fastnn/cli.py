@@ -57,7 +57,7 @@ def _load_data(args, say=print):
     """MNIST from --data-dir, else from the cache (downloaded there when possible), else the
     10,000-image test set bundled with fastnn.  With only the test set, its images are
     split --train-size / --test-size, and ``say`` prints one line saying so."""
-    from fastnn import data
+    from fastnn.datasets import mnist as data
     data_dir = args.data_dir or data.default_data_dir()
     bundled = False
     if data.find_file(data_dir, "t10k-images-idx3-ubyte") is None:
@@ -140,7 +140,7 @@ def _recommend(args):
     import numpy as np
 
     import fastnn
-    from fastnn import movielens
+    from fastnn.datasets import movielens
     from fastnn import recommend as rc
     for option in ("save", "plot"):
         _check_output(f"--{option}", getattr(args, option))

@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from fastnn import _layers
+from fastnn.generic_layers import BatchNormalization, Dropout, layers_of_kind
 
 __all__ = ["DataParallel", "world", "default_threads", "shard_bounds"]
 
@@ -90,8 +90,7 @@ def _generators(network):
     """The network's distinct random generators (its own, for corruption, and its dropout
     layers'), in a fixed order."""
     found = [getattr(network, "rng", None)]
-    found += [layer.rng for layer in getattr(network, "layers", {}).values()
-              if isinstance(layer, _layers.Dropout)]
+    found += [layer.rng for layer in layers_of_kind(network, Dropout).values()]
     unique = []
     for generator in found:
         if isinstance(generator, np.random.Generator) and all(generator is not g for g in unique):
@@ -184,8 +183,8 @@ class DataParallel:
             self.comm.Bcast(array, root=0)
 
     def _broadcast_running_statistics(self):
-        for layer in getattr(self.network, "layers", {}).values():
-            if isinstance(layer, _layers.BatchNormalization) and layer.running_mean is not None:
+        for layer in layers_of_kind(self.network, BatchNormalization).values():
+            if layer.running_mean is not None:
                 self._broadcast(layer.running_mean)
                 self._broadcast(layer.running_var)
 

@@ -2,7 +2,7 @@
 signatures, caches contract and results), with convolution, im2col/col2im, pooling and
 batch normalisation in Cython/OpenMP kernels.
 
-Argument checks are the reference's own (``fastnn._checks``), so both backends accept
+Argument checks are the reference's own (``fastnn.checks``), so both backends accept
 and reject the same inputs.  ReLU is compiled too (NumPy's version was as slow as the
 convolution in SimpleConvNet), and so are affine's products (in OpenBLAS's thread pool
 they slowed the OpenMP kernels threefold).  Sigmoid, tanh, dropout and the losses are the
@@ -15,15 +15,15 @@ shape; see :func:`choose_conv_algo`).
 
 Caches have the reference's layout and rules (no memory shared with the caller's x), so
 either backend's backward pass takes either backend's cache.  Outputs come from
-``fastnn._alloc.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that leaves an
+``fastnn.runtime.buffers.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that leaves an
 output element unwritten cannot go unnoticed in the tests.
 """
 import numpy as np
 
-from fastnn import _checks, _norms
-from fastnn._alloc import empty as _empty
-from fastnn._alloc import reused as _reused
-from fastnn._alloc import scratch as _scratch
+from fastnn import checks, norms
+from fastnn.runtime.buffers import empty as _empty
+from fastnn.runtime.buffers import reused as _reused
+from fastnn.runtime.buffers import scratch as _scratch
 from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
@@ -37,8 +37,8 @@ from fastnn.reference.functional import (  # noqa: F401  (re-exported: same func
     dropout_backward, dropout_forward, mse_loss, sigmoid_backward, sigmoid_forward,
     softmax_loss, svm_loss, tanh_backward, tanh_forward)
 
-# The reference's names, plus the convolution algorithm chooser.
-__all__ = list(_reference_names) + ["choose_conv_algo"]
+# The reference's names, plus the convolution algorithm chooser and the optimizer's step.
+__all__ = list(_reference_names) + ["choose_conv_algo", "adam_update"]
 
 CONV_ALGOS = ("auto", "direct", "im2col")
 
@@ -50,8 +50,8 @@ CONV_ALGOS = ("auto", "direct", "im2col")
 def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
     """input_data (N, C, H, W) -> col (N*OH*OW, C*filter_h*filter_w), the textbook's layout
     (see ``fastnn.reference.functional.im2col``)."""
-    (x,) = _checks.as_float_arrays("im2col", input_data=input_data)
-    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+    (x,) = checks.as_float_arrays("im2col", input_data=input_data)
+    filter_h, filter_w, stride, pad, out_h, out_w = checks.im2col_geometry(
         "im2col", x, filter_h, filter_w, stride, pad)
     N, C = x.shape[:2]
     col = _empty((N * out_h * out_w, C * filter_h * filter_w), x.dtype)
@@ -61,11 +61,11 @@ def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
 
 def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     """col (N*OH*OW, C*filter_h*filter_w) -> (N, C, H, W), the adjoint of :func:`im2col`."""
-    N, C, H, W = _checks.input_shape_param("col2im", input_shape)
-    (col,) = _checks.as_float_arrays("col2im", col=col)
-    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+    N, C, H, W = checks.input_shape_param("col2im", input_shape)
+    (col,) = checks.as_float_arrays("col2im", col=col)
+    filter_h, filter_w, stride, pad, out_h, out_w = checks.im2col_geometry(
         "col2im", np.broadcast_to(np.uint8(0), (N, C, H, W)), filter_h, filter_w, stride, pad)
-    _checks.check_shape("col2im", "col", col, (N * out_h * out_w, C * filter_h * filter_w),
+    checks.check_shape("col2im", "col", col, (N * out_h * out_w, C * filter_h * filter_w),
                         "(N*OH*OW, C*filter_h*filter_w)")
     x = np.zeros((N, C, H, W), dtype=col.dtype)
     _im2col.col2im(np.ascontiguousarray(col), x, filter_h, filter_w, stride, pad, out_h, out_w)
@@ -76,9 +76,17 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 # Affine
 # ----------------------------------------------------------------------------------
 
+def matmul(a, b, transpose_a=False):
+    """a @ b, or a.T @ b with ``transpose_a``: a (R, K) (or (K, R)), b (K, M) -> (R, M).
+    As the reference; no thread count changes a bit of it."""
+    a, b = checks.matmul_args("matmul", a, b, transpose_a)
+    return _matmul(a, b, transpose_a)
+
+
 def _matmul(a, b, transpose_a=False):
-    """a @ b (or a.T @ b) for 2-D arrays of one dtype, in fastnn's thread pool (or, for
-    small products, NumPy's single-threaded BLAS call): as ``plan("matmul")`` says."""
+    """a @ b (or a.T @ b) for checked 2-D arrays of one dtype, in fastnn's thread pool
+    (or, for small products, NumPy's single-threaded BLAS call): as ``plan("matmul")``
+    says."""
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
     how = plan("matmul", a.dtype, (R, K, M))
@@ -103,16 +111,16 @@ def _matmul(a, b, transpose_a=False):
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M),
     cache.  As the reference."""
-    xs, w, b, D = _checks.affine_args("affine_forward", x, w, b)
+    xs, w, b, D = checks.affine_args("affine_forward", x, w, b)
     out = _matmul(xs.reshape(xs.shape[0], D), w)
     out += b
-    return out, (_checks.detached(xs, x), w, b)
+    return out, (checks.detached(xs, x), w, b)
 
 
 def affine_backward(dout, cache, need_dx=True):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,); dx None with ``need_dx=False``."""
-    x, w, b = _checks.cache_entries("affine_backward", cache, 3, "affine_forward")
-    dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
+    x, w, b = checks.cache_entries("affine_backward", cache, 3, "affine_forward")
+    dout = checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = _matmul(dout, w.T).reshape(x.shape) if need_dx else None
     dw = _matmul(x.reshape(x.shape[0], w.shape[0]), dout, transpose_a=True)
     return dx, dw, dout.sum(axis=0)
@@ -125,9 +133,9 @@ def affine_backward(dout, cache, need_dx=True):
 def relu_forward(x, out=None):
     """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference,
     ``out`` (x itself for a ReLU in place) included."""
-    (x,) = _checks.as_float_arrays("relu_forward", x=x)
+    (x,) = checks.as_float_arrays("relu_forward", x=x)
     if out is not None:
-        _checks.out_array("relu_forward", out, x.shape, x.dtype)
+        checks.out_array("relu_forward", out, x.shape, x.dtype)
     if plan("relu", x.dtype, (x.size,)).form == "numpy":
         out = np.maximum(x, 0, out=out)  # the reference's expression, the kernel's bits
         return out, out
@@ -141,13 +149,13 @@ def relu_forward(x, out=None):
 def relu_backward(dout, cache, out=None):
     """dx = dout where x > 0, else 0; cache: the forward's output, or its input x.  As
     the reference, ``out`` (dout itself for a backward pass in place) included."""
-    (x,) = _checks.as_float_arrays("relu_backward", cache=cache)
+    (x,) = checks.as_float_arrays("relu_backward", cache=cache)
     x = np.ascontiguousarray(x)  # a cache of any layout: the kernel reads C order
-    dout = np.ascontiguousarray(_checks.dout_array("relu_backward", dout, x.shape, x.dtype))
+    dout = np.ascontiguousarray(checks.dout_array("relu_backward", dout, x.shape, x.dtype))
     if out is None:
         out = _empty(x.shape, x.dtype)
     else:
-        _checks.out_array("relu_backward", out, x.shape, x.dtype)
+        checks.out_array("relu_backward", out, x.shape, x.dtype)
     _elementwise.relu_backward(x.reshape(-1), dout.reshape(-1), out.reshape(-1))
     return out
 
@@ -194,8 +202,8 @@ def conv_forward(x, w, b, conv_param):
     beyond the padding; col is None.
     """
     func = "conv_forward"
-    xs, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
-    stride, pad, out_h, out_w = _checks.conv_geometry(func, xs, w, b, conv_param)
+    xs, w, b = checks.as_float_arrays(func, x=x, w=w, b=b)
+    stride, pad, out_h, out_w = checks.conv_geometry(func, xs, w, b, conv_param)
     algo = _conv_algo(func, conv_param)
     if algo == "auto":
         algo = choose_conv_algo(xs.shape, w.shape, stride, pad, xs.dtype)
@@ -220,7 +228,7 @@ def conv_forward(x, w, b, conv_param):
         col = im2col(xs, HH, WW, stride, pad)
         out = (col @ w_rows.T + b).reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
         out = np.ascontiguousarray(out)
-        x_kept = _checks.detached(xs, x)
+        x_kept = checks.detached(xs, x)
     return out, (x_kept, w, b, conv_param, col)
 
 
@@ -228,12 +236,12 @@ def conv_backward(dout, cache, need_dx=True):
     """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,).  With
     ``need_dx=False`` dx is None and not computed (a network's first layer)."""
     func = "conv_backward"
-    x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
+    x, w, b, conv_param, col = checks.cache_entries(func, cache, 5, "conv_forward")
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    out_h, out_w = _checks.output_hw(x.shape, HH, WW, stride, pad)
-    dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
+    out_h, out_w = checks.output_hw(x.shape, HH, WW, stride, pad)
+    dout = checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     dout = np.ascontiguousarray(dout)
     # A reference cache has no 'algo' but holds col: either way is right; direct is faster.
     if conv_param.get("algo") == "im2col" and col is not None:
@@ -262,7 +270,7 @@ def conv_backward(dout, cache, need_dx=True):
     xpad = conv_param.get("xpad")
     if xpad is None:  # a cache of the reference, or of the im2col algorithm
         xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    _checks.check_shape(func, "the cache's padded input", xpad,
+    checks.check_shape(func, "the cache's padded input", xpad,
                         (N, C, H + 2 * pad, W + 2 * pad), "(N, C, H + 2*pad, W + 2*pad)")
     dx = _empty(x.shape, x.dtype)  # (its shape gives the kernel the geometry; untouched
     # without need_dx)
@@ -278,8 +286,8 @@ def conv_backward(dout, cache, need_dx=True):
 # ----------------------------------------------------------------------------------
 
 def _pool_forward(func, x, pool_param):
-    (x,) = _checks.as_float_arrays(func, x=x)
-    pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
+    (x,) = checks.as_float_arrays(func, x=x)
+    pool_h, pool_w, stride, pad, out_h, out_w = checks.pool_geometry(func, x, pool_param)
     N, C, H, W = x.shape
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
     out = _empty((N * C, out_h, out_w), x.dtype)
@@ -289,11 +297,11 @@ def _pool_forward(func, x, pool_param):
 def _pool_backward(func, forward, dout, cache, count):
     """Unpack a pooling cache (either backend's); return the checked dout as planes
     (N*C, OH, OW), an empty dx (N*C, H, W), the window and the rest of the cache."""
-    x_shape, dtype, window, *rest = _checks.cache_entries(func, cache, count, forward)
+    x_shape, dtype, window, *rest = checks.cache_entries(func, cache, count, forward)
     N, C, H, W = x_shape
     pool_h, pool_w, stride, pad = window
-    out_hw = _checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
-    dout = _checks.dout_array(func, dout, (N, C) + out_hw, dtype)
+    out_hw = checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
+    dout = checks.dout_array(func, dout, (N, C) + out_hw, dtype)
     dout = np.ascontiguousarray(dout).reshape((N * C,) + out_hw)
     return dout, _empty((N * C, H, W), dtype), window, rest
 
@@ -312,7 +320,7 @@ def max_pool_backward(dout, cache):
     maximum."""
     func = "max_pool_backward"
     dout, dx, window, (argmax,) = _pool_backward(func, "max_pool_forward", dout, cache, 4)
-    argmax = _checks.window_indices(func, argmax, dout.shape)
+    argmax = checks.window_indices(func, argmax, dout.shape)
     argmax = np.ascontiguousarray(argmax, dtype=np.intc).reshape(dout.shape)
     _pool.max_backward(dout, argmax, dx, *window)
     return dx.reshape(cache[0])
@@ -342,7 +350,7 @@ def _normalize_channels(func, x3, gamma, beta, bn_param):
     """Batch normalisation of x3 (N, C, S) per channel; returns out (N, C, S) and the
     cache (mode, x_hat (N, C, S), gamma, std)."""
     N, C, S = x3.shape
-    mode, eps, momentum, running_mean, running_var = _checks.batchnorm_params(
+    mode, eps, momentum, running_mean, running_var = checks.batchnorm_params(
         func, x3, C, N * S, gamma, beta, bn_param)
     if mode == "train":
         mean64, var64 = _empty(C, np.float64), _empty(C, np.float64)
@@ -364,7 +372,7 @@ def _channel_cache(func, forward, cache, batch, per_image=None):
     """A batch-norm cache (mode, x_hat, gamma, std) of either backend, with x_hat in this
     backend's layout (batch, C, S); the reference keeps rows (batch*S, C).  S is
     ``per_image``, or all the rows for batch 1."""
-    mode, x_hat, gamma, std = _checks.cache_entries(func, cache, 4, forward)
+    mode, x_hat, gamma, std = checks.cache_entries(func, cache, 4, forward)
     if x_hat.ndim == 2:
         S = x_hat.shape[0] if per_image is None else per_image
         x_hat = x_hat.reshape(batch, S, x_hat.shape[1]).transpose(0, 2, 1)
@@ -386,8 +394,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """x (N, D), gamma (D,), beta (D,), bn_param -> out (N, D), cache.  As the reference;
     training mode updates bn_param's running statistics in place."""
     func = "batchnorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 2, "(N, D)")
+    x, gamma, beta = checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    checks.check_ndim(func, "x", x, 2, "(N, D)")
     # Each feature is a channel of N values: (1, D, N), so the kernels read contiguous runs.
     out, cache = _normalize_channels(func, np.ascontiguousarray(x.T)[None], gamma, beta, bn_param)
     return out[0].T.copy(), cache
@@ -398,7 +406,7 @@ def batchnorm_backward(dout, cache):
     func = "batchnorm_backward"
     channel_cache = _channel_cache(func, "batchnorm_forward", cache, 1)
     _, D, N = channel_cache[1].shape
-    dout = _checks.dout_array(func, dout, (N, D), channel_cache[1].dtype)
+    dout = checks.dout_array(func, dout, (N, D), channel_cache[1].dtype)
     dx, dgamma, dbeta = _normalize_channels_backward(dout.T[None], channel_cache)
     return dx[0].T.copy(), dgamma, dbeta
 
@@ -407,8 +415,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """x (N, C, H, W), gamma (C,), beta (C,), bn_param -> out (N, C, H, W), cache.
     Statistics per channel over N, H, W; as the reference."""
     func = "spatial_batchnorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    x, gamma, beta = checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
     out, cache = _normalize_channels(func, np.ascontiguousarray(x).reshape(N, C, H * W),
                                      gamma, beta, bn_param)
@@ -419,10 +427,10 @@ def spatial_batchnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
     func = "spatial_batchnorm_backward"
     forward = "spatial_batchnorm_forward"
-    x_shape, channel_cache = _checks.cache_entries(func, cache, 2, forward)
+    x_shape, channel_cache = checks.cache_entries(func, cache, 2, forward)
     N, C, H, W = x_shape
     channel_cache = _channel_cache(func, forward, channel_cache, N, H * W)
-    dout = _checks.dout_array(func, dout, x_shape, channel_cache[1].dtype)
+    dout = checks.dout_array(func, dout, x_shape, channel_cache[1].dtype)
     dx, dgamma, dbeta = _normalize_channels_backward(dout.reshape(N, C, H * W), channel_cache)
     return dx.reshape(x_shape), dgamma, dbeta
 
@@ -460,20 +468,50 @@ def _destandardize_rows(g, x_hat, std):
 def layernorm_forward(x, gamma, beta, ln_param):
     """x (N, D), gamma (D,), beta (D,), ln_param {'eps'} -> out (N, D), cache.  As the
     reference (statistics per sample)."""
-    return _norms.layernorm_forward(_standardize_rows, x, gamma, beta, ln_param)
+    return norms.layernorm_forward(_standardize_rows, x, gamma, beta, ln_param)
 
 
 def layernorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,) (gamma's shape)."""
-    return _norms.layernorm_backward(_destandardize_rows, dout, cache)
+    return norms.layernorm_backward(_destandardize_rows, dout, cache)
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     """x (N, C, H, W), gamma, beta (C entries), G groups, gn_param {'eps'} -> out
     (N, C, H, W), cache.  As the reference."""
-    return _norms.spatial_groupnorm_forward(_standardize_rows, x, gamma, beta, G, gn_param)
+    return norms.spatial_groupnorm_forward(_standardize_rows, x, gamma, beta, G, gn_param)
 
 
 def spatial_groupnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma and dbeta (gamma's shape)."""
-    return _norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)
+    return norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)
+
+
+# ----------------------------------------------------------------------------------
+# The optimizer's step
+# ----------------------------------------------------------------------------------
+
+def adam_fusable(param, *arrays):
+    """Whether :func:`adam_update` takes these arrays: C-contiguous, writeable NumPy arrays
+    of one float32/float64 dtype and one shape (anything else, e.g. float16 or strided
+    views, is for the optimizer's NumPy form)."""
+    return (type(param) is np.ndarray and param.dtype in (np.float32, np.float64)
+            and param.flags.c_contiguous and param.flags.writeable
+            and all(type(a) is np.ndarray and a.dtype == param.dtype and a.shape == param.shape
+                    and a.flags.c_contiguous for a in arrays))
+
+
+def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
+    """One Adam step in place, in one compiled pass: m += (1 - beta1) * (g - m);
+    v += (1 - beta2) * (g*g - v); param -= m * lr_t / (sqrt(v) + eps), each constant
+    rounded to the arrays' dtype first (the bits of ``fastnn.optim.Adam``'s NumPy form).
+
+    param, grad, m, v: arrays of one shape that :func:`adam_fusable` accepts (param, m
+    and v are updated); the rest Python floats.
+    """
+    if not adam_fusable(param, grad, m, v) or not (m.flags.writeable and v.flags.writeable):
+        raise ValueError("adam_update: param, grad, m and v must be C-contiguous float32 or "
+                         "float64 arrays of one dtype and shape (param, m and v writeable), "
+                         f"got {[(type(a).__name__, getattr(a, 'dtype', None), getattr(a, 'shape', None)) for a in (param, grad, m, v)]}")
+    _elementwise.adam_update(param.reshape(-1), grad.reshape(-1), m.reshape(-1),
+                             v.reshape(-1), float(lr_t), float(beta1), float(beta2), float(eps))

@@ -18,7 +18,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from fastnn import _layers, params_file
+from fastnn import generic_layers as generic
+from fastnn import params_file
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet",
            "AutoEncoder", "RBM", "layers_for"]
@@ -29,8 +30,8 @@ __all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet
 # may overwrite that array in place instead of allocating its own, whose first touch costs
 # page faults (benchmarks/NOTES.md).  Not Dropout, whose inference output is its input,
 # nor Sigmoid/Tanh/Relu, whose caches are their outputs.
-_FRESH_RESULTS = (_layers.Affine, _layers.Convolution, _layers.Pooling,
-                  _layers.BatchNormalization)
+_FRESH_RESULTS = (generic.Affine, generic.Convolution, generic.Pooling,
+                  generic.BatchNormalization)
 
 
 def _overwritable(a):
@@ -136,9 +137,9 @@ class Network:
         x = np.asarray(x)
         owned = False  # whether x is a fresh output that no layer keeps (never the input)
         for layer in self.layers.values():
-            if isinstance(layer, _layers.Relu):
+            if isinstance(layer, generic.Relu):
                 x = layer.forward(x, overwrite_x=owned and _overwritable(x))
-            elif isinstance(layer, (_layers.Dropout, _layers.BatchNormalization)):
+            elif isinstance(layer, (generic.Dropout, generic.BatchNormalization)):
                 x = layer.forward(x, train_flg)
             else:
                 x = layer.forward(x)
@@ -181,9 +182,9 @@ class Network:
         for name, layer in reversed(self.layers.items()):
             if extra and name in extra:
                 dout, owned = dout + extra[name], True
-            if layer is first and isinstance(layer, (_layers.Affine, _layers.Convolution)):
+            if layer is first and isinstance(layer, (generic.Affine, generic.Convolution)):
                 layer.backward(dout, need_dx=False)  # the input's gradient: of no use
-            elif isinstance(layer, _layers.Relu):
+            elif isinstance(layer, generic.Relu):
                 dout = layer.backward(dout, overwrite_dout=owned and _overwritable(dout))
             else:
                 dout = layer.backward(dout)
@@ -198,7 +199,7 @@ class Network:
     def save_params(self, path):
         """Write every parameter (and batch-norm running statistics) to an .npz file."""
         arrays = dict(self.params)
-        for name, layer in self._batchnorms().items():
+        for name, layer in generic.layers_of_kind(self, generic.BatchNormalization).items():
             if layer.running_mean is not None:
                 arrays[f"{name}.running_mean"] = layer.running_mean
                 arrays[f"{name}.running_var"] = layer.running_var
@@ -209,19 +210,14 @@ class Network:
         layers keep using the same arrays); :func:`fastnn.params_file.load_into` checks
         names, shapes, dtypes and values first (a ``ValueError`` changes nothing)."""
         statistics = {}
-        for name, layer in self._batchnorms().items():
+        for name, layer in generic.layers_of_kind(self, generic.BatchNormalization).items():
             shape = np.shape(layer.gamma)
             statistics[f"{name}.running_mean"] = statistics[f"{name}.running_var"] = shape
         saved = params_file.load_into("load_params", path, self.params, statistics)
-        for name, layer in self._batchnorms().items():
+        for name, layer in generic.layers_of_kind(self, generic.BatchNormalization).items():
             if f"{name}.running_mean" in saved:
                 layer.running_mean = saved[f"{name}.running_mean"].astype(self.dtype)
                 layer.running_var = saved[f"{name}.running_var"].astype(self.dtype)
-
-    def _batchnorms(self):
-        return {name: layer for name, layer in self.layers.items()
-                if isinstance(layer, _layers.BatchNormalization)}
-
 
 class MultiLayerNet(Network):
     """Fully connected network: [Affine - (BatchNorm) - activation - (Dropout)] x hidden,

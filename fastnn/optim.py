@@ -5,7 +5,7 @@ one by name, case-insensitively.
 """
 import numpy as np
 
-from fastnn._kernels import elementwise as _elementwise
+from fastnn import functional
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "get_optimizer"]
 
@@ -101,7 +101,7 @@ class Adam:
 
     The update runs in place, in the parameter's dtype (a float32 network is never updated
     through float64 temporaries): one compiled pass for contiguous float32/float64 arrays
-    (fastnn._kernels.elementwise.adam_update, the same bits as the NumPy form), else
+    (fastnn.functional.adam_update, the same bits as the NumPy form), else
     NumPy through two scratch buffers per parameter.
     """
 
@@ -124,9 +124,8 @@ class Adam:
         for key in params:
             g, m, v = grads[key], self.m[key], self.v[key]
             p = params[key]
-            if _fused(p, g, m, v):  # one compiled pass: the same bits as the NumPy form below
-                _elementwise.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1),
-                                         v.reshape(-1), lr_t, beta1, beta2, _EPS)
+            if functional.adam_fusable(p, g, m, v):  # the same bits as the NumPy form below
+                functional.adam_update(p, g, m, v, lr_t, beta1, beta2, _EPS)
                 continue
             if key not in self._scratch:  # the NumPy form's two buffers, made once
                 self._scratch[key] = (np.empty_like(p), np.empty_like(p))
@@ -143,15 +142,6 @@ class Adam:
             np.multiply(m, lr_t, out=b)
             b /= a
             params[key] -= b
-
-
-def _fused(p, *arrays):
-    """Whether the compiled Adam pass takes these arrays: C-contiguous NumPy arrays of one
-    float32/float64 dtype (anything else, e.g. float16 or strided views, takes NumPy)."""
-    return (type(p) is np.ndarray and p.dtype in (np.float32, np.float64) and p.flags.c_contiguous
-            and p.flags.writeable and all(type(a) is np.ndarray and a.dtype == p.dtype
-                                          and a.shape == p.shape and a.flags.c_contiguous
-                                          for a in arrays))
 
 
 _OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}

@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-from fastnn import _checks
+from fastnn import checks
 
 __all__ = ["save", "read", "check", "load_into"]
 
@@ -80,7 +80,7 @@ def check(what, path, arrays, shapes, optional=None):
         if array.dtype.kind != "f":
             raise ValueError(f"{what}: {name} in {path} is {array.dtype}; parameters are "
                              f"floating-point arrays")
-        _checks.finite(f"{what}: {path}", name, array)
+        checks.finite(f"{what}: {path}", name, array)
 
 
 def load_into(what, path, params, optional=None):

@@ -1,5 +1,5 @@
 """The curriculum's two recommenders on MovieLens-style ratings (users x movies, 1-5, 0 =
-unrated; :mod:`fastnn.movielens` reads them).
+unrated; :mod:`fastnn.datasets.movielens` reads them).
 
 * :class:`RBMRecommender`: a restricted Boltzmann machine whose visible units are the
   movies, binary (a rating of 3 or more is "liked", 1-2 "not liked"), trained by CD-k
@@ -20,8 +20,9 @@ loop.  The elementwise passes are NumPy's.  :func:`majority_baseline` and
 """
 import numpy as np
 
-from fastnn import _checks
+from fastnn import checks
 from fastnn import functional, nets
+from fastnn.reference import functional as reference_functional
 from fastnn.optim import get_optimizer
 
 __all__ = ["binarize", "RBMRecommender", "AutoEncoderRecommender", "majority_baseline",
@@ -43,18 +44,19 @@ def _check_ratings(func, ratings, n_movies):
     if ratings.shape[1] != n_movies:
         raise ValueError(f"{func}: ratings must have {n_movies} movies (columns), got shape "
                          f"{ratings.shape}")
-    _checks.finite(func, "ratings", ratings)  # NaN passes the range test below
+    checks.finite(func, "ratings", ratings)  # NaN passes the range test below
     if ((ratings != 0) & ((ratings < 1) | (ratings > 5))).any():
         raise ValueError(f"{func}: ratings must be 0 (unrated) or in [1, 5]")
     return ratings
 
 
+_BACKENDS = {"fast": functional, "reference": reference_functional}
+
+
 def _products(backend):
     """a @ b (or a.T @ b) on the backend: fastnn's kernels or NumPy's matmul."""
-    if backend == "fast":
-        return functional._matmul
-    if backend == "reference":
-        return lambda a, b, transpose_a=False: (a.T if transpose_a else a) @ b
+    if backend in _BACKENDS:
+        return _BACKENDS[backend].matmul
     raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}")
 
 

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from fastnn import _checks
+from fastnn import checks
 from fastnn import checkpoint as checkpoint_file
 from fastnn.optim import get_optimizer
 
@@ -37,7 +37,7 @@ class Trainer:
             raise ValueError("Trainer: x and t must have the same number of samples")
         for name, value in (("x_train", x_train), ("t_train", t_train), ("x_test", x_test),
                             ("t_test", t_test)):
-            _checks.finite("Trainer", name, value)
+            checks.finite("Trainer", name, value)
         if int(epochs) < 0 or int(mini_batch_size) < 1:
             raise ValueError(f"Trainer: epochs must be >= 0 and mini_batch_size >= 1, got "
                              f"{epochs} and {mini_batch_size}")

@@ -83,10 +83,10 @@ def test_omp_num_threads_sets_the_default(tmp_path):
 
 
 def test_openblas_spin_is_shortened_without_touching_the_environment():
-    """NumPy's OpenBLAS workers stop spinning soon after a call (fastnn._waiting): the
+    """NumPy's OpenBLAS workers stop spinning soon after a call (fastnn.runtime.waiting): the
     environment stays the user's, NumPy's products stay right, and the user can opt out."""
     code = ("import os, numpy as np; a = np.random.default_rng(0).standard_normal((300, 300)); "
-            "c = a @ a; import fastnn; from fastnn import _waiting; "
+            "c = a @ a; import fastnn; from fastnn.runtime import waiting as _waiting; "
             "assert 'OPENBLAS_THREAD_TIMEOUT' not in os.environ; "
             "assert np.array_equal(a @ a, c); "
             "print(fastnn.build_info()['blas_spin'], len(_waiting._loaded_openblas()))")
@@ -164,7 +164,7 @@ def _has_callback():
     """Whether NumPy's OpenBLAS exports the threads-callback setter (OpenBLAS >= 0.3.27)."""
     import ctypes
 
-    from fastnn import _waiting
+    from fastnn.runtime import waiting as _waiting
     for path in _waiting._loaded_openblas():
         lib = ctypes.CDLL(path)
         if any(hasattr(lib, name) for name in _waiting._CALLBACK_SETTERS):
@@ -186,7 +186,7 @@ def test_openmp_runtime_is_loaded_with_a_short_spin_unless_the_user_chose():
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="Linux only")
 def test_freed_array_memory_is_reused_without_page_faults():
-    """fastnn._malloc: with FASTNN_MALLOC=keep-freed, a second large array of the same size
+    """fastnn.runtime.malloc: with FASTNN_MALLOC=keep-freed, a second large array of the same size
     does not fault its pages in again; by default glibc's thresholds are left alone."""
     code = ("import resource, numpy as np, fastnn; "
             "a = np.ones(2**19); del a; "  # 4 MiB: above glibc's default mmap threshold

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from helpers import time_limit
 
 from fastnn import checkpoint, nets
-from fastnn.data import BUNDLED_MNIST_DIR as MNIST_DIR
+from fastnn.datasets.mnist import BUNDLED_MNIST_DIR as MNIST_DIR
 from fastnn.train import Trainer
 
 

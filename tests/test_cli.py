@@ -139,7 +139,7 @@ FAILURES = {
 
 @pytest.mark.parametrize("case", FAILURES)
 def test_every_known_failure_is_one_line_and_exit_status_2(case, tmp_path, capsys, monkeypatch):
-    from fastnn import movielens
+    from fastnn.datasets import movielens
     monkeypatch.setattr(movielens, "URL", (tmp_path / "nowhere.zip").as_uri())  # no network
     make_args, message = FAILURES[case]
     args = make_args(tmp_path)

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from fastnn import data
+from fastnn.datasets import mnist as data
 
 MNIST_DIR = data.BUNDLED_MNIST_DIR  # the official test set, installed with the package
 

@@ -1,4 +1,4 @@
-"""Data-parallel training on MPI (issue 13): runs of `mpiexec -n 2` and `-n 3` on this
+"""Data-parallel training on MPI: runs of `mpiexec -n 2` and `-n 3` on this
 machine (oversubscribed, short) against the single-process run.  Skipped where mpi4py or
 mpiexec is missing, as on a user's machine without the [mpi] extra."""
 import os
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastnn import distributed, nets
-from fastnn.data import BUNDLED_MNIST_DIR
+from fastnn.datasets.mnist import BUNDLED_MNIST_DIR
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi", "train_steps.py")
 MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")

@@ -20,7 +20,6 @@ def assert_close(ours, theirs, dtype):
 
 
 @pytest.mark.parametrize("algo", ["direct", "im2col", "auto"])
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_conv(seed, dtype, algo):
     rng = np.random.default_rng(seed)
@@ -38,7 +37,6 @@ def check_conv(x, w, b, conv_param, rng):
         assert_close(ours, theirs, x.dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_conv_large_channel_counts(dtype, rng):
     """More output channels than one register tile, input channels not a multiple of it."""
     x = rng.standard_normal((3, 37, 9, 10)).astype(dtype)
@@ -47,7 +45,6 @@ def test_conv_large_channel_counts(dtype, rng):
     check_conv(x, w, b, {"stride": 1, "pad": 1}, rng)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_im2col_and_col2im(seed, dtype):
     rng = np.random.default_rng(seed)
@@ -60,7 +57,6 @@ def test_im2col_and_col2im(seed, dtype):
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_pooling(seed, dtype, kind):
     rng = np.random.default_rng(seed)
@@ -90,7 +86,6 @@ def test_max_pool_nan_and_inf_match_the_reference(rng):
                                ref.max_pool_backward(dout, cache_ref), rtol=1e-14, atol=1e-15)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("out_w", [1, 3, 4, 7, 8, 9, 12, 17, 24])
 def test_pooling_2x2_stride_2_rows_in_vectors(out_w, dtype, rng):
     """2 x 2 windows at stride 2 take a vector kernel (csrc/pool_ops.h): every row length
@@ -116,7 +111,6 @@ def test_pooling_2x2_stride_2_rows_in_vectors(out_w, dtype, rng):
 
 @pytest.mark.parametrize("mode", ["train", "test"])
 @pytest.mark.parametrize("spatial", [False, True])
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS[:6])
 def test_batchnorm(seed, dtype, spatial, mode):
     rng = np.random.default_rng(seed)
@@ -142,7 +136,6 @@ def test_batchnorm(seed, dtype, spatial, mode):
         assert_close(params[0][key], params[1][key], dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", SEEDS[:6])
 def test_layer_and_group_norm(seed, dtype):
     rng = np.random.default_rng(seed)
@@ -188,7 +181,6 @@ def test_conv_rejects_an_unknown_algorithm(rng):
 # ----------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not fastnn.build_info()["openmp"], reason="a build without OpenMP has one thread")
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_results_are_bitwise_identical_for_1_2_3_threads(dtype):
     before = fastnn.get_num_threads()
     try:
@@ -207,7 +199,6 @@ def test_results_are_bitwise_identical_for_1_2_3_threads(dtype):
 # The layer classes: one network, two backends
 # ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_the_same_network_gives_the_same_loss_and_gradients(dtype, rng):
     from fastnn import layers as fast_layers
     from fastnn.reference import layers as ref_layers
@@ -251,7 +242,6 @@ def test_fast_layers_are_bound_to_the_fast_backend():
     assert fast_layers.Convolution.__module__ == "fastnn.layers"
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_relu_matches_numpy_exactly(dtype, rng):
     x = rng.standard_normal((3, 50, 41, 17)).astype(dtype)  # > one block, not a multiple
     x.flat[:4] = [np.nan, -0.0, np.inf, -np.inf]
@@ -266,18 +256,16 @@ def test_relu_matches_numpy_exactly(dtype, rng):
 
 
 @pytest.mark.parametrize("size", [(2, 3, 4), (3, 50, 41, 17)])  # NumPy's path, the kernel's
-@pytest.mark.parametrize("backend", [fast, ref])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_out_writes_the_result_in_place(dtype, backend, size, rng):
+def test_relu_out_writes_the_result_in_place(dtype, functional, size, rng):
     x = rng.standard_normal(size).astype(dtype)
     dout = rng.standard_normal(size).astype(dtype)
-    expected, cache = backend.relu_forward(x)
-    expected_dx = backend.relu_backward(dout, cache)
+    expected, cache = functional.relu_forward(x)
+    expected_dx = functional.relu_backward(dout, cache)
     given = x.copy()
-    out, cache = backend.relu_forward(given, out=given)
+    out, cache = functional.relu_forward(given, out=given)
     assert out is given and cache is given
     np.testing.assert_array_equal(out, expected)
-    dx = backend.relu_backward(dout, cache, out=dout)
+    dx = functional.relu_backward(dout, cache, out=dout)
     assert dx is dout
     np.testing.assert_array_equal(dx, expected_dx)
     for bad, error, message in [
@@ -286,27 +274,57 @@ def test_relu_out_writes_the_result_in_place(dtype, backend, size, rng):
             (np.empty(size, np.float16), ValueError, r"dtype %s, got shape .* float16" % np.dtype(dtype)),
             (np.empty(size[::-1], dtype).T, ValueError, "out must be C-contiguous and writeable")]:
         with pytest.raises(error, match=message):
-            backend.relu_forward(x, out=bad)
+            functional.relu_forward(x, out=bad)
     readonly = np.empty(size, dtype)
     readonly.flags.writeable = False
     with pytest.raises(ValueError, match="relu_backward: out must be C-contiguous and writeable"):
-        backend.relu_backward(dout, cache, out=readonly)
+        functional.relu_backward(dout, cache, out=readonly)
 
 
-@pytest.mark.parametrize("backend", [fast, ref])
-def test_backward_without_dx_gives_the_same_dw_and_db(backend, rng):
+def test_backward_without_dx_gives_the_same_dw_and_db(functional, rng):
     """need_dx=False (a network's first layer) skips dx; dw and db are bitwise the same."""
     x, w, b, conv_param = conv_case(rng, max_channels=5)
-    out, cache = backend.conv_forward(x, w, b, conv_param)
+    out, cache = functional.conv_forward(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape)
-    full = backend.conv_backward(dout, cache)
-    partial = backend.conv_backward(dout, cache, need_dx=False)
+    full = functional.conv_backward(dout, cache)
+    partial = functional.conv_backward(dout, cache, need_dx=False)
     assert partial[0] is None
     np.testing.assert_array_equal(partial[1], full[1])
     np.testing.assert_array_equal(partial[2], full[2])
     xa, wa, ba = rng.standard_normal((4, 3, 5)), rng.standard_normal((15, 6)), rng.standard_normal(6)
-    out, cache = backend.affine_forward(xa, wa, ba)
-    full, partial = backend.affine_backward(out, cache), backend.affine_backward(out, cache, need_dx=False)
+    out, cache = functional.affine_forward(xa, wa, ba)
+    full, partial = functional.affine_backward(out, cache), functional.affine_backward(out, cache, need_dx=False)
     assert partial[0] is None
     np.testing.assert_array_equal(partial[1], full[1])
     np.testing.assert_array_equal(partial[2], full[2])
+
+
+def test_matmul_matches_the_reference_and_checks_its_operands(dtype, functional, rng):
+    """Both backends' matmul, a @ b and a.T @ b, on shapes either side of the size where
+    the compiled backend leaves NumPy (the planner's SMALL_PRODUCT), against NumPy."""
+    for R, K, M in [(1, 1, 1), (3, 50, 10), (100, 784, 50), (97, 301, 33), (300, 200, 65)]:
+        a = rng.standard_normal((R, K)).astype(dtype)
+        b = rng.standard_normal((K, M)).astype(dtype)
+        expected = a.astype(np.float64) @ b.astype(np.float64)
+        for given, transpose in ((a, False), (np.ascontiguousarray(a.T), True)):
+            out = functional.matmul(given, b, transpose_a=transpose)
+            assert out.dtype == dtype and out.shape == (R, M)
+            assert rel_error(out, expected) < (1e-5 if dtype == np.float32 else 1e-12)
+    with pytest.raises(ValueError, match=r"matmul: a must be 2-D \(R, K\), got shape \(3,\)"):
+        functional.matmul(np.ones(3, dtype), np.ones((3, 2), dtype))
+    with pytest.raises(ValueError, match=r"matmul: b must have 4 rows, one per column of a "):
+        functional.matmul(np.ones((2, 4), dtype), np.ones((3, 2), dtype))
+    with pytest.raises(ValueError, match=r"b must have 2 rows, one per column of a.T"):
+        functional.matmul(np.ones((2, 4), dtype), np.ones((3, 2), dtype), transpose_a=True)
+    with pytest.raises(TypeError, match="matmul: a must be a real numeric array"):
+        functional.matmul(np.ones((2, 2), complex), np.ones((2, 2)))
+
+
+def test_adam_update_refuses_arrays_it_cannot_update_in_one_pass(rng):
+    p, g, m, v = (rng.standard_normal((3, 4)) for _ in range(4))
+    for bad in (p.T, p.astype(np.float16), p[:, :2], list(p)):
+        with pytest.raises(ValueError, match="adam_update: param, grad, m and v must be"):
+            fast.adam_update(bad, g, m, v, 0.1, 0.9, 0.999, 1e-7)
+    before = p.copy()
+    fast.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7)
+    assert not np.array_equal(p, before)

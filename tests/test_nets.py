@@ -25,7 +25,6 @@ def spot_check(network, x, t, rng, per_param=12, tol=1e-6):
         assert np.max(np.abs(analytic - numeric)) / scale < tol, name
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("options", [
     {"activation": "relu", "use_batchnorm": True, "weight_decay_lambda": 0.1},
     {"activation": "sigmoid", "weight_init_std": "xavier"},
@@ -36,28 +35,24 @@ def test_multilayer_net_gradients(backend, options, rng):
     spot_check(net, rng.standard_normal((6, 12)), rng.integers(0, 5, 6), rng)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_simple_convnet_gradients(backend, rng):
     net = nets.SimpleConvNet(input_dim=(2, 9, 8), conv_param={"filter_num": 4, "filter_size": 3},
                              hidden_size=7, output_size=4, weight_init_std="he", backend=backend, seed=2)
     spot_check(net, rng.standard_normal((3, 2, 9, 8)), rng.integers(0, 4, 3), rng)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_deep_convnet_gradients(backend, rng):
     net = nets.DeepConvNet(input_dim=(1, 8, 8), hidden_size=10, output_size=4,
                            dropout_ratio=0.0, backend=backend, seed=3)
     spot_check(net, rng.standard_normal((3, 1, 8, 8)), rng.integers(0, 4, 3), rng, per_param=6)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_autoencoder_gradients(backend, rng):
     net = nets.AutoEncoder(input_size=10, hidden_size_list=(6, 3), backend=backend, seed=4)
     x = rng.uniform(0, 1, (5, 10))
     spot_check(net, x, x, rng)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_relu_runs_in_place_on_the_network_own_arrays_only(backend, rng):
     """After a convolution or affine layer (fresh outputs nobody keeps) the ReLUs write
     into their input, forward and backward; never into the caller's x, and the results

@@ -1,4 +1,5 @@
 """The textbook-style layer classes on the reference backend."""
+import os
 import pickle
 
 import numpy as np
@@ -149,3 +150,39 @@ def test_float32_stays_float32_and_mixed_types_promote(rng):
     # float32 images with float64 weights compute in float64, as NumPy would
     conv64 = L.Convolution(w32.astype(np.float64), np.zeros(2))
     assert conv64.forward(x32).dtype == np.float64
+
+
+@pytest.mark.parametrize("module_name", ["fastnn.layers", "fastnn.reference.layers",
+                                         "fastnn.textbook.layers"])
+def test_every_backend_module_writes_out_each_layer_class(module_name):
+    """Each layer is a class statement of its backend's module (what help(), editors and
+    type checkers read): named there, derived from its generic class, bound to the
+    module's backend, documented."""
+    import ast
+    import importlib
+    import inspect
+
+    from fastnn import generic_layers
+    module = importlib.import_module(module_name)
+    written = {node.name for node in ast.parse(inspect.getsource(module)).body
+               if isinstance(node, ast.ClassDef)}
+    assert written == set(generic_layers.LAYER_NAMES)
+    backend = module.Affine.F
+    for name in generic_layers.LAYER_NAMES:
+        cls = getattr(module, name)
+        assert cls.__module__ == module_name and cls.__qualname__ == name
+        assert issubclass(cls, getattr(generic_layers, name)) and cls.F is backend
+        assert cls.__doc__ and cls.__doc__.startswith(getattr(generic_layers, name).__doc__[:40])
+
+
+def test_the_old_module_names_are_the_new_modules():
+    """fastnn.data and fastnn.movielens, the data sets' old homes, still import: the same
+    module objects as fastnn.datasets.mnist and fastnn.datasets.movielens."""
+    import fastnn.data
+    import fastnn.datasets.mnist
+    import fastnn.datasets.movielens
+    from fastnn import movielens
+    from fastnn.data import BUNDLED_MNIST_DIR, load_mnist
+    assert fastnn.data is fastnn.datasets.mnist and movielens is fastnn.datasets.movielens
+    assert load_mnist is fastnn.datasets.mnist.load_mnist
+    assert os.path.isdir(BUNDLED_MNIST_DIR)

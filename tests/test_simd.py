@@ -28,7 +28,6 @@ def at_level(request):
 
 
 @pytest.mark.parametrize("at_level", ["baseline", "avx2", "avx512"], indirect=True)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_level_matches_the_reference(at_level, dtype):
     rng = np.random.default_rng(7)
     cases = [conv_case(rng, dtype, max_hw=9, max_channels=40) for _ in range(6)]
@@ -43,7 +42,6 @@ def test_every_level_matches_the_reference(at_level, dtype):
 
 
 @pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_avx2_and_avx512_give_bitwise_the_same_results(dtype):
     before = fastnn.get_simd_level()
     try:
@@ -58,7 +56,6 @@ def test_avx2_and_avx512_give_bitwise_the_same_results(dtype):
 
 
 @pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_shifted_forward_gives_the_gather_forms_bits(dtype, monkeypatch):
     """AVX-512's shifted form (lanes over output pixels) against the form with lanes
     over filters, bitwise, and against the reference: rows (filters) not a multiple of
@@ -129,7 +126,6 @@ def test_fastnn_simd_warns_and_runs_the_best_level_for_what_it_cannot_run(tmp_pa
 
 
 @pytest.mark.parametrize("at_level", ["baseline", "avx2", "avx512"], indirect=True)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_planner_picks_only_kernels_of_the_level_with_their_lanes(at_level, dtype):
     """Every kernel plan() hands out at a level needs no higher level, and the lanes it
     gives are that kernel's; products wide enough take AVX-512's wider tiles there."""

@@ -187,7 +187,6 @@ def test_pooling_arg_max_with_integral_float_stride_and_pad(rng):
     np.testing.assert_array_equal(floats.arg_max, ints.arg_max)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_scalar_convolution_bias_takes_the_weights_precision(dtype, rng):
     """The textbook computes ``col @ col_W + b``: a Python float bias adds in W's dtype."""
     x, W = rng.standard_normal((2, 3, 7, 6)).astype(dtype), rng.standard_normal((4, 3, 3, 2)).astype(dtype)

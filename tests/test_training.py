@@ -8,7 +8,7 @@ import pytest
 from test_data import MNIST_DIR
 
 from fastnn import cli, nets
-from fastnn.data import load_mnist
+from fastnn.datasets.mnist import load_mnist
 from fastnn.train import Trainer
 
 
@@ -145,7 +145,7 @@ def test_trainer_refuses_non_finite_data_naming_the_first_bad_value(which, rng):
 
 def test_fastnn_train_offline_trains_on_the_bundled_digits(tmp_path, monkeypatch, capsys):
     """A fresh machine without a network: no MNIST cached, no mirror reachable."""
-    from fastnn import data
+    from fastnn.datasets import mnist as data
     monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "MIRRORS", ((tmp_path / "nowhere").as_uri() + "/",))
     assert cli.main(["train", "--model", "mlp", "--epochs", "1", "--quiet"]) == 0

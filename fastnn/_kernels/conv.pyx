@@ -37,7 +37,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from fastnn._alloc import scratch
+from fastnn.runtime.buffers import scratch
 
 from fastnn._kernels.gather_gemm cimport MR_TALL, shifted_lanes, shifted_rows, tile_rows
 from fastnn._kernels.im2col cimport col2im_windows

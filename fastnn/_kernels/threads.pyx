@@ -64,7 +64,7 @@ def forked():
 
 def blas_callback_address():
     """The address of the C function that runs OpenBLAS's parallel jobs on fastnn's
-    OpenMP threads, for ``openblas_set_threads_callback_function`` (fastnn._waiting)."""
+    OpenMP threads, for ``openblas_set_threads_callback_function`` (fastnn.runtime.waiting)."""
     return fastnn_blas_callback_address()
 
 

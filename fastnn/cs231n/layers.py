@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from fastnn import _checks
+from fastnn import checks
 from fastnn.functional import (  # noqa: F401  (re-exported under the assignment's names)
     affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
     layernorm_backward, layernorm_forward, relu_backward, relu_forward, softmax_loss,
@@ -75,16 +75,16 @@ def dropout_forward(x, dropout_param):
     mask None in test mode.
     """
     func = "dropout_forward"
-    (x,) = _checks.as_float_arrays(func, x=x)
-    mode = _checks.mode_param(func, dropout_param)
-    p = _checks.required_key(func, "dropout_param", dropout_param, "p")
+    (x,) = checks.as_float_arrays(func, x=x)
+    mode = checks.mode_param(func, dropout_param)
+    p = checks.required_key(func, "dropout_param", dropout_param, "p")
     if _dropout_p_drops:  # 2017: p drops a unit
-        p = _checks.float_param(func, "p", p, 0, 1)
+        p = checks.float_param(func, "p", p, 0, 1)
         if p == 1:
             raise ValueError(f"{func}: p, the probability of dropping a unit (the 2017 "
                              f"convention), must be in [0, 1), got {p}")
     else:
-        p = _checks.float_param(func, "p", p, 0, 1, low_open=True)
+        p = checks.float_param(func, "p", p, 0, 1, low_open=True)
     seed = dropout_param.get("seed")
     if isinstance(seed, np.random.Generator):
         uniform = seed.random
@@ -103,9 +103,9 @@ def dropout_forward(x, dropout_param):
 
 def dropout_backward(dout, cache):
     """dout -> dx = dout * mask in training mode, dout itself in test mode."""
-    dropout_param, mask = _checks.cache_entries("dropout_backward", cache, 2, "dropout_forward")
+    dropout_param, mask = checks.cache_entries("dropout_backward", cache, 2, "dropout_forward")
     if mask is None:
         return dout
-    (dout,) = _checks.as_float_arrays("dropout_backward", dout=dout)
-    _checks.check_shape("dropout_backward", "dout", dout, mask.shape, "(the forward output's shape)")
+    (dout,) = checks.as_float_arrays("dropout_backward", dout=dout)
+    checks.check_shape("dropout_backward", "dout", dout, mask.shape, "(the forward output's shape)")
     return dout * mask

@@ -17,9 +17,10 @@ a cache from one backend's forward pass is accepted by the other's backward pass
 """
 import numpy as np
 
-from fastnn import _checks, _norms
+from fastnn import checks, norms
 
 __all__ = [
+    "matmul",
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "sigmoid_forward", "sigmoid_backward",
@@ -50,8 +51,8 @@ def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
     of image n, ordered (channel, row, column).  Zero padding.
     """
     func = "im2col"
-    (x,) = _checks.as_float_arrays(func, input_data=input_data)
-    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+    (x,) = checks.as_float_arrays(func, input_data=input_data)
+    filter_h, filter_w, stride, pad, out_h, out_w = checks.im2col_geometry(
         func, x, filter_h, filter_w, stride, pad)
     N, C, _, _ = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -70,11 +71,11 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     ``sum(im2col(x) * c) == sum(x * col2im(c))`` for all x and c.
     """
     func = "col2im"
-    N, C, H, W = _checks.input_shape_param(func, input_shape)
-    (col,) = _checks.as_float_arrays(func, col=col)
-    filter_h, filter_w, stride, pad, out_h, out_w = _checks.im2col_geometry(
+    N, C, H, W = checks.input_shape_param(func, input_shape)
+    (col,) = checks.as_float_arrays(func, col=col)
+    filter_h, filter_w, stride, pad, out_h, out_w = checks.im2col_geometry(
         func, np.broadcast_to(np.uint8(0), (N, C, H, W)), filter_h, filter_w, stride, pad)
-    _checks.check_shape(func, "col", col, (N * out_h * out_w, C * filter_h * filter_w),
+    checks.check_shape(func, "col", col, (N * out_h * out_w, C * filter_h * filter_w),
                         "(N*OH*OW, C*filter_h*filter_w)")
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
     img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
@@ -88,22 +89,30 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 # Affine and activations
 # ----------------------------------------------------------------------------------
 
+def matmul(a, b, transpose_a=False):
+    """a @ b, or a.T @ b with ``transpose_a``: a (R, K) (or (K, R)), b (K, M) -> (R, M),
+    in the operands' common float dtype (the layers' products, for models beyond them:
+    the recommenders)."""
+    a, b = checks.matmul_args("matmul", a, b, transpose_a)
+    return (a.T if transpose_a else a) @ b
+
+
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b.
 
     x (N, d_1, ..., d_k) with D = d_1*...*d_k, w (D, M), b (M,) -> out (N, M).
     cache = (x, w, b).
     """
-    xs, w, b, D = _checks.affine_args("affine_forward", x, w, b)
+    xs, w, b, D = checks.affine_args("affine_forward", x, w, b)
     out = xs.reshape(xs.shape[0], D) @ w + b
-    return out, (_checks.detached(xs, x), w, b)
+    return out, (checks.detached(xs, x), w, b)
 
 
 def affine_backward(dout, cache, need_dx=True):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,).  With ``need_dx=False`` dx is
     None and not computed (a network's first layer)."""
-    x, w, b = _checks.cache_entries("affine_backward", cache, 3, "affine_forward")
-    dout = _checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
+    x, w, b = checks.cache_entries("affine_backward", cache, 3, "affine_forward")
+    dout = checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = (dout @ w.T).reshape(x.shape) if need_dx else None
     dw = x.reshape(x.shape[0], w.shape[0]).T @ dout  # not -1: N may be 0
     db = dout.sum(axis=0)
@@ -115,9 +124,9 @@ def relu_forward(x, out=None):
     where x is: a fresh array, so the caller may reuse x.  ``out``: an array to write
     the result into instead (C-contiguous, x's shape and float dtype; x itself for a ReLU
     in place, which then modifies x)."""
-    (x,) = _checks.as_float_arrays("relu_forward", x=x)
+    (x,) = checks.as_float_arrays("relu_forward", x=x)
     if out is not None:
-        _checks.out_array("relu_forward", out, x.shape, x.dtype)
+        checks.out_array("relu_forward", out, x.shape, x.dtype)
     out = np.maximum(x, 0, out=out)
     return out, out
 
@@ -126,12 +135,12 @@ def relu_backward(dout, cache, out=None):
     """dx = dout where x > 0, else 0.  cache: the forward's output or, as in CS231n,
     its input x (either marks the same elements), of any memory layout.  ``out``: an
     array to write dx into (dout itself for a backward pass in place)."""
-    (x,) = _checks.as_float_arrays("relu_backward", cache=cache)
-    dout = _checks.dout_array("relu_backward", dout, x.shape, x.dtype)
+    (x,) = checks.as_float_arrays("relu_backward", cache=cache)
+    dout = checks.dout_array("relu_backward", dout, x.shape, x.dtype)
     dx = np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
     if out is None:
         return dx
-    _checks.out_array("relu_backward", out, x.shape, x.dtype)[...] = dx
+    checks.out_array("relu_backward", out, x.shape, x.dtype)[...] = dx
     return out
 
 
@@ -140,7 +149,7 @@ def sigmoid_forward(x):
 
     Computed as ``(1 + tanh(x/2)) / 2``, which never overflows.
     """
-    (x,) = _checks.as_float_arrays("sigmoid_forward", x=x)
+    (x,) = checks.as_float_arrays("sigmoid_forward", x=x)
     out = 0.5 * (1 + np.tanh(0.5 * x))
     return out, out
 
@@ -148,13 +157,13 @@ def sigmoid_forward(x):
 def sigmoid_backward(dout, cache):
     """dx = dout * out * (1 - out)."""
     out = cache
-    dout = _checks.dout_array("sigmoid_backward", dout, out.shape, out.dtype)
+    dout = checks.dout_array("sigmoid_backward", dout, out.shape, out.dtype)
     return dout * out * (1 - out)
 
 
 def tanh_forward(x):
     """out = tanh(x), elementwise. cache = out."""
-    (x,) = _checks.as_float_arrays("tanh_forward", x=x)
+    (x,) = checks.as_float_arrays("tanh_forward", x=x)
     out = np.tanh(x)
     return out, out
 
@@ -162,7 +171,7 @@ def tanh_forward(x):
 def tanh_backward(dout, cache):
     """dx = dout * (1 - out**2)."""
     out = cache
-    dout = _checks.dout_array("tanh_backward", dout, out.shape, out.dtype)
+    dout = checks.dout_array("tanh_backward", dout, out.shape, out.dtype)
     return dout * (1 - out * out)
 
 
@@ -180,14 +189,14 @@ def conv_forward(x, w, b, conv_param):
     out[n, f, i, j] = b[f] + sum_{c, p, q} xpad[n, c, i*stride + p, j*stride + q] * w[f, c, p, q]
     """
     func = "conv_forward"
-    xs, w, b = _checks.as_float_arrays(func, x=x, w=w, b=b)
-    stride, pad, out_h, out_w = _checks.conv_geometry(func, xs, w, b, conv_param)
+    xs, w, b = checks.as_float_arrays(func, x=x, w=w, b=b)
+    stride, pad, out_h, out_w = checks.conv_geometry(func, xs, w, b, conv_param)
     N, C = xs.shape[:2]
     F, _, HH, WW = w.shape
     col = im2col(xs, HH, WW, stride, pad)               # (N*OH*OW, C*HH*WW)
     out = col @ w.reshape(F, C * HH * WW).T + b         # (N*OH*OW, F)
     out = out.reshape(N, out_h, out_w, F).transpose(0, 3, 1, 2)
-    cache = (_checks.detached(xs, x), w, b, {"stride": stride, "pad": pad}, col)
+    cache = (checks.detached(xs, x), w, b, {"stride": stride, "pad": pad}, col)
     return np.ascontiguousarray(out), cache
 
 
@@ -195,12 +204,12 @@ def conv_backward(dout, cache, need_dx=True):
     """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, HH, WW), db (F,).  With
     ``need_dx=False`` dx is None and not computed (a network's first layer)."""
     func = "conv_backward"
-    x, w, b, conv_param, col = _checks.cache_entries(func, cache, 5, "conv_forward")
+    x, w, b, conv_param, col = checks.cache_entries(func, cache, 5, "conv_forward")
     N, C = x.shape[:2]
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    out_h, out_w = _checks.output_hw(x.shape, HH, WW, stride, pad)
-    dout = _checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
+    out_h, out_w = checks.output_hw(x.shape, HH, WW, stride, pad)
+    dout = checks.dout_array(func, dout, (N, F, out_h, out_w), x.dtype)
     if col is None:  # a cache of the compiled backend's direct convolution
         col = im2col(x, HH, WW, stride, pad)
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * out_h * out_w, F)    # (N*OH*OW, F)
@@ -240,8 +249,8 @@ def max_pool_forward(x, pool_param):
     OH = (H + 2*pad - pool_height) // stride + 1.  A NaN in a window is its maximum.
     """
     func = "max_pool_forward"
-    (x,) = _checks.as_float_arrays(func, x=x)
-    pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
+    (x,) = checks.as_float_arrays(func, x=x)
+    pool_h, pool_w, stride, pad, out_h, out_w = checks.pool_geometry(func, x, pool_param)
     N, C = x.shape[:2]
     windows = _pool_windows(x, pool_h, pool_w, stride, pad, -np.inf)
     argmax = windows.argmax(axis=1)                       # the first maximum (or NaN)
@@ -254,11 +263,11 @@ def max_pool_backward(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W): each gradient goes to the first maximum
     of its window; overlapping windows add up."""
     func = "max_pool_backward"
-    x_shape, dtype, (pool_h, pool_w, stride, pad), argmax = _checks.cache_entries(
+    x_shape, dtype, (pool_h, pool_w, stride, pad), argmax = checks.cache_entries(
         func, cache, 4, "max_pool_forward")
-    out_shape = x_shape[:2] + _checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
-    dout = _checks.dout_array(func, dout, out_shape, dtype)
-    argmax = _checks.window_indices(func, argmax, out_shape).ravel()
+    out_shape = x_shape[:2] + checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
+    dout = checks.dout_array(func, dout, out_shape, dtype)
+    argmax = checks.window_indices(func, argmax, out_shape).ravel()
     dwindows = np.zeros((argmax.size, pool_h * pool_w), dtype=dtype)
     dwindows[np.arange(argmax.size), argmax] = dout.ravel()
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
@@ -271,8 +280,8 @@ def avg_pool_forward(x, pool_param):
     PyTorch's ``count_include_pad=True``).
     """
     func = "avg_pool_forward"
-    (x,) = _checks.as_float_arrays(func, x=x)
-    pool_h, pool_w, stride, pad, out_h, out_w = _checks.pool_geometry(func, x, pool_param)
+    (x,) = checks.as_float_arrays(func, x=x)
+    pool_h, pool_w, stride, pad, out_h, out_w = checks.pool_geometry(func, x, pool_param)
     N, C = x.shape[:2]
     windows = _pool_windows(x, pool_h, pool_w, stride, pad, 0)
     out = windows.mean(axis=1).reshape(N, C, out_h, out_w)
@@ -283,10 +292,10 @@ def avg_pool_forward(x, pool_param):
 def avg_pool_backward(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W): each window gets dout / window size."""
     func = "avg_pool_backward"
-    x_shape, dtype, (pool_h, pool_w, stride, pad) = _checks.cache_entries(
+    x_shape, dtype, (pool_h, pool_w, stride, pad) = checks.cache_entries(
         func, cache, 3, "avg_pool_forward")
-    out_shape = x_shape[:2] + _checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
-    dout = _checks.dout_array(func, dout, out_shape, dtype)
+    out_shape = x_shape[:2] + checks.output_hw(x_shape, pool_h, pool_w, stride, pad)
+    dout = checks.dout_array(func, dout, out_shape, dtype)
     share = (dout.reshape(dout.size, 1) / (pool_h * pool_w)).astype(dtype, copy=False)
     dwindows = np.broadcast_to(share, (dout.size, pool_h * pool_w))
     return _unpool_windows(dwindows, x_shape, pool_h, pool_w, stride, pad)
@@ -308,14 +317,14 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     running = momentum * running + (1 - momentum) * batch statistic.
     'test': x_hat uses the running statistics, which are left unchanged.
     """
-    x, gamma, beta = _checks.as_float_arrays("batchnorm_forward", x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim("batchnorm_forward", "x", x, 2, "(N, D)")
+    x, gamma, beta = checks.as_float_arrays("batchnorm_forward", x=x, gamma=gamma, beta=beta)
+    checks.check_ndim("batchnorm_forward", "x", x, 2, "(N, D)")
     return _normalize_rows("batchnorm_forward", x, gamma, beta, bn_param)
 
 
 def _normalize_rows(func, x, gamma, beta, bn_param):
     """Batch normalisation of the rows of x (M, D), each column a feature."""
-    mode, eps, momentum, running_mean, running_var = _checks.batchnorm_params(
+    mode, eps, momentum, running_mean, running_var = checks.batchnorm_params(
         func, x, x.shape[1], x.shape[0], gamma, beta, bn_param)
     if mode == "train":
         mean = x.mean(axis=0)
@@ -338,12 +347,12 @@ def batchnorm_backward(dout, cache):
     dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std, where g = dout * gamma.
     In 'test' mode they are constants: dx = dout * gamma / std.
     """
-    mode, x_hat, gamma, std = _checks.cache_entries("batchnorm_backward", cache, 4,
+    mode, x_hat, gamma, std = checks.cache_entries("batchnorm_backward", cache, 4,
                                                     "batchnorm_forward")
     if x_hat.ndim == 3:  # the compiled backend's layout (N, C, S): back to rows (N*S, C)
         b, C, S = x_hat.shape
         x_hat = x_hat.transpose(0, 2, 1).reshape(b * S, C)
-    dout = _checks.dout_array("batchnorm_backward", dout, x_hat.shape, x_hat.dtype)
+    dout = checks.dout_array("batchnorm_backward", dout, x_hat.shape, x_hat.dtype)
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     g = dout * gamma
@@ -362,8 +371,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     running statistics of shape (C,).
     """
     func = "spatial_batchnorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    x, gamma, beta = checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
     rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
     out, cache = _normalize_rows(func, rows, gamma, beta, bn_param)
@@ -373,9 +382,9 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 def spatial_batchnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
     func = "spatial_batchnorm_backward"
-    x_shape, row_cache = _checks.cache_entries(func, cache, 2, "spatial_batchnorm_forward")
+    x_shape, row_cache = checks.cache_entries(func, cache, 2, "spatial_batchnorm_forward")
     N, C, H, W = x_shape
-    dout = _checks.dout_array(func, dout, x_shape, row_cache[1].dtype)
+    dout = checks.dout_array(func, dout, x_shape, row_cache[1].dtype)
     drows, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C),
                                               row_cache)
     return drows.reshape(N, H, W, C).transpose(0, 3, 1, 2).copy(), dgamma, dbeta
@@ -410,12 +419,12 @@ def layernorm_forward(x, gamma, beta, ln_param):
     cache (x_hat (N, D), gamma, std (N,)), with x_hat = (x - mean_row) / std and
     std = sqrt(var_row + eps) (biased variance).  The same in training and at test time.
     """
-    return _norms.layernorm_forward(_standardize_rows, x, gamma, beta, ln_param)
+    return norms.layernorm_forward(_standardize_rows, x, gamma, beta, ln_param)
 
 
 def layernorm_backward(dout, cache):
     """dout (N, D) -> dx (N, D), dgamma (D,), dbeta (D,) (gamma's shape)."""
-    return _norms.layernorm_backward(_destandardize_rows, dout, cache)
+    return norms.layernorm_backward(_destandardize_rows, dout, cache)
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
@@ -427,12 +436,12 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     (N, C, H, W), gamma, std (N, G), G).  G = 1 is layer normalisation of images,
     G = C instance normalisation.
     """
-    return _norms.spatial_groupnorm_forward(_standardize_rows, x, gamma, beta, G, gn_param)
+    return norms.spatial_groupnorm_forward(_standardize_rows, x, gamma, beta, G, gn_param)
 
 
 def spatial_groupnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma and dbeta (gamma's shape)."""
-    return _norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)
+    return norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)
 
 
 # ----------------------------------------------------------------------------------
@@ -449,9 +458,9 @@ def dropout_forward(x, dropout_param):
     the identity.  cache = (dropout_param, mask).
     """
     func = "dropout_forward"
-    (x,) = _checks.as_float_arrays(func, x=x)
-    mode = _checks.mode_param(func, dropout_param)
-    p = _checks.float_param(func, "p", _checks.required_key(func, "dropout_param", dropout_param, "p"),
+    (x,) = checks.as_float_arrays(func, x=x)
+    mode = checks.mode_param(func, dropout_param)
+    p = checks.float_param(func, "p", checks.required_key(func, "dropout_param", dropout_param, "p"),
                             0, 1, low_open=True)
     if mode == "test":
         return x.copy(), (dropout_param, None)
@@ -464,9 +473,9 @@ def dropout_backward(dout, cache):
     """dout -> dx = dout * mask (the identity in 'test' mode)."""
     dropout_param, mask = cache
     if mask is None:
-        (dout,) = _checks.as_float_arrays("dropout_backward", dout=dout)
+        (dout,) = checks.as_float_arrays("dropout_backward", dout=dout)
         return dout.copy()
-    dout = _checks.dout_array("dropout_backward", dout, mask.shape, mask.dtype)
+    dout = checks.dout_array("dropout_backward", dout, mask.shape, mask.dtype)
     return dout * mask
 
 
@@ -475,9 +484,9 @@ def dropout_backward(dout, cache):
 # ----------------------------------------------------------------------------------
 
 def _scores_and_labels(func, x, y):
-    (x,) = _checks.as_float_arrays(func, x=x)
-    _checks.check_ndim(func, "x", x, 2, "(N, C) scores")
-    y = _checks.labels(func, y, x.shape[0], x.shape[1])
+    (x,) = checks.as_float_arrays(func, x=x)
+    checks.check_ndim(func, "x", x, 2, "(N, C) scores")
+    y = checks.labels(func, y, x.shape[0], x.shape[1])
     if x.shape[0] == 0:
         raise ValueError(f"{func}: x must hold at least one sample, got shape {x.shape}")
     return x, y
@@ -525,10 +534,10 @@ def mse_loss(x, y):
     loss = 0.5 * sum((x - y)**2) / N, dx = (x - y) / N.
     """
     func = "mse_loss"
-    x, y = _checks.as_float_arrays(func, x=x, y=y)
+    x, y = checks.as_float_arrays(func, x=x, y=y)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"{func}: x must hold at least one sample (N, ...), got shape {x.shape}")
-    _checks.check_shape(func, "y", y, x.shape, "(the shape of x)")
+    checks.check_shape(func, "y", y, x.shape, "(the shape of x)")
     diff = x - y
     N = x.shape[0]
     return 0.5 * (diff * diff).sum() / N, diff / N

@@ -1,10 +1,58 @@
 """Textbook-style layer classes on the NumPy reference backend.
 
-The classes are those of :mod:`fastnn._layers` (documented there), bound to
-:mod:`fastnn.reference.functional`.
+Each class is its :mod:`fastnn.generic_layers` class (documented there, written once for
+both backends) with :mod:`fastnn.reference.functional` as its backend.
 """
-from fastnn._layers import LAYER_NAMES, bind
+from fastnn import generic_layers as generic
+from fastnn.generic_layers import LAYER_NAMES
 from fastnn.reference import functional
 
-globals().update(bind(functional, __name__))
 __all__ = list(LAYER_NAMES)
+
+
+class Affine(generic.Affine):
+    F = functional
+
+
+class Relu(generic.Relu):
+    F = functional
+
+
+class Sigmoid(generic.Sigmoid):
+    F = functional
+
+
+class Tanh(generic.Tanh):
+    F = functional
+
+
+class Convolution(generic.Convolution):
+    F = functional
+
+
+class Pooling(generic.Pooling):
+    F = functional
+
+
+class AvgPooling(generic.AvgPooling):
+    F = functional
+
+
+class BatchNormalization(generic.BatchNormalization):
+    F = functional
+
+
+class Dropout(generic.Dropout):
+    F = functional
+
+
+class SoftmaxWithLoss(generic.SoftmaxWithLoss):
+    F = functional
+
+
+class SVMWithLoss(generic.SVMWithLoss):
+    F = functional
+
+
+class MSEWithLoss(generic.MSEWithLoss):
+    F = functional

@@ -2,7 +2,7 @@
 
 ``from fastnn.textbook.layers import *`` brings what ``from common.layers import *``
 brings: the layer classes, the functions of ``common.functions``, ``im2col``/``col2im``
-(and ``np``).  The classes are fastnn's layers (:mod:`fastnn._layers`, bound to
+(and ``np``).  The classes are fastnn's layers (:mod:`fastnn.generic_layers`, bound to
 :mod:`fastnn.functional`) with the textbook's semantics where fastnn's own differ:
 
 * ``Pooling(pool_h, pool_w, stride=2, pad=0)``: the textbook repository's default stride.
@@ -26,14 +26,23 @@ Inputs are never modified (the textbook's ``Relu.backward`` zeroes ``dout`` in p
 """
 import numpy as np
 
-from fastnn import _layers, functional
+from fastnn import functional
+from fastnn import generic_layers as generic
+from fastnn.generic_layers import LAYER_NAMES
 from fastnn.textbook.functions import *  # noqa: F401,F403  (the textbook's star import)
 from fastnn.textbook.functions import __all__ as _function_names
 from fastnn.textbook.util import col2im, im2col  # noqa: F401
 
+__all__ = list(LAYER_NAMES) + list(_function_names) + ["im2col", "col2im", "np"]
 
-class Relu(_layers.Relu):
-    __doc__ = _layers.Relu.__doc__ + """
+
+class Affine(generic.Affine):
+    F = functional
+
+
+class Relu(generic.Relu):
+    F = functional
+    __doc__ = generic.Relu.__doc__ + """
     As the textbook's, the layer keeps its mask apart from the array it returns: a caller
     that edits the output in place changes neither ``mask`` nor ``backward``.
     """
@@ -44,28 +53,51 @@ class Relu(_layers.Relu):
         return out
 
 
-class Pooling(_layers.Pooling):
-    __doc__ = _layers.Pooling.__doc__ + "\n    The textbook's default stride: 2.\n"
+class Sigmoid(generic.Sigmoid):
+    F = functional
+
+
+class Tanh(generic.Tanh):
+    F = functional
+
+
+class Convolution(generic.Convolution):
+    F = functional
+
+
+class Pooling(generic.Pooling):
+    F = functional
+    __doc__ = generic.Pooling.__doc__ + "\n    The textbook's default stride: 2.\n"
 
     def __init__(self, pool_h, pool_w, stride=2, pad=0):
         super().__init__(pool_h, pool_w, stride, pad)
 
 
-class Dropout(_layers.Dropout):
-    __doc__ = _layers.Dropout.__doc__
-    INVERTED = False
-    GLOBAL_RNG = True
+class AvgPooling(generic.AvgPooling):
+    F = functional
 
 
-class BatchNormalization(_layers.BatchNormalization):
-    __doc__ = _layers.BatchNormalization.__doc__
+class BatchNormalization(generic.BatchNormalization):
+    F = functional
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
                  eps=10e-7):
         super().__init__(gamma, beta, momentum, running_mean, running_var, eps)
 
 
-globals().update(_layers.bind(functional, __name__, bases={
-    "Relu": Relu, "Pooling": Pooling, "Dropout": Dropout, "BatchNormalization": BatchNormalization}))
+class Dropout(generic.Dropout):
+    F = functional
+    INVERTED = False
+    GLOBAL_RNG = True
 
-__all__ = list(_layers.LAYER_NAMES) + list(_function_names) + ["im2col", "col2im", "np"]
+
+class SoftmaxWithLoss(generic.SoftmaxWithLoss):
+    F = functional
+
+
+class SVMWithLoss(generic.SVMWithLoss):
+    F = functional
+
+
+class MSEWithLoss(generic.MSEWithLoss):
+    F = functional

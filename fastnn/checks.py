@@ -158,6 +158,22 @@ def affine_args(func, x, w, b):
     return x, w, b, D
 
 
+def matmul_args(func, a, b, transpose_a):
+    """Check a matrix product's operands; return (a, b) in one float dtype.
+
+    a (R, K), or (K, R) with ``transpose_a``; b (K, M).
+    """
+    a, b = as_float_arrays(func, a=a, b=b)
+    check_ndim(func, "a", a, 2, "(K, R)" if transpose_a else "(R, K)")
+    check_ndim(func, "b", b, 2, "(K, M)")
+    K = a.shape[0] if transpose_a else a.shape[1]
+    if b.shape[0] != K:
+        raise ValueError(f"{func}: b must have {K} rows, one per column of "
+                         f"{'a.T' if transpose_a else 'a'} (a's shape {a.shape}), got shape "
+                         f"{b.shape}")
+    return a, b
+
+
 def conv_geometry(func, x, w, b, conv_param):
     """Check a convolution's arguments; return ``(stride, pad, out_h, out_w)``.
 

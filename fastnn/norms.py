@@ -7,33 +7,33 @@ gradient g.  Statistics are per sample (per group of channels), never running av
 gamma and beta apply per feature (per channel) afterwards.  Documented in the backends'
 public functions.
 """
-from fastnn import _checks
+from fastnn import checks
 
 
 def layernorm_forward(standardize, x, gamma, beta, ln_param):
     func = "layernorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 2, "(N, D)")
-    eps = _checks.norm_params(func, "ln_param", ln_param, gamma, beta, x.shape[1])
+    x, gamma, beta = checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    checks.check_ndim(func, "x", x, 2, "(N, D)")
+    eps = checks.norm_params(func, "ln_param", ln_param, gamma, beta, x.shape[1])
     x_hat, std = standardize(x, eps)
     return gamma.reshape(-1) * x_hat + beta.reshape(-1), (x_hat, gamma, std)
 
 
 def layernorm_backward(destandardize, dout, cache):
     func = "layernorm_backward"
-    x_hat, gamma, std = _checks.cache_entries(func, cache, 3, "layernorm_forward")
-    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
+    x_hat, gamma, std = checks.cache_entries(func, cache, 3, "layernorm_forward")
+    dout = checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
     dx = destandardize(dout * gamma.reshape(-1), x_hat, std)
     return dx, (dout * x_hat).sum(axis=0).reshape(gamma.shape), dout.sum(axis=0).reshape(gamma.shape)
 
 
 def spatial_groupnorm_forward(standardize, x, gamma, beta, G, gn_param):
     func = "spatial_groupnorm_forward"
-    x, gamma, beta = _checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
-    _checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    x, gamma, beta = checks.as_float_arrays(func, x=x, gamma=gamma, beta=beta)
+    checks.check_ndim(func, "x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
-    G = _checks.groups_param(func, G, C)
-    eps = _checks.norm_params(func, "gn_param", gn_param, gamma, beta, C)
+    G = checks.groups_param(func, G, C)
+    eps = checks.norm_params(func, "gn_param", gn_param, gamma, beta, C)
     x_hat, std = standardize(x.reshape(N * G, C // G * H * W), eps)
     x_hat = x_hat.reshape(x.shape)
     out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
@@ -42,9 +42,9 @@ def spatial_groupnorm_forward(standardize, x, gamma, beta, G, gn_param):
 
 def spatial_groupnorm_backward(destandardize, dout, cache):
     func = "spatial_groupnorm_backward"
-    x_hat, gamma, std, G = _checks.cache_entries(func, cache, 4, "spatial_groupnorm_forward")
+    x_hat, gamma, std, G = checks.cache_entries(func, cache, 4, "spatial_groupnorm_forward")
     N, C, H, W = x_hat.shape
-    dout = _checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
+    dout = checks.dout_array(func, dout, x_hat.shape, x_hat.dtype)
     g = dout * gamma.reshape(1, C, 1, 1)
     rows = (N * G, C // G * H * W)
     dx = destandardize(g.reshape(rows), x_hat.reshape(rows), std.reshape(-1))

@@ -2,8 +2,9 @@
 written once over a functional backend.
 
 Each class calls ``self.F``, a module with the CS231n functions (``fastnn.reference.
-functional`` or ``fastnn.functional``); :func:`bind` makes the concrete classes of a
-backend.  A script written for the textbook's layers runs unchanged: same constructor
+functional`` or ``fastnn.functional``); the backends' modules (``fastnn.layers``,
+``fastnn.reference.layers``, ``fastnn.textbook.layers``) write out one subclass per
+class that sets it.  A script written for the textbook's layers runs unchanged: same constructor
 arguments, ``forward(x)`` (``forward(x, train_flg=True)`` where training differs),
 ``backward(dout)``, gradients in ``dW``/``db``/``dgamma``/``dbeta``, parameters that are
 the caller's own arrays (optimizers update them in place), and the attributes scripts
@@ -29,16 +30,30 @@ keeps the textbook's instead):
 """
 import numpy as np
 
-from fastnn import _checks
+from fastnn import checks
 
 LAYER_NAMES = ("Affine", "Relu", "Sigmoid", "Tanh", "Convolution", "Pooling", "AvgPooling",
                "BatchNormalization", "Dropout", "SoftmaxWithLoss", "SVMWithLoss", "MSEWithLoss")
 
 
+def layers_of_kind(model, kind):
+    """{name: layer} of ``model``'s layers (its ``layers`` mapping, in order; none when
+    it has none) that are instances of ``kind``, a class of this module (either
+    backend's layers are instances of it)."""
+    return {name: layer for name, layer in getattr(model, "layers", {}).items()
+            if isinstance(layer, kind)}
+
+
 class Layer:
-    """Base of every layer: ``F`` is the functional backend, set by :func:`bind`."""
+    """Base of every layer: ``F`` is the functional backend, set by each backend's
+    subclass (which takes its class's docstring when it has none of its own)."""
 
     F = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__ is None:
+            cls.__doc__ = next(base.__doc__ for base in cls.__mro__[1:] if base.__doc__)
 
     def _require_forward(self):
         if getattr(self, "cache", None) is None:
@@ -189,11 +204,11 @@ class Pooling(Layer):
             return None
         N, C, H, W = self.cache[0]
         func = f"{type(self).__name__}.arg_max"  # (integral floats such as 2.0 are taken)
-        out_h, out_w = _checks.output_hw(
-            self.cache[0], _checks.integer_param(func, "pool_h", self.pool_h, 1),
-            _checks.integer_param(func, "pool_w", self.pool_w, 1),
-            _checks.integer_param(func, "stride", self.stride, 1),
-            _checks.integer_param(func, "pad", self.pad, 0))
+        out_h, out_w = checks.output_hw(
+            self.cache[0], checks.integer_param(func, "pool_h", self.pool_h, 1),
+            checks.integer_param(func, "pool_w", self.pool_w, 1),
+            checks.integer_param(func, "stride", self.stride, 1),
+            checks.integer_param(func, "pad", self.pad, 0))
         argmax = np.asarray(self.cache[3]).reshape(N, C, out_h, out_w)
         return argmax.transpose(0, 2, 3, 1).ravel().astype(np.intp)
 
@@ -345,8 +360,8 @@ class Dropout(Layer):
             out, self.cache = self.F.dropout_forward(x, dropout_param)
             self.mask = self.cache[1] if train_flg else self.mask
             return out
-        (x,) = _checks.as_float_arrays("Dropout.forward", x=x)
-        ratio = _checks.float_param("Dropout.forward", "dropout_ratio", self.dropout_ratio, 0, 1)
+        (x,) = checks.as_float_arrays("Dropout.forward", x=x)
+        ratio = checks.float_param("Dropout.forward", "dropout_ratio", self.dropout_ratio, 0, 1)
         if not train_flg:
             self.cache = ("test", None)
             return x * x.dtype.type(1.0 - ratio)
@@ -362,7 +377,7 @@ class Dropout(Layer):
         if mode == "test":
             raise RuntimeError("Dropout.backward: the last forward pass was in inference "
                                "mode (train_flg=False), which keeps no mask")
-        dout = _checks.dout_array("Dropout.backward", dout, mask.shape,
+        dout = checks.dout_array("Dropout.backward", dout, mask.shape,
                                   np.result_type(dout, np.float32))
         return dout * mask
 
@@ -464,7 +479,7 @@ class MSEWithLoss(_LossLayer):
 def _soft_cross_entropy(x, t):
     """Mean cross-entropy of softmax(x) (N, C) against probability rows t (N, C), one-hot
     or soft: (loss, dx, probabilities), in x's dtype (targets do not set the precision)."""
-    (x,) = _checks.as_float_arrays("SoftmaxWithLoss.forward", x=x)
+    (x,) = checks.as_float_arrays("SoftmaxWithLoss.forward", x=x)
     t = np.asarray(t)
     if t.dtype.kind not in "biuf":
         raise TypeError(f"SoftmaxWithLoss.forward: t must be numeric, got dtype {t.dtype}")
@@ -496,18 +511,3 @@ def _integer_labels(func, t, x):
         return t[:, 0]  # labels as a column, as the textbook's scripts build them
     return t
 
-
-def bind(functional, module_name, bases=None):
-    """The layer classes of ``LAYER_NAMES`` bound to a functional backend.
-
-    Returns a dict name -> class; each class is a subclass whose ``F`` is ``functional``
-    and whose ``__module__`` is ``module_name`` (so it pickles and prints as that module's).
-    ``bases`` maps names to classes to derive from instead of this module's (the
-    textbook's variants).
-    """
-    classes = {}
-    for name in LAYER_NAMES:
-        base = (bases or {}).get(name, globals()[name])
-        classes[name] = type(name, (base,), {"F": functional, "__module__": module_name,
-                                             "__qualname__": name, "__doc__": base.__doc__})
-    return classes
