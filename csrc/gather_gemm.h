@@ -170,7 +170,7 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
  * in the same order as the gather form: the same bits.  8 rows x 3 vectors (L = 48
  * float32 / 24 float64 pixels), 24 accumulators, 3 loads of B and 8 broadcasts for 24
  * FMAs: 8 rows divide the usual channel counts (16, 32, 64) and 48 pixels waste fewer
- * lanes than 64 on small planes (measured against 6 x 4, NOTES).  One call sums every
+ * lanes than 64 on small planes (measured against 6 x 4: benchmarks/NOTES.md, "Convolution forms").  One call sums every
  * tap (shifted_rows in gather_gemm.pxd): no accumulate. */
 #define FASTNN_X3_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];        \
     V c##i = {0}, d##i = {0}, e##i = {0};
@@ -231,7 +231,7 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
 
 FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
 /* The shifted form runs at the AVX-512 level only (at AVX2, with two vectors a row, it
- * was slower than the gather form: NOTES); another build compiles it for its default
+ * was slower than the gather form: benchmarks/NOTES.md, "Convolution forms"); another build compiles it for its default
  * target, and never calls it (gather_gemm.shifted_lanes is 0 there). */
 #if FASTNN_X86_LEVELS
 #define FASTNN_TARGET_SHIFTED FASTNN_TARGET_AVX512

@@ -2,7 +2,7 @@
  * in vectors of outputs: a vector of 2*L inputs from each of the window's two rows is
  * split into its even and odd columns (one shuffle each), and the four taps are folded
  * lane by lane.  The general loop of pool.pyx compiled to a branch per tap (the NaN
- * rule) and ran at a third of copy bandwidth (benchmarks/NOTES.md).
+ * rule) and ran at a third of copy bandwidth (benchmarks/NOTES.md, "Convolution kernels").
  *
  * The same results as the general loop, bit for bit: max pooling folds the taps in the
  * order (0,0), (0,1), (1,0), (1,1) from (-inf, tap 0) with its rule (a larger value, or

@@ -10,7 +10,7 @@
  * channels are zeros, stored into doutT's padding (ld >= F rounded up to L, which must
  * be zero there anyway); the last P % L pixels take a scalar loop.  A channel at a time,
  * doutT is written one float per cache line, and the sum is a chain of dependent adds
- * (most of conv1's dw pass; benchmarks/NOTES.md).  Dispatch: GCC's target_clones
+ * (most of conv1's dw pass; benchmarks/NOTES.md, "Convolution kernels").  Dispatch: GCC's target_clones
  * (simd.h), resolved once by the loader.
  */
 #ifndef FASTNN_TRANSPOSE_H

@@ -24,7 +24,7 @@ is the network itself with no communication.
   equal to one process's up to rounding (float64: ~1e-15 relative), and bitwise the same
   on every rank and every repetition.  MPI's ``Allreduce`` promises no order of summation,
   so it is not used: gathering moves (p - 1) times a gradient's bytes to each rank against
-  Allreduce's 2(p - 1)/p (benchmarks/NOTES.md).
+  Allreduce's 2(p - 1)/p (benchmarks/NOTES.md, "Training steps and epochs").
 * **Batch normalisation** uses each rank's own batch statistics (as PyTorch's DDP by
   default), and after every step rank 0's running statistics are broadcast, so all ranks
   evaluate with the same ones.  With it, an N-rank run is not the one-process run.

@@ -7,7 +7,7 @@ and reject the same inputs.  ReLU is compiled too (NumPy's version was as slow a
 convolution in SimpleConvNet), and so are affine's products (in OpenBLAS's thread pool
 they slowed the OpenMP kernels threefold).  Sigmoid, tanh, dropout and the losses are the
 reference functions themselves: elementwise NumPy expressions that are not hot spots of
-the seed networks; see ``benchmarks/NOTES.md``.
+the seed networks (``benchmarks/NOTES.md``, "Small calls").
 
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
 ``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default, chosen by
@@ -167,10 +167,11 @@ def relu_backward(dout, cache, out=None):
 def choose_conv_algo(x_shape, w_shape, stride, pad, dtype):
     """The algorithm ``'auto'`` picks for a convolution: ``'direct'`` or ``'im2col'``.
 
-    The rule, from the measurements in ``benchmarks/NOTES.md``: direct convolution was 2-9x
-    faster than im2col + BLAS at every shape measured (1 to 64 channels, 3x3 to 7x7
-    windows, stride 1 and 2, both dtypes), so it is always ``'direct'``.  The arguments
-    are what a shape-dependent rule would read, should a shape ever favour im2col.
+    The rule: always ``'direct'``, which was faster than im2col + BLAS at every shape
+    measured (1 to 64 channels, 3x3 to 7x7 windows, stride 1 and 2, both dtypes:
+    ``benchmarks/NOTES.md``, "Convolution forms").  No argument is read; the signature is
+    the public one this function has always had.  How the direct kernel then runs is
+    ``fastnn._kernels.plan``'s choice.
     """
     return "direct"
 

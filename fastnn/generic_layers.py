@@ -12,21 +12,10 @@ inspect (``Relu.mask``, ``Sigmoid.out``, ``Affine.x``, ``Convolution.x``,
 ``Pooling.arg_max``, ``BatchNormalization.xn``/``xc``/``std``, ``Dropout.mask``,
 ``SoftmaxWithLoss.y``/``t``/``loss``).
 
-fastnn's own choices, where it departs from the textbook (:mod:`fastnn.textbook.layers`
-keeps the textbook's instead):
-
-* ``Pooling``'s ``stride`` defaults to 1 (the textbook's repository: 2); ``Pooling`` and
-  ``AvgPooling`` accept ``pad > 0`` (up to half the window).
-* ``Dropout`` is inverted: training scales kept units by ``1/(1 - dropout_ratio)`` and
-  inference is the identity (the textbook scales at inference instead; the expected
-  output is the same), with masks from its own generator (``seed``).  ``inverted=False``
-  gives the textbook's form.
-* ``BatchNormalization``'s ``eps`` is a keyword argument (default 1e-6, the textbook's
-  ``10e-7``).  On 4-D input it normalises per channel when gamma has C entries and per
-  feature (the textbook's way) when it has C*H*W.
-* ``SoftmaxWithLoss`` computes the exact cross-entropy ``-log softmax`` (the textbook adds
-  1e-7 inside the log, which caps a sample's loss at 16.1 and makes the loss disagree
-  with its own gradient); see :class:`SoftmaxWithLoss` for the targets it takes.
+fastnn's own choices, where it departs from the textbook (``Pooling``'s stride 1 and
+padding, inverted ``Dropout``, ``BatchNormalization``'s ``eps`` and per-channel 4-D
+input, the exact cross-entropy of ``SoftmaxWithLoss``), are written once in
+``docs/compat.md``; :mod:`fastnn.textbook.layers` keeps the textbook's instead.
 """
 import numpy as np
 

@@ -40,7 +40,7 @@ def test_mlp_reaches_95_percent(digits):
 
 
 def test_deep_convnet_learns_fast(digits):
-    """DeepConvNet's ≥ 98 % takes ~10 epochs (recorded in the README); here, 2 epochs."""
+    """DeepConvNet's ≥ 98 % takes ~10 epochs (docs/training.md); here, 2 epochs."""
     (x, t), (xt, tt) = digits
     net = nets.DeepConvNet(dtype=np.float32, seed=0)
     trainer = Trainer(net, x, t, xt, tt, epochs=2, optimizer="adam",

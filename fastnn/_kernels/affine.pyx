@@ -1,9 +1,8 @@
 """Matrix products for the dense (affine) layers, on the gather-GEMM micro-kernel.
 
 The rule: every product of a layer runs in fastnn's own OpenMP pool, never in a second
-pool that would spin beside it on the same cores (benchmarks/NOTES.md, "A training step:
-two thread pools on two cores", measured it before NumPy's OpenBLAS could be handed to
-fastnn's pool: "NumPy's BLAS on fastnn's threads").
+pool that would spin beside it on the same cores (benchmarks/NOTES.md, "Threads and
+waiting", measured it before NumPy's OpenBLAS could be handed to fastnn's pool).
 Reading A through offset tables makes a transposed operand free: xᵀ·dout needs no copy.
 """
 from cython cimport floating

@@ -264,8 +264,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     Fpad) and db_partial (chunks, Fpad), scratch written here (a chunk's first image
     stores, the others add), and the chunks' sums are then added in their order, in
     parallel over the taps: the same result for any thread count.  (Zeroing the partials
-    and summing them in NumPy would be two serial passes over them; benchmarks/NOTES.md
-    measured what they cost.)
+    and summing them in NumPy would be two serial passes over them; benchmarks/NOTES.md,
+    "Convolution kernels", measured what they cost.)
 
     w_packed is, for the "dilated" dx (dx_via_columns false), the flipped filters
     (C_blocks, F*HH*WW, L): w[f, c, HH-1-i, WW-1-j] at [c // L, (f*HH + i)*WW + j, c % L];

@@ -2,7 +2,7 @@
 blocks of elements (no reduction: any thread count gives the same bits).
 
 NumPy's version makes temporaries (np.maximum, a boolean mask, np.where), several passes
-over memory where one will do (benchmarks/NOTES.md, "ReLU is compiled; what stays NumPy").
+over memory where one will do (benchmarks/NOTES.md, "Small calls").
 """
 from cython cimport floating
 from cython.parallel cimport prange

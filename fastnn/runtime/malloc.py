@@ -4,7 +4,7 @@ do not page-fault (glibc's malloc, Linux).
 Every forward and backward pass returns new arrays, and most are larger than glibc's
 mmap threshold (128 KiB, raised only as far as the largest block freed so far), so each
 comes straight from the kernel and goes back to it when freed: every 4 KiB page of every
-output is a page fault on first touch, paid again on the next call (benchmarks/NOTES.md
+output is a page fault on first touch, paid again on the next call (benchmarks/NOTES.md, "Small calls",
 has the measurements: convolutions, a SimpleConvNet step, an RBM epoch).
 
 With ``FASTNN_MALLOC=keep-freed`` in the environment, fastnn sets glibc's
@@ -12,7 +12,7 @@ With ``FASTNN_MALLOC=keep-freed`` in the environment, fastnn sets glibc's
 and unmapped) and ``M_TRIM_THRESHOLD`` to 128 MiB at import, through ``mallopt``: up to
 128 MiB of freed memory may then stay in the process's resident size.  Not the default:
 it changes the allocator of the whole process (it sped up PyTorch in the same process
-more than fastnn, benchmarks/NOTES.md), and steady training loops gain little because glibc raises its threshold by
+more than fastnn, benchmarks/NOTES.md, "Small calls"), and steady training loops gain little because glibc raises its threshold by
 itself once blocks of a size have been freed.  Ignored where the user set
 ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` or the C library is not glibc.
 """

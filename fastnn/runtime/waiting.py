@@ -1,6 +1,6 @@
 """How idle threads wait between calls: fastnn's OpenMP workers and NumPy's OpenBLAS
-workers, which share the same cores (benchmarks/NOTES.md, "Issue 12: small calls, busy
-cores, NumPy's BLAS in the loop" and "NumPy's BLAS on fastnn's threads").
+workers, which share the same cores (benchmarks/NOTES.md, "Threads and waiting" and
+"Small calls").
 
 **fastnn's workers.**  GNU OpenMP's idle threads spin 300,000 times before they sleep, a
 core burnt after every call, which another process (or NumPy's own threads) needed.
@@ -9,8 +9,7 @@ runtime with ``GOMP_SPINCOUNT=10000``: short enough that a busy core is soon lef
 alone, long enough that parallel calls in quick succession find their workers awake
 (fewer spins wake a sleeping thread for each of a gradient check's small calls; no
 spinning, ``OMP_WAIT_POLICY=passive``, makes back-to-back small calls much slower: the
-sweep is in benchmarks/NOTES.md, "Issue 12: small calls, busy cores, NumPy's BLAS in the
-loop").  Only effective when fastnn is the first to load libgomp.
+sweep is in benchmarks/NOTES.md, "Small calls").  Only effective when fastnn is the first to load libgomp.
 
 **NumPy's OpenBLAS workers.**  After each multithreaded call they busy-wait for the next
 one for 2**28 cycles: a loop that calls ``A @ A`` and then a fastnn kernel runs that

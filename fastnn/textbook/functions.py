@@ -1,9 +1,8 @@
 """The textbook's ``common/functions.py``: activations, softmax and losses on NumPy arrays.
 
-Same names, arguments and numbers.  ``cross_entropy_error(y, t)`` takes probabilities
-and keeps the textbook's ``1e-7`` inside the log (it guards ``log(0)``, capping a
-sample's loss at -log(1e-7) = 16.1); the layer ``SoftmaxWithLoss`` computes the exact
-``-log softmax`` from the scores instead (see :mod:`fastnn.textbook.layers`).
+Same names, arguments and numbers: ``cross_entropy_error(y, t)`` keeps the textbook's
+``1e-7`` inside the log, where the layer ``SoftmaxWithLoss`` does not (``docs/compat.md``,
+"The exact cross-entropy").
 """
 import numpy as np
 

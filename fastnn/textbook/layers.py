@@ -18,11 +18,8 @@ fancy indexing gives an (N, N) mix for N > 1), soft targets (the textbook's loss
 their argmax while its gradient uses them; here both use them), one sample as a 1-D
 array, a scalar convolution bias, integral float strides and pads.
 
-Deliberate difference: ``SoftmaxWithLoss`` returns the exact cross-entropy; the
-textbook's adds 1e-7 to every probability inside the log, so its loss is *smaller* by
-log(1 + 1e-7/p) <= 1e-7/p per sample (p the probability of the true class: below 1e-6
-relative for p > 0.1) and capped at 16.1 per sample.  The gradients are the same.
-Inputs are never modified (the textbook's ``Relu.backward`` zeroes ``dout`` in place).
+Deliberate differences (the exact cross-entropy in ``SoftmaxWithLoss``, inputs never
+modified) and the details above: ``docs/compat.md``.
 """
 import numpy as np
 
