@@ -93,16 +93,16 @@ def _matmul(a, b, transpose_a=False):
     if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     a = np.ascontiguousarray(a)
-    if transpose_a:  # read column r of a as row r: a[t, r] = a_flat[r + t*R]
-        row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
-    else:
-        row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
     L = how.lanes
     packed = _reused("matmul-b", (-(-M // L), K, L), a.dtype)  # (as _pack_lanes, reused)
     _affine.pack_lanes(b, packed)
     out = _empty((R, M), a.dtype)
     tail = _reused("matmul-tail", (R, L) if M % L else (0, L), a.dtype)
-    _affine.gemm(a.reshape(-1), row_off, col_off, packed, out, tail, how.kernel_id)
+    if transpose_a:  # a (K, R): its columns copied into panels first
+        _affine.gemm_transposed(a, packed, out, tail, how.kernel_id)
+    else:
+        row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
+        _affine.gemm(a.reshape(-1), row_off, col_off, packed, out, tail, how.kernel_id)
     if M % L:
         out[:, M - M % L:] = tail[:, :M % L]
     return out

@@ -328,3 +328,15 @@ def test_adam_update_refuses_arrays_it_cannot_update_in_one_pass(rng):
     before = p.copy()
     fast.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7)
     assert not np.array_equal(p, before)
+
+
+def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):
+    """a.T @ b (columns of a copied into panels) and the same product from a transposed
+    copy of a (rows read in place) sum the same terms in the same order: the same bits,
+    at shapes large enough for the compiled kernel, with partial row chunks and lane
+    blocks."""
+    for K, R, M in [(943, 301, 20), (100, 3072, 100), (57, 999, 33), (5, 60001, 3)]:
+        a = rng.standard_normal((K, R)).astype(dtype)
+        b = rng.standard_normal((K, M)).astype(dtype)
+        np.testing.assert_array_equal(fast.matmul(a, b, transpose_a=True),
+                                      fast.matmul(np.ascontiguousarray(a.T), b))

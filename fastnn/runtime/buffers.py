@@ -38,8 +38,9 @@ def reused(tag, shape, dtype):
     """A scratch array that a call fills and drops before returning, reused by the next
     call with the same ``tag`` in this thread.  A fresh large array costs a page fault per
     4 KB on first touch (glibc hands blocks above its mmap threshold back to the system
-    when they are freed; benchmarks/NOTES.md, "Recommenders", measured it for their products).  Never part of a result or a cache; NaN-filled under
-    FASTNN_POISON like every scratch buffer."""
+    when they are freed; benchmarks/NOTES.md, "Recommenders", measured it for their
+    products).  Never part of a result or a cache; NaN-filled under FASTNN_POISON like
+    every scratch buffer."""
     arrays = _local.__dict__.setdefault("arrays", {})
     a = arrays.get(tag)
     if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
