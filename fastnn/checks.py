@@ -330,6 +330,8 @@ def labels(func, y, num_samples, num_classes):
 
 def dout_array(func, dout, shape, dtype):
     """An upstream gradient of the shape the forward pass produced, in its dtype."""
+    if type(dout) is np.ndarray and dout.dtype == dtype and dout.shape == shape:
+        return dout  # the common case, at three comparisons (small calls)
     (dout,) = as_float_arrays(func, dout=dout)
     check_shape(func, "dout", dout, shape, "(the forward output's shape)")
     return dout.astype(dtype, copy=False)

@@ -18,6 +18,8 @@ either backend's backward pass takes either backend's cache.  Outputs come from
 ``fastnn.runtime.buffers.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that leaves an
 output element unwritten cannot go unnoticed in the tests.
 """
+import functools
+
 import numpy as np
 
 from fastnn import checks, norms
@@ -83,26 +85,55 @@ def matmul(a, b, transpose_a=False):
     return _matmul(a, b, transpose_a)
 
 
+@functools.lru_cache(maxsize=256)
+def _row_offsets(R, K):
+    """The offset tables of a row-major (R, K) operand: row r at r*K, column t at t
+    (read-only: shared by every call of that shape)."""
+    row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
+    row_off.flags.writeable = col_off.flags.writeable = False
+    return row_off, col_off
+
+
+@functools.lru_cache(maxsize=256)
+def _transposed_offsets(R, K):
+    """The offset tables of A.T for a row-major A (K, R): row r at r, column t at t*R."""
+    row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
+    row_off.flags.writeable = col_off.flags.writeable = False
+    return row_off, col_off
+
+
 def _matmul(a, b, transpose_a=False):
     """a @ b (or a.T @ b) for checked 2-D arrays of one dtype, in fastnn's thread pool
     (or, for small products, NumPy's single-threaded BLAS call): as ``plan("matmul")``
     says."""
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
-    how = plan("matmul", a.dtype, (R, K, M))
+    how = plan("matmul", a.dtype, (R, K, M), transposed=transpose_a,
+               b_rows_contiguous=b.flags.c_contiguous)
     if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     a = np.ascontiguousarray(a)
     L = how.lanes
-    packed = _reused("matmul-b", (-(-M // L), K, L), a.dtype)  # (as _pack_lanes, reused)
-    _affine.pack_lanes(b, packed)
+    full, rest = divmod(M, L)
+    if how.pack_b:
+        packed = _reused("matmul-b", (full + (rest > 0), K, L), a.dtype)
+        _affine.pack_lanes(b, packed)
+        b_flat, ldb, block_stride = packed.reshape(-1), L, K * L
+        b_tail = packed[full] if rest else packed[:0, 0]
+    else:  # B's rows as they are; only a partial last block is packed
+        b_flat, ldb, block_stride = b.reshape(-1), M, L
+        b_tail = _reused("matmul-b-tail", (K if rest else 0, L), a.dtype)
+        if rest:
+            _affine.pack_lanes(b[:, full * L:], b_tail[None])
     out = _empty((R, M), a.dtype)
-    tail = _reused("matmul-tail", (R, L) if M % L else (0, L), a.dtype)
-    if transpose_a:  # a (K, R): its columns copied into panels first
-        _affine.gemm_transposed(a, packed, out, tail, how.kernel_id)
+    tail = _reused("matmul-tail", (R if rest else 0, L), a.dtype)
+    if how.a_panels:  # a (K, R): its columns copied into panels first
+        _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_tail, out, tail,
+                                how.kernel_id, L)
     else:
-        row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
-        _affine.gemm(a.reshape(-1), row_off, col_off, packed, out, tail, how.kernel_id)
+        row_off, col_off = _transposed_offsets(R, K) if transpose_a else _row_offsets(R, K)
+        _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_tail,
+                     out, tail, how.kernel_id, L)
     if M % L:
         out[:, M - M % L:] = tail[:, :M % L]
     return out

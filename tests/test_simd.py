@@ -151,8 +151,10 @@ def test_the_planner_and_the_kernels_refuse_what_they_cannot_run(rng):
         plan.plan("softmax", np.float32, (3,))
     a = rng.standard_normal(12)
     offsets = np.arange(3, dtype=np.intp)
-    packed, out, tail = np.zeros((1, 3, 8)), np.zeros((4, 8)), np.zeros((0, 8))
+    b, none, out, tail = np.zeros(3 * 8), np.zeros((0, 8)), np.zeros((3, 8)), np.zeros((0, 8))
     with pytest.raises(ValueError, match="unknown kernel id 99"):
-        affine.gemm(a, offsets * 3, offsets, packed, out, tail, 99)
+        affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, tail, 99, 8)
     with pytest.raises(ValueError, match="takes operands packed with 16 lanes, got 8"):
-        affine.gemm(a, offsets * 3, offsets, packed, out, tail, 2)
+        affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, tail, 2, 8)
+    with pytest.raises(ValueError, match="b holds 24 elements; 1 blocks of 3 rows of 8 lanes"):
+        affine.gemm(a, offsets * 3, offsets, b, 9, 8, none, out, tail, 0, 8)

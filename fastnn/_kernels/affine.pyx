@@ -21,43 +21,59 @@ cdef enum:
     ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
 
 
-def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
-         const floating[:, :, ::1] b_packed, floating[:, ::1] out, floating[:, ::1] tail,
-         int kernel):
-    """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R.
+cdef int check_operand(Py_ssize_t size, Py_ssize_t full, Py_ssize_t T, Py_ssize_t ldb,
+                       Py_ssize_t block_stride, Py_ssize_t L) except -1:
+    """Refuse a B that its full blocks would read past (a private function's guard)."""
+    if full > 0 and T > 0 and (full - 1) * block_stride + (T - 1) * ldb + L > size:
+        raise ValueError(f"b holds {size} elements; {full} blocks of {T} rows of {L} lanes "
+                         f"(ldb {ldb}, block stride {block_stride}) need more")
+    return 0
 
-    b_packed (blocks, T, L) holds B (T, M) in blocks of L columns (zero-padded); out
-    (R, M).  The full blocks are written into out; when L does not divide M, the last
-    block goes to ``tail`` (R, L), whose first M % L columns the caller copies (no padded
-    copy of the whole output).  ``kernel`` is the gather kernel packed with L lanes
-    (fastnn._kernels.plan, "matmul").  Tasks are (lane block, row chunk) pairs, each writing its
-    own part with the sum over t in order: no reduction, any thread count.
+
+def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
+         const floating[::1] b, Py_ssize_t ldb, Py_ssize_t block_stride,
+         const floating[:, ::1] b_tail, floating[:, ::1] out, floating[:, ::1] tail,
+         int kernel, Py_ssize_t L):
+    """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R; B (T, M), out
+    (R, M), in blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
+
+    Block blk < M // L of B is read from ``b``, its row t at b[blk*block_stride + t*ldb]
+    onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
+    is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
+    divide M, the last M % L columns come packed in b_tail (T, L), zero-padded, and go to
+    ``tail`` (R, L), whose first M % L columns the caller copies.  Tasks are (lane block,
+    row chunk) pairs, each writing its own part with the sum over t in order: no
+    reduction, any thread count.
     """
     cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
-    cdef Py_ssize_t blocks = b_packed.shape[0], L = b_packed.shape[2]
-    cdef Py_ssize_t full = M // L
+    cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
     cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t task, blk, r0
     cdef int threads = num_threads_for(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
+    check_operand(b.shape[0], full, T, ldb, block_stride, L)
     if R == 0 or blocks == 0:
         return
+    cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
+    cdef const floating *bt = &b_tail[0, 0] if b_tail.shape[0] > 0 else NULL
     for task in prange(blocks * chunks, nogil=True, schedule="static", num_threads=threads):
         blk = task // chunks  # a thread's consecutive tasks share one block of B
         r0 = (task % chunks) * ROW_CHUNK
         if blk < full:
             tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
-                      &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+                      &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
         else:
             tile_rows(kernel, &tail[r0, 0], L, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
-                      &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+                      &col_off[0], T, bt, L, 0, 1, L, 0)
 
 
-def gemm_transposed(const floating[:, ::1] a, const floating[:, :, ::1] b_packed,
-                    floating[:, ::1] out, floating[:, ::1] tail, int kernel):
-    """out = a.T @ B for a (T, R): as :func:`gemm` with row_off[r] = r and col_off[t] =
-    t*R (the same sums in the same order, so the same bits), but each task first copies
-    its ROW_CHUNK columns of a into a contiguous panel (T, ROW_CHUNK) of its thread's.
+def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t ldb,
+                    Py_ssize_t block_stride, const floating[:, ::1] b_tail,
+                    floating[:, ::1] out, floating[:, ::1] tail, int kernel, Py_ssize_t L):
+    """out = a.T @ B for a (T, R), B as for :func:`gemm`: as :func:`gemm` with row_off[r]
+    = r and col_off[t] = t*R (the same sums in the same order, so the same bits), but
+    each task first copies its ROW_CHUNK columns of a into a contiguous panel
+    (T, ROW_CHUNK) of its thread's.
 
     Read in place, a column of a is one element per row of a: a register tile's steps
     through t touch a new page each (a.T @ dout: the rows of a batch of 943 are 13 KB
@@ -65,18 +81,20 @@ def gemm_transposed(const floating[:, ::1] a, const floating[:, :, ::1] b_packed
     contiguous copy per task, reused for every lane block of B; tasks are row chunks.
     """
     cdef Py_ssize_t T = a.shape[0], R = a.shape[1], M = out.shape[1]
-    cdef Py_ssize_t blocks = b_packed.shape[0], L = b_packed.shape[2]
-    cdef Py_ssize_t full = M // L
+    cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
     cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t c, blk, r0, rows, t
     cdef int threads = num_threads_for(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
+    check_operand(b.shape[0], full, T, ldb, block_stride, L)
     if R == 0 or blocks == 0:
         return
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] panels = scratch((threads, max(T, 1) * ROW_CHUNK), dtype)
     cdef Py_ssize_t[::1] row_off = np.arange(ROW_CHUNK, dtype=np.intp)
     cdef Py_ssize_t[::1] col_off = np.arange(max(T, 1), dtype=np.intp) * ROW_CHUNK
+    cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
+    cdef const floating *bt = &b_tail[0, 0] if b_tail.shape[0] > 0 else NULL
     cdef floating *panel
     with nogil, parallel(num_threads=threads):
         panel = &panels[omp_get_thread_num(), 0]
@@ -88,23 +106,31 @@ def gemm_transposed(const floating[:, ::1] a, const floating[:, :, ::1] b_packed
             for blk in range(blocks):
                 if blk < full:
                     tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], rows,
-                              &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+                              &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
                 else:
                     tile_rows(kernel, &tail[r0, 0], L, panel, &row_off[0], rows,
-                              &col_off[0], T, &b_packed[blk, 0, 0], L, T * L, 1, L, 0)
+                              &col_off[0], T, bt, L, 0, 1, L, 0)
 
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
     """packed[blk, t, l] = b[t, blk*L + l], zero past b's M columns: B (T, M) in blocks of
     L lanes for :func:`gemm`, one parallel pass whatever b's layout (a transposed weight
-    matrix included: the loop runs along b's contiguous axis)."""
+    matrix included: the loop runs along b's contiguous axis; contiguous rows are copied
+    a run at a time)."""
     cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
     cdef Py_ssize_t blocks = packed.shape[0], L = packed.shape[2]
-    cdef Py_ssize_t blk, t, l, m
+    cdef Py_ssize_t blk, t, l, m, run
+    cdef bint unit_rows = b.strides[1] == sizeof(floating)
     cdef bint rows_contiguous = b.strides[1] <= b.strides[0]
     cdef int threads = num_threads_for(blocks * T * L)
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        if rows_contiguous:
+        run = min(L, M - blk * L)
+        if unit_rows and run > 0:
+            for t in range(T):
+                memcpy(&packed[blk, t, 0], &b[t, blk * L], run * sizeof(floating))
+                for l in range(run, L):
+                    packed[blk, t, l] = 0
+        elif rows_contiguous:
             for t in range(T):
                 for l in range(L):
                     m = blk * L + l

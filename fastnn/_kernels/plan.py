@@ -21,6 +21,10 @@ from fastnn._kernels import simd
 # (benchmarks/NOTES.md, "Small calls").
 SMALL_PRODUCT = 2**18
 
+# The layouts of a product's operands (the rules beside their use in _plan).
+PACK_B_MIN_ROWS = 256
+PANEL_MIN_BYTES = 1 << 20
+
 # Below this many elements the elementwise kernels' call costs more than NumPy's loop
 # (the kernels' parallel grain): small arrays take the reference's expression, which
 # gives the same bits.
@@ -42,30 +46,46 @@ class Plan(NamedTuple):
     or 'dilated' for conv_backward's dx.  ``kernel``: the gather kernel's name
     (``fastnn._kernels.simd.KERNELS``) or None; ``kernel_id`` its number for the .pyx
     functions; ``lanes``: the columns per register tile its packed operand takes (for
-    the shifted form: output pixels per register row).
+    the shifted form: output pixels per register row).  For matmul, ``pack_b``: B is
+    packed in blocks of lanes (else its rows are read where they lie, only a partial
+    last block packed), and ``a_panels``: a transposed A is copied into panels first.
     """
     form: str
     kernel: Optional[str] = None
     kernel_id: int = -1
     lanes: int = 0
+    pack_b: bool = True
+    a_panels: bool = False
 
 
-def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True):
+_NUMPY = Plan("numpy")
+
+
+def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True,
+         transposed=False, b_rows_contiguous=False):
     """The plan for ``op`` (one of ``OPS``) on ``dtype`` at ``level`` (default: the level
     the kernels run at now, ``fastnn.get_simd_level()``).
 
     ``shape``: relu ``(size,)``; matmul ``(R, K, M)`` for (R, K) @ (K, M);
     conv_forward and conv_backward ``(C, H, W, F, HH, WW)`` with ``stride`` and ``pad``.
-    ``finite_weights`` (conv_backward): whether every weight is finite.
+    ``finite_weights`` (conv_backward): whether every weight is finite.  matmul:
+    ``transposed``, the product is A.T @ B with A stored (K, R); ``b_rows_contiguous``,
+    B's rows are contiguous in memory.
     """
+    # The NumPy forms first, with no lookup: they are the small calls, whose cost is
+    # mostly this function's (benchmarks/NOTES.md, "Small calls").
+    if op == "matmul" and shape[0] * shape[1] * shape[2] <= SMALL_PRODUCT:
+        return _NUMPY
+    if op == "relu" and shape[0] < SMALL_ELEMENTWISE:
+        return _NUMPY
     if op not in OPS:
         raise ValueError(f"plan: op must be one of {OPS}, got {op!r}")
     return _plan(op, np.dtype(dtype).type, tuple(shape), level or simd.get_level(),
-                 stride, pad, bool(finite_weights))
+                 stride, pad, bool(finite_weights), bool(transposed), bool(b_rows_contiguous))
 
 
 @lru_cache(maxsize=4096)
-def _plan(op, dtype, shape, level, stride, pad, finite_weights):
+def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_rows):
     if op == "relu":
         (size,) = shape
         return Plan("numpy" if size < SMALL_ELEMENTWISE else "kernel")
@@ -73,7 +93,15 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights):
         R, K, M = shape
         if R * K * M <= SMALL_PRODUCT:
             return Plan("numpy")
-        return _gather(dtype, M, level)
+        itemsize = np.dtype(dtype).itemsize
+        # B's rows read in place skip a pass over B, which only pays where few rows of A
+        # share it; for many rows the packed blocks (contiguous, in L1) run faster.
+        # A transposed A read in place steps a whole row of A (a page, for the
+        # recommenders) per summed term: copied into panels once it outgrows the L2
+        # (benchmarks/NOTES.md, "Matrix products").
+        return _gather(dtype, M, level)._replace(
+            pack_b=not (b_rows and R < PACK_B_MIN_ROWS),
+            a_panels=transposed and K * R * itemsize > PANEL_MIN_BYTES)
     C, H, W, F, HH, WW = shape
     if op == "conv_forward":
         out_h = (H + 2 * pad - HH) // stride + 1
