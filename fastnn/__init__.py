@@ -80,7 +80,7 @@ def _loaded_library(*prefixes):
 
 
 # Idle threads wait briefly: fastnn's own (GOMP_SPINCOUNT while its OpenMP runtime
-# loads) and NumPy's OpenBLAS workers (their jobs on fastnn's pool); see fastnn.runtime.waiting.
+# loads) and NumPy's OpenBLAS workers (their jobs on fastnn's pool): fastnn.runtime.waiting.
 _simd, _threads = _waiting.import_kernels_with_short_spin(_import_kernels, _openmp_runtime_loaded)
 _waiting.quiet_openblas_workers(_threads.blas_callback_address() if _threads.openmp_enabled() else None)
 # On request (FASTNN_MALLOC=keep-freed), freed arrays' memory stays in the process, so

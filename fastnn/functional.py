@@ -3,20 +3,21 @@ signatures, caches contract and results), with convolution, im2col/col2im, pooli
 batch normalisation in Cython/OpenMP kernels.
 
 Argument checks are the reference's own (``fastnn.checks``), so both backends accept
-and reject the same inputs.  ReLU is compiled too (NumPy's version was as slow as the
-convolution in SimpleConvNet), and so are affine's products (in OpenBLAS's thread pool
-they slowed the OpenMP kernels threefold).  Sigmoid, tanh, dropout and the losses are the
-reference functions themselves: elementwise NumPy expressions that are not hot spots of
-the seed networks (``benchmarks/NOTES.md``, "Small calls").
+and reject the same inputs.  ReLU is compiled too, and so are the matrix products
+(NumPy's BLAS gives other bits at other thread counts; benchmarks/NOTES.md, "Matrix
+products"); ``fastnn._kernels.plan`` decides, call by call, what runs.  Sigmoid, tanh,
+dropout and the losses are the reference functions themselves: elementwise NumPy
+expressions that are not hot spots of the seed networks (benchmarks/NOTES.md, "Small
+calls").
 
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
-``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default, chosen by
-shape; see :func:`choose_conv_algo`).
+``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default; see
+:func:`choose_conv_algo`).
 
 Caches have the reference's layout and rules (no memory shared with the caller's x), so
 either backend's backward pass takes either backend's cache.  Outputs come from
-``fastnn.runtime.buffers.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that leaves an
-output element unwritten cannot go unnoticed in the tests.
+``fastnn.runtime.buffers.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that
+leaves an output element unwritten cannot go unnoticed in the tests.
 """
 import functools
 

@@ -28,8 +28,8 @@ __all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet
 # Layers whose result (output forward, input gradient backward) is a fresh array that the
 # layer itself does not keep (their caches hold inputs or derived data): a ReLU after one
 # may overwrite that array in place instead of allocating its own, whose first touch costs
-# page faults (benchmarks/NOTES.md, "Small calls").  Not Dropout, whose inference output is its input,
-# nor Sigmoid/Tanh/Relu, whose caches are their outputs.
+# page faults (benchmarks/NOTES.md, "Small calls").  Not Dropout, whose inference output
+# is its input, nor Sigmoid/Tanh/Relu, whose caches are their outputs.
 _FRESH_RESULTS = (generic.Affine, generic.Convolution, generic.Pooling,
                   generic.BatchNormalization)
 

@@ -7,9 +7,10 @@ two offset tables.  Which form and which kernel (so which L) each pass takes is 
 by ``fastnn._kernels.plan`` alone; these functions run what they are handed.
 
 * forward:        out[n, f, p]  = sum_k xpad[n, row(p) + col(k)] * w[f, k]
-                   Or the "shifted" form (AVX-512, stride 1, planes that fill its rows): lanes over 48 (24) consecutive output pixels
-                   of the padded plane, w broadcast, out written channel by channel
-                   (correlate_plane; the same FMAs in the same order, so the same bits).
+                   Or the "shifted" form (AVX-512, stride 1, planes that fill its
+                   rows): lanes over 48 (24) consecutive output pixels of the padded
+                   plane, w broadcast, out written channel by channel (correlate_plane;
+                   the same FMAs in the same order, so the same bits).
 * backward data, two ways:
     - "dilated":  dx[n, c, q]   = sum_j E[n, rowE(q) + colE(j)] * wflip[c, j], where E is
                    dout dilated by the stride and padded: a stride-1 convolution with the
