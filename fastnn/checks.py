@@ -51,6 +51,14 @@ def as_float_arrays(func, **arrays):
     return tuple(a.astype(dtype, copy=False) for a in converted.values())
 
 
+def float_dtype(dtype):
+    """A model's dtype argument as a NumPy dtype: float32 or float64, else TypeError."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
 def check_ndim(func, name, a, ndim, layout):
     """Require ``a.ndim == ndim``; ``layout`` names the axes, e.g. '(N, C, H, W)'."""
     if a.ndim != ndim:

@@ -18,6 +18,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from fastnn import checks
 from fastnn import generic_layers as generic
 from fastnn import params_file
 
@@ -49,13 +50,6 @@ def layers_for(backend):
     return layers
 
 
-def _dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
 def init_std(scheme, fan_in):
     """Standard deviation of initial weights: 'he'/'relu' sqrt(2/fan_in), 'xavier'/'sigmoid'
     sqrt(1/fan_in), or a number used as it is."""
@@ -85,7 +79,7 @@ class Network:
     def __init__(self, backend, dtype, seed, weight_decay_lambda=0.0):
         layers_for(backend)  # checks the name
         self.backend = backend
-        self.dtype = _dtype(dtype)
+        self.dtype = checks.float_dtype(dtype)
         # seed: None, an int or a Generator; or NumPy's global generator, the module
         # ``np.random`` itself (the textbook's mirror: np.random.seed reproduces a run).
         self.rng = seed if seed is np.random else np.random.default_rng(seed)
@@ -477,7 +471,7 @@ class RBM(ParamsFile):
     """
 
     def __init__(self, n_visible=784, n_hidden=128, k=1, dtype=np.float64, seed=None):
-        self.dtype = _dtype(dtype)
+        self.dtype = checks.float_dtype(dtype)
         self.rng = np.random.default_rng(seed)
         self.k = int(k)
         self.params = {

@@ -90,7 +90,7 @@ class RBMRecommender(nets.ParamsFile):
         if int(k) < 1 or int(n_hidden) < 1 or int(batch_size) < 1:
             raise ValueError(f"RBMRecommender: k, n_hidden and batch_size must be >= 1, got "
                              f"{k}, {n_hidden}, {batch_size}")
-        self.dtype = nets._dtype(dtype)
+        self.dtype = checks.float_dtype(dtype)
         self.k, self.lr, self.batch_size = int(k), float(lr), int(batch_size)
         self.rng = np.random.default_rng(seed)
         self.matmul = _products(backend)
