@@ -143,6 +143,9 @@ def _matmul(a, b, transpose_a=False):
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M),
     cache.  As the reference."""
+    small = _affine.small_forward(x, w, b)  # the common small call, checked in C
+    if small is not None:
+        return small
     xs, w, b, D = checks.affine_args("affine_forward", x, w, b)
     out = _matmul(xs.reshape(xs.shape[0], D), w)
     out += b
@@ -151,6 +154,9 @@ def affine_forward(x, w, b):
 
 def affine_backward(dout, cache, need_dx=True):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,); dx None with ``need_dx=False``."""
+    small = _affine.small_backward(dout, cache, need_dx)  # the common small call, in C
+    if small is not None:
+        return small
     x, w, b = checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = _matmul(dout, w.T).reshape(x.shape) if need_dx else None
@@ -165,6 +171,10 @@ def affine_backward(dout, cache, need_dx=True):
 def relu_forward(x, out=None):
     """out = max(x, 0), elementwise (NaN stays NaN); cache = out.  As the reference,
     ``out`` (x itself for a ReLU in place) included."""
+    if out is None:
+        small = _elementwise.small_relu_forward(x)  # the common small call, in C
+        if small is not None:
+            return small
     (x,) = checks.as_float_arrays("relu_forward", x=x)
     if out is not None:
         checks.out_array("relu_forward", out, x.shape, x.dtype)
@@ -181,6 +191,10 @@ def relu_forward(x, out=None):
 def relu_backward(dout, cache, out=None):
     """dx = dout where x > 0, else 0; cache: the forward's output, or its input x.  As
     the reference, ``out`` (dout itself for a backward pass in place) included."""
+    if out is None:
+        small = _elementwise.small_relu_backward(dout, cache)  # the common small call, in C
+        if small is not None:
+            return small
     (x,) = checks.as_float_arrays("relu_backward", cache=cache)
     x = np.ascontiguousarray(x)  # a cache of any layout: the kernel reads C order
     dout = np.ascontiguousarray(checks.dout_array("relu_backward", dout, x.shape, x.dtype))

@@ -340,3 +340,46 @@ def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):
         b = rng.standard_normal((K, M)).astype(dtype)
         np.testing.assert_array_equal(fast.matmul(a, b, transpose_a=True),
                                       fast.matmul(np.ascontiguousarray(a.T), b))
+
+
+@pytest.mark.parametrize("x_shape, M", [((3, 50), 10), ((1, 784), 50), ((100, 50), 10),
+                                        ((2, 3, 4, 5), 7), ((5, 1), 1), ((4, 6), 0)])
+def test_small_affine_calls_give_the_bits_of_numpys_expressions(x_shape, M, dtype, rng):
+    """The small calls (checked and computed in C) return what the Python path's NumPy
+    expressions give, bit for bit: x.reshape(N, D) @ w + b forward; dout @ w.T, x.T @ dout
+    and dout's column sums backward; the cache holds a copy of x."""
+    x = rng.standard_normal(x_shape).astype(dtype)
+    N, D = x_shape[0], int(np.prod(x_shape[1:]))
+    w, b = rng.standard_normal((D, M)).astype(dtype), rng.standard_normal(M).astype(dtype)
+    out, cache = fast.affine_forward(x, w, b)
+    rows = x.reshape(N, D)
+    np.testing.assert_array_equal(out, np.dot(rows, w) + b)
+    assert out.dtype == dtype and not np.shares_memory(cache[0], x)
+    np.testing.assert_array_equal(cache[0], x)
+    dout = rng.standard_normal((N, M)).astype(dtype)
+    dx, dw, db = fast.affine_backward(dout, cache)
+    np.testing.assert_array_equal(dx, np.dot(dout, w.T).reshape(x_shape))
+    np.testing.assert_array_equal(dw, np.dot(rows.T, dout))
+    np.testing.assert_array_equal(db, dout.sum(axis=0))
+    assert fast.affine_backward(dout, cache, need_dx=False)[0] is None
+    for ours, theirs in zip((out,) + fast.affine_backward(dout, cache),
+                            (ref.affine_forward(x, w, b)[0],) + ref.affine_backward(dout, cache)):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+
+
+@pytest.mark.parametrize("shape", [(3, 50), (2, 3, 4), (1,), (0, 5), (100, 300)])
+def test_small_relu_calls_give_numpys_bits(shape, dtype, rng):
+    """Small ReLUs (in C) against np.maximum and np.where, NaN, infinities and -0.0
+    included; a strided input takes the Python path with the same result."""
+    x = rng.standard_normal(shape).astype(dtype)
+    if x.size >= 4:
+        x.flat[:4] = [np.nan, -0.0, np.inf, -np.inf]
+    out, cache = fast.relu_forward(x)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    if x.size >= 4:
+        assert not np.signbit(out.flat[1])  # -0.0 -> +0.0, as np.maximum(-0.0, 0)
+    dout = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(fast.relu_backward(dout, cache), np.where(x > 0, dout, 0))
+    np.testing.assert_array_equal(fast.relu_backward(dout, x), np.where(x > 0, dout, 0))
+    strided = np.repeat(x, 2, axis=-1)[..., ::2]
+    np.testing.assert_array_equal(fast.relu_forward(strided)[0], out)

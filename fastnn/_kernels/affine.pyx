@@ -10,8 +10,12 @@ from cython.parallel cimport parallel, prange
 from libc.string cimport memcpy
 
 import numpy as np
+cimport numpy as cnp
 
 from fastnn.runtime.buffers import scratch
+from fastnn._kernels.plan import SMALL_PRODUCT
+
+cnp.import_array()
 
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
@@ -140,3 +144,137 @@ def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
                 m = blk * L + l
                 for t in range(T):
                     packed[blk, t, l] = b[t, m] if m < M else 0
+
+
+# -- the common small call, whole in C ---------------------------------------------------
+#
+# A layer's call on a small batch does little arithmetic, so its cost is the Python around
+# it (benchmarks/NOTES.md, "Small calls").  These two functions accept only the common
+# case, checked with C comparisons: NumPy arrays of one float dtype whose shapes fit, and
+# a product the planner gives to NumPy (at most SMALL_PRODUCT multiply-adds).  They then
+# make the very calls the Python path makes (NumPy's dot, the bias added once, the cache's
+# copy of x, dout's column sums in row order), so the results are the same bits.  Anything
+# else returns None, and fastnn.functional takes its Python path, whose checks explain
+# the error.
+
+cdef long long _SMALL_PRODUCT = SMALL_PRODUCT
+
+
+cdef inline bint _float_array(object a, int typenum) noexcept:
+    return type(a) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
+
+
+cdef inline bint _same_float_arrays(object a, object b, object c) noexcept:
+    if type(a) is not np.ndarray:
+        return False
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    return ((t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32)
+            and _float_array(b, t) and _float_array(c, t))
+
+
+cdef object _rows(cnp.ndarray x, cnp.npy_intp N, cnp.npy_intp D):
+    """x as (N, D): itself when 2-D, a view when C-contiguous, else None."""
+    cdef cnp.npy_intp dims[2]
+    cdef cnp.PyArray_Dims shape
+    if cnp.PyArray_NDIM(x) == 2:
+        return x
+    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
+        return None
+    dims[0], dims[1] = N, D
+    shape.ptr, shape.len = dims, 2
+    return cnp.PyArray_Newshape(x, &shape, cnp.NPY_CORDER)
+
+
+cdef void _add_bias(cnp.ndarray out, cnp.ndarray b, cnp.npy_intp N, cnp.npy_intp M) noexcept:
+    """out (N, M), a fresh C-contiguous product, += b (M,) (b of any stride)."""
+    cdef cnp.npy_intp i, j, bs = cnp.PyArray_STRIDES(b)[0]
+    cdef char *bp = <char *>cnp.PyArray_DATA(b)
+    cdef double *o64
+    cdef float *o32
+    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT64:
+        o64 = <double *>cnp.PyArray_DATA(out)
+        for i in range(N):
+            for j in range(M):
+                o64[i * M + j] = o64[i * M + j] + (<double *>(bp + j * bs))[0]
+    else:
+        o32 = <float *>cnp.PyArray_DATA(out)
+        for i in range(N):
+            for j in range(M):
+                o32[i * M + j] = o32[i * M + j] + (<float *>(bp + j * bs))[0]
+
+
+def small_forward(x, w, b):
+    """``fastnn.functional.affine_forward(x, w, b)`` for the common small call, else None."""
+    if not _same_float_arrays(x, w, b):
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, ba = <cnp.ndarray>b
+    if cnp.PyArray_NDIM(xa) < 2 or cnp.PyArray_NDIM(wa) != 2 or cnp.PyArray_NDIM(ba) != 1:
+        return None
+    cdef cnp.npy_intp N = cnp.PyArray_DIMS(xa)[0], D = cnp.PyArray_DIMS(wa)[0]
+    cdef cnp.npy_intp M = cnp.PyArray_DIMS(wa)[1]
+    if (N == 0 or D == 0 or cnp.PyArray_SIZE(xa) != N * D or cnp.PyArray_DIMS(ba)[0] != M
+            or <long long>N * D * M > _SMALL_PRODUCT):
+        return None
+    rows = _rows(xa, N, D)
+    if rows is None:
+        return None
+    out = <cnp.ndarray>cnp.PyArray_MatrixProduct(rows, wa)
+    _add_bias(out, ba, N, M)
+    return out, (cnp.PyArray_NewCopy(xa, cnp.NPY_CORDER), w, b)
+
+
+def small_backward(dout, cache, bint need_dx):
+    """``fastnn.functional.affine_backward(dout, cache, need_dx)`` for the common small
+    call (a cache of either backend's affine_forward), else None."""
+    if type(cache) is not tuple or len(<tuple>cache) != 3:
+        return None
+    x, w, b = <tuple>cache
+    if not _same_float_arrays(x, w, b) or not _float_array(dout, cnp.PyArray_TYPE(<cnp.ndarray>x)):
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, da = <cnp.ndarray>dout
+    if cnp.PyArray_NDIM(xa) < 2 or cnp.PyArray_NDIM(wa) != 2 or cnp.PyArray_NDIM(da) != 2:
+        return None
+    cdef cnp.npy_intp N = cnp.PyArray_DIMS(xa)[0], D = cnp.PyArray_DIMS(wa)[0]
+    cdef cnp.npy_intp M = cnp.PyArray_DIMS(wa)[1]
+    if (N == 0 or D == 0 or M == 0 or cnp.PyArray_SIZE(xa) != N * D
+            or cnp.PyArray_DIMS(da)[0] != N or cnp.PyArray_DIMS(da)[1] != M
+            or <long long>N * D * M > _SMALL_PRODUCT):
+        return None
+    rows = _rows(xa, N, D)
+    if rows is None or not cnp.PyArray_IS_C_CONTIGUOUS(da):
+        return None
+    cdef cnp.PyArray_Dims x_shape
+    dx = None
+    if need_dx:
+        x_shape.ptr, x_shape.len = cnp.PyArray_DIMS(xa), cnp.PyArray_NDIM(xa)
+        dx = cnp.PyArray_Newshape(<cnp.ndarray>cnp.PyArray_MatrixProduct(
+            da, cnp.PyArray_Transpose(wa, NULL)), &x_shape, cnp.NPY_CORDER)
+    dw = cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(<cnp.ndarray>rows, NULL), da)
+    return dx, dw, _column_sums(da, N, M)
+
+
+cdef object _column_sums(cnp.ndarray dout, cnp.npy_intp N, cnp.npy_intp M):
+    """dout (N, M), C-contiguous, summed over its rows in row order (N >= 1): the order
+    of NumPy's ``dout.sum(axis=0)`` for that layout, so the same bits."""
+    cdef cnp.npy_intp i, j
+    cdef int t = cnp.PyArray_TYPE(dout)
+    cdef cnp.ndarray sums = cnp.PyArray_EMPTY(1, &M, t, 0)  # (every element written)
+    cdef double *s64
+    cdef const double *d64
+    cdef float *s32
+    cdef const float *d32
+    if t == cnp.NPY_FLOAT64:
+        s64, d64 = <double *>cnp.PyArray_DATA(sums), <const double *>cnp.PyArray_DATA(dout)
+        for j in range(M):
+            s64[j] = d64[j]
+        for i in range(1, N):
+            for j in range(M):
+                s64[j] = s64[j] + d64[i * M + j]
+    else:
+        s32, d32 = <float *>cnp.PyArray_DATA(sums), <const float *>cnp.PyArray_DATA(dout)
+        for j in range(M):
+            s32[j] = d32[j]
+        for i in range(1, N):
+            for j in range(M):
+                s32[j] = s32[j] + d32[i * M + j]
+    return sums

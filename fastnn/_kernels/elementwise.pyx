@@ -8,7 +8,14 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 
+import numpy as np
+cimport numpy as cnp
+
+from fastnn.runtime.buffers import POISON
+from fastnn._kernels.plan import SMALL_ELEMENTWISE
 from fastnn._kernels.threads cimport num_threads_for
+
+cnp.import_array()
 
 cdef enum:
     BLOCK = 16384  # elements per task: large enough to amortise scheduling, fits L1/L2
@@ -58,3 +65,93 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
             a = sqrt(v[i])  # rounded to the type here, as np.sqrt does, before + eps
             a = a + e
             p[i] = p[i] - (m[i] * lr) / a
+
+
+# -- the common small call, whole in C ---------------------------------------------------
+#
+# As affine.pyx's: only C-contiguous NumPy float arrays of one dtype and shape, fewer
+# elements than the planner's SMALL_ELEMENTWISE, no ``out``; the kernels' formulas above
+# (NumPy's bits), serially; None otherwise, for fastnn.functional's Python path.
+
+cdef long long _SMALL_ELEMENTWISE = SMALL_ELEMENTWISE
+cdef bint _POISON = POISON
+
+
+cdef inline int _small_float(object a) noexcept:
+    """a's type number when a is a small C-contiguous float32/float64 ndarray, else -1."""
+    if type(a) is not np.ndarray:
+        return -1
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32) or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+            or cnp.PyArray_SIZE(arr) >= _SMALL_ELEMENTWISE):
+        return -1
+    return t
+
+
+cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int d
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for d in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[d] != cnp.PyArray_DIMS(b)[d]:
+            return False
+    return True
+
+
+cdef cnp.ndarray _output_like(cnp.ndarray a):
+    """A fresh array of a's shape and dtype (NaN-filled under FASTNN_POISON, as
+    fastnn.runtime.buffers.empty)."""
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+    if _POISON:
+        out.fill(np.nan)
+    return out
+
+
+def small_relu_forward(x):
+    """``fastnn.functional.relu_forward(x)`` for the common small call, else None."""
+    cdef int t = _small_float(x)
+    if t < 0:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x, out = _output_like(xa)
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(xa)
+    cdef const double *x64
+    cdef double *o64
+    cdef const float *x32
+    cdef float *o32
+    if t == cnp.NPY_FLOAT64:
+        x64, o64 = <const double *>cnp.PyArray_DATA(xa), <double *>cnp.PyArray_DATA(out)
+        for i in range(n):
+            o64[i] = x64[i] if (x64[i] > 0) | (x64[i] != x64[i]) else 0
+    else:
+        x32, o32 = <const float *>cnp.PyArray_DATA(xa), <float *>cnp.PyArray_DATA(out)
+        for i in range(n):
+            o32[i] = x32[i] if (x32[i] > 0) | (x32[i] != x32[i]) else 0
+    return out, out
+
+
+def small_relu_backward(dout, cache):
+    """``fastnn.functional.relu_backward(dout, cache)`` for the common small call, else
+    None."""
+    cdef int t = _small_float(cache)
+    if t < 0 or _small_float(dout) != t or not _same_shape(<cnp.ndarray>dout, <cnp.ndarray>cache):
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>cache, da = <cnp.ndarray>dout, dx = _output_like(xa)
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(xa)
+    cdef const double *x64
+    cdef const double *d64
+    cdef double *o64
+    cdef const float *x32
+    cdef const float *d32
+    cdef float *o32
+    if t == cnp.NPY_FLOAT64:
+        x64, d64 = <const double *>cnp.PyArray_DATA(xa), <const double *>cnp.PyArray_DATA(da)
+        o64 = <double *>cnp.PyArray_DATA(dx)
+        for i in range(n):
+            o64[i] = d64[i] if x64[i] > 0 else 0
+    else:
+        x32, d32 = <const float *>cnp.PyArray_DATA(xa), <const float *>cnp.PyArray_DATA(da)
+        o32 = <float *>cnp.PyArray_DATA(dx)
+        for i in range(n):
+            o32[i] = d32[i] if x32[i] > 0 else 0
+    return dx
