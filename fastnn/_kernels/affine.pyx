@@ -185,22 +185,25 @@ cdef object _rows(cnp.ndarray x, cnp.npy_intp N, cnp.npy_intp D):
     return cnp.PyArray_Newshape(x, &shape, cnp.NPY_CORDER)
 
 
+cdef void _add_bias_rows(floating *out, const char *b, Py_ssize_t b_stride, Py_ssize_t N,
+                         Py_ssize_t M) noexcept nogil:
+    cdef Py_ssize_t i, j
+    for i in range(N):
+        for j in range(M):
+            out[i * M + j] = out[i * M + j] + (<const floating *>(b + j * b_stride))[0]
+
+
 cdef void _add_bias(cnp.ndarray out, cnp.ndarray b, cnp.npy_intp N, cnp.npy_intp M) noexcept:
     """out (N, M), a fresh C-contiguous product, += b (M,) (b of any stride)."""
-    cdef cnp.npy_intp i, j, bs = cnp.PyArray_STRIDES(b)[0]
-    cdef char *bp = <char *>cnp.PyArray_DATA(b)
-    cdef double *o64
-    cdef float *o32
-    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT64:
-        o64 = <double *>cnp.PyArray_DATA(out)
-        for i in range(N):
-            for j in range(M):
-                o64[i * M + j] = o64[i * M + j] + (<double *>(bp + j * bs))[0]
-    else:
-        o32 = <float *>cnp.PyArray_DATA(out)
-        for i in range(N):
-            for j in range(M):
-                o32[i * M + j] = o32[i * M + j] + (<float *>(bp + j * bs))[0]
+    cdef const char *bp = <const char *>cnp.PyArray_DATA(b)
+    cdef Py_ssize_t bs = cnp.PyArray_STRIDES(b)[0]
+    cdef double *o64 = <double *>cnp.PyArray_DATA(out)
+    cdef float *o32 = <float *>cnp.PyArray_DATA(out)
+    with nogil:
+        if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT64:
+            _add_bias_rows(o64, bp, bs, N, M)
+        else:
+            _add_bias_rows(o32, bp, bs, N, M)
 
 
 def small_forward(x, w, b):
@@ -253,28 +256,26 @@ def small_backward(dout, cache, bint need_dx):
     return dx, dw, _column_sums(da, N, M)
 
 
+cdef void _sum_rows(const floating *dout, floating *sums, Py_ssize_t N,
+                    Py_ssize_t M) noexcept nogil:
+    cdef Py_ssize_t i, j
+    for j in range(M):
+        sums[j] = dout[j]
+    for i in range(1, N):
+        for j in range(M):
+            sums[j] = sums[j] + dout[i * M + j]
+
+
 cdef object _column_sums(cnp.ndarray dout, cnp.npy_intp N, cnp.npy_intp M):
     """dout (N, M), C-contiguous, summed over its rows in row order (N >= 1): the order
     of NumPy's ``dout.sum(axis=0)`` for that layout, so the same bits."""
-    cdef cnp.npy_intp i, j
     cdef int t = cnp.PyArray_TYPE(dout)
     cdef cnp.ndarray sums = cnp.PyArray_EMPTY(1, &M, t, 0)  # (every element written)
-    cdef double *s64
-    cdef const double *d64
-    cdef float *s32
-    cdef const float *d32
-    if t == cnp.NPY_FLOAT64:
-        s64, d64 = <double *>cnp.PyArray_DATA(sums), <const double *>cnp.PyArray_DATA(dout)
-        for j in range(M):
-            s64[j] = d64[j]
-        for i in range(1, N):
-            for j in range(M):
-                s64[j] = s64[j] + d64[i * M + j]
-    else:
-        s32, d32 = <float *>cnp.PyArray_DATA(sums), <const float *>cnp.PyArray_DATA(dout)
-        for j in range(M):
-            s32[j] = d32[j]
-        for i in range(1, N):
-            for j in range(M):
-                s32[j] = s32[j] + d32[i * M + j]
+    cdef void *d = cnp.PyArray_DATA(dout)
+    cdef void *out = cnp.PyArray_DATA(sums)
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            _sum_rows(<const double *>d, <double *>out, N, M)
+        else:
+            _sum_rows(<const float *>d, <float *>out, N, M)
     return sums

@@ -108,25 +108,33 @@ cdef cnp.ndarray _output_like(cnp.ndarray a):
     return out
 
 
+cdef void _relu_rows(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):  # relu_forward's formula: NaN stays NaN, -0.0 becomes +0.0
+        out[i] = x[i] if (x[i] > 0) | (x[i] != x[i]) else 0
+
+
+cdef void _relu_grad_rows(const floating *x, const floating *dout, floating *dx,
+                          Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dx[i] = dout[i] if x[i] > 0 else 0
+
+
 def small_relu_forward(x):
     """``fastnn.functional.relu_forward(x)`` for the common small call, else None."""
     cdef int t = _small_float(x)
     if t < 0:
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, out = _output_like(xa)
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(xa)
-    cdef const double *x64
-    cdef double *o64
-    cdef const float *x32
-    cdef float *o32
-    if t == cnp.NPY_FLOAT64:
-        x64, o64 = <const double *>cnp.PyArray_DATA(xa), <double *>cnp.PyArray_DATA(out)
-        for i in range(n):
-            o64[i] = x64[i] if (x64[i] > 0) | (x64[i] != x64[i]) else 0
-    else:
-        x32, o32 = <const float *>cnp.PyArray_DATA(xa), <float *>cnp.PyArray_DATA(out)
-        for i in range(n):
-            o32[i] = x32[i] if (x32[i] > 0) | (x32[i] != x32[i]) else 0
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+    cdef void *xp = cnp.PyArray_DATA(xa)
+    cdef void *op = cnp.PyArray_DATA(out)
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            _relu_rows(<const double *>xp, <double *>op, n)
+        else:
+            _relu_rows(<const float *>xp, <float *>op, n)
     return out, out
 
 
@@ -137,21 +145,13 @@ def small_relu_backward(dout, cache):
     if t < 0 or _small_float(dout) != t or not _same_shape(<cnp.ndarray>dout, <cnp.ndarray>cache):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>cache, da = <cnp.ndarray>dout, dx = _output_like(xa)
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(xa)
-    cdef const double *x64
-    cdef const double *d64
-    cdef double *o64
-    cdef const float *x32
-    cdef const float *d32
-    cdef float *o32
-    if t == cnp.NPY_FLOAT64:
-        x64, d64 = <const double *>cnp.PyArray_DATA(xa), <const double *>cnp.PyArray_DATA(da)
-        o64 = <double *>cnp.PyArray_DATA(dx)
-        for i in range(n):
-            o64[i] = d64[i] if x64[i] > 0 else 0
-    else:
-        x32, d32 = <const float *>cnp.PyArray_DATA(xa), <const float *>cnp.PyArray_DATA(da)
-        o32 = <float *>cnp.PyArray_DATA(dx)
-        for i in range(n):
-            o32[i] = d32[i] if x32[i] > 0 else 0
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+    cdef void *xp = cnp.PyArray_DATA(xa)
+    cdef void *dp = cnp.PyArray_DATA(da)
+    cdef void *op = cnp.PyArray_DATA(dx)
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            _relu_grad_rows(<const double *>xp, <const double *>dp, <double *>op, n)
+        else:
+            _relu_grad_rows(<const float *>xp, <const float *>dp, <float *>op, n)
     return dx
