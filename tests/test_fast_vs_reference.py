@@ -383,3 +383,10 @@ def test_small_relu_calls_give_numpys_bits(shape, dtype, rng):
     np.testing.assert_array_equal(fast.relu_backward(dout, x), np.where(x > 0, dout, 0))
     strided = np.repeat(x, 2, axis=-1)[..., ::2]
     np.testing.assert_array_equal(fast.relu_forward(strided)[0], out)
+
+
+def test_a_0d_relu_gives_what_the_reference_gives():
+    """A 0-d input is not a small call's array: both backends give NumPy's scalar."""
+    for x in (np.array(-2.0), np.array(3.0, np.float32)):
+        ours, theirs = fast.relu_forward(x)[0], ref.relu_forward(x)[0]
+        assert type(ours) is type(theirs) and ours == theirs
