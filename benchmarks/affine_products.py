@@ -13,7 +13,9 @@ ratio NumPy time / fastnn time (above 1: fastnn faster).
 """
 import argparse
 import json
+import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -21,6 +23,9 @@ from threadpoolctl import threadpool_limits
 
 import fastnn
 from fastnn import functional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import small_calls  # noqa: E402 (a sibling script: its timing helper)
 
 # (name, N, D, M): the textbook's MLPs (784 -> 50 -> 10, 784 -> 100 -> ... -> 10, batches
 # of 1, 3 and 100), CS231n's TwoLayerNet (3072 -> 100 -> 10, batch 100) and the
@@ -40,18 +45,12 @@ SHAPES = [
 
 def timed(func, repeats):
     """(median, min, max) seconds per call, over ``repeats`` timings of enough calls to
-    take about a millisecond."""
+    take about a millisecond (small_calls.timed, with the count calibrated first)."""
     func()
     start = time.perf_counter()
     func()
     number = max(1, int(1e-3 / max(time.perf_counter() - start, 1e-7)))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            func()
-        times.append((time.perf_counter() - start) / number)
-    return float(np.median(times)), float(min(times)), float(max(times))
+    return small_calls.timed(func, repeats, number)
 
 
 def products(N, D, M, dtype, rng):

@@ -87,18 +87,13 @@ def matmul(a, b, transpose_a=False):
 
 
 @functools.lru_cache(maxsize=256)
-def _row_offsets(R, K):
-    """The offset tables of a row-major (R, K) operand: row r at r*K, column t at t
-    (read-only: shared by every call of that shape)."""
-    row_off, col_off = np.arange(R, dtype=np.intp) * K, np.arange(K, dtype=np.intp)
-    row_off.flags.writeable = col_off.flags.writeable = False
-    return row_off, col_off
-
-
-@functools.lru_cache(maxsize=256)
-def _transposed_offsets(R, K):
-    """The offset tables of A.T for a row-major A (K, R): row r at r, column t at t*R."""
-    row_off, col_off = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp) * R
+def _offsets(R, K, transposed):
+    """The offset tables (row_off, col_off) of a (R, K) operand read from a row-major
+    array: itself (row r at r*K, column t at t) or, ``transposed``, the transpose of a
+    (K, R) array (row r at r, column t at t*R).  Read-only: shared by every call of
+    that shape."""
+    rows, cols = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp)
+    row_off, col_off = (rows, cols * R) if transposed else (rows * K, cols)
     row_off.flags.writeable = col_off.flags.writeable = False
     return row_off, col_off
 
@@ -132,7 +127,7 @@ def _matmul(a, b, transpose_a=False):
         _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_tail, out, tail,
                                 how.kernel_id, L)
     else:
-        row_off, col_off = _transposed_offsets(R, K) if transpose_a else _row_offsets(R, K)
+        row_off, col_off = _offsets(R, K, transpose_a)
         _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_tail,
                      out, tail, how.kernel_id, L)
     if M % L:

@@ -12,7 +12,7 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from fastnn.runtime.buffers import scratch
+from fastnn.runtime.buffers import POISON, empty, scratch
 from fastnn._kernels.plan import SMALL_PRODUCT
 
 cnp.import_array()
@@ -206,17 +206,25 @@ cdef void _add_bias(cnp.ndarray out, cnp.ndarray b, cnp.npy_intp N, cnp.npy_intp
             _add_bias_rows(o32, bp, bs, N, M)
 
 
+cdef bint _small_product(cnp.ndarray x, cnp.ndarray w, cnp.npy_intp *N, cnp.npy_intp *D,
+                         cnp.npy_intp *M) noexcept:
+    """Whether x (N, ...) with D features meets w (D, M) in a product the planner leaves
+    to NumPy (N, D >= 1); sets N, D and M."""
+    if cnp.PyArray_NDIM(x) < 2 or cnp.PyArray_NDIM(w) != 2:
+        return False
+    N[0], D[0], M[0] = cnp.PyArray_DIMS(x)[0], cnp.PyArray_DIMS(w)[0], cnp.PyArray_DIMS(w)[1]
+    return (N[0] > 0 and D[0] > 0 and cnp.PyArray_SIZE(x) == N[0] * D[0]
+            and <long long>N[0] * D[0] * M[0] <= _SMALL_PRODUCT)
+
+
 def small_forward(x, w, b):
     """``fastnn.functional.affine_forward(x, w, b)`` for the common small call, else None."""
     if not _same_float_arrays(x, w, b):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, ba = <cnp.ndarray>b
-    if cnp.PyArray_NDIM(xa) < 2 or cnp.PyArray_NDIM(wa) != 2 or cnp.PyArray_NDIM(ba) != 1:
-        return None
-    cdef cnp.npy_intp N = cnp.PyArray_DIMS(xa)[0], D = cnp.PyArray_DIMS(wa)[0]
-    cdef cnp.npy_intp M = cnp.PyArray_DIMS(wa)[1]
-    if (N == 0 or D == 0 or cnp.PyArray_SIZE(xa) != N * D or cnp.PyArray_DIMS(ba)[0] != M
-            or <long long>N * D * M > _SMALL_PRODUCT):
+    cdef cnp.npy_intp N, D, M
+    if (not _small_product(xa, wa, &N, &D, &M) or cnp.PyArray_NDIM(ba) != 1
+            or cnp.PyArray_DIMS(ba)[0] != M):
         return None
     rows = _rows(xa, N, D)
     if rows is None:
@@ -235,13 +243,9 @@ def small_backward(dout, cache, bint need_dx):
     if not _same_float_arrays(x, w, b) or not _float_array(dout, cnp.PyArray_TYPE(<cnp.ndarray>x)):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, da = <cnp.ndarray>dout
-    if cnp.PyArray_NDIM(xa) < 2 or cnp.PyArray_NDIM(wa) != 2 or cnp.PyArray_NDIM(da) != 2:
-        return None
-    cdef cnp.npy_intp N = cnp.PyArray_DIMS(xa)[0], D = cnp.PyArray_DIMS(wa)[0]
-    cdef cnp.npy_intp M = cnp.PyArray_DIMS(wa)[1]
-    if (N == 0 or D == 0 or M == 0 or cnp.PyArray_SIZE(xa) != N * D
-            or cnp.PyArray_DIMS(da)[0] != N or cnp.PyArray_DIMS(da)[1] != M
-            or <long long>N * D * M > _SMALL_PRODUCT):
+    cdef cnp.npy_intp N, D, M
+    if (not _small_product(xa, wa, &N, &D, &M) or M == 0 or cnp.PyArray_NDIM(da) != 2
+            or cnp.PyArray_DIMS(da)[0] != N or cnp.PyArray_DIMS(da)[1] != M):
         return None
     rows = _rows(xa, N, D)
     if rows is None or not cnp.PyArray_IS_C_CONTIGUOUS(da):
@@ -270,7 +274,8 @@ cdef object _column_sums(cnp.ndarray dout, cnp.npy_intp N, cnp.npy_intp M):
     """dout (N, M), C-contiguous, summed over its rows in row order (N >= 1): the order
     of NumPy's ``dout.sum(axis=0)`` for that layout, so the same bits."""
     cdef int t = cnp.PyArray_TYPE(dout)
-    cdef cnp.ndarray sums = cnp.PyArray_EMPTY(1, &M, t, 0)  # (every element written)
+    cdef cnp.ndarray sums = (empty((M,), (<object>dout).dtype) if POISON
+                             else cnp.PyArray_EMPTY(1, &M, t, 0))
     cdef void *d = cnp.PyArray_DATA(dout)
     cdef void *out = cnp.PyArray_DATA(sums)
     with nogil:

@@ -11,7 +11,7 @@ from libc.math cimport sqrt
 import numpy as np
 cimport numpy as cnp
 
-from fastnn.runtime.buffers import POISON
+from fastnn.runtime.buffers import POISON, empty
 from fastnn._kernels.plan import SMALL_ELEMENTWISE
 from fastnn._kernels.threads cimport num_threads_for
 
@@ -101,12 +101,11 @@ cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
 
 
 cdef cnp.ndarray _output_like(cnp.ndarray a):
-    """A fresh array of a's shape and dtype (NaN-filled under FASTNN_POISON, as
-    fastnn.runtime.buffers.empty)."""
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+    """A fresh array of a's shape and dtype: fastnn.runtime.buffers.empty's under
+    FASTNN_POISON (NaN-filled), else straight from NumPy's C API."""
     if _POISON:
-        out.fill(np.nan)
-    return out
+        return empty((<object>a).shape, (<object>a).dtype)
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
 
 
 cdef void _relu_rows(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
