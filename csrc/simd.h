@@ -9,8 +9,9 @@
  *
  * The matrix micro-kernel (gather_gemm.h) takes the level as an argument, so that
  * fastnn.simd can force any level the CPU supports (FASTNN_SIMD); the batch-norm row
- * loops (channel_ops.h), whose results do not depend on the level, keep GCC's
- * target_clones (FASTNN_DISPATCH), which the loader resolves once.  Elsewhere (another
+ * loops (channel_ops.h) and the sigmoid (sigmoid.h), whose results do not depend on the
+ * level, keep GCC's target_clones (FASTNN_DISPATCH; FASTNN_DISPATCH_WIDE adds an
+ * x86-64-v4 clone), which the loader resolves once.  Elsewhere (another
  * compiler, another architecture) there is one level, 0, the compiler's default.
  */
 #ifndef FASTNN_SIMD_H
@@ -23,6 +24,7 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FASTNN_X86_LEVELS 1
 #define FASTNN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define FASTNN_DISPATCH_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define FASTNN_TARGET_AVX2 __attribute__((target("arch=x86-64-v3")))
 #define FASTNN_TARGET_AVX512 __attribute__((target("arch=x86-64-v4")))
 
@@ -40,6 +42,7 @@ static inline int fastnn_cpu_level(void) {
 #else
 #define FASTNN_X86_LEVELS 0
 #define FASTNN_DISPATCH
+#define FASTNN_DISPATCH_WIDE
 static inline int fastnn_cpu_level(void) { return FASTNN_LEVEL_BASELINE; }
 #endif
 
@@ -56,6 +59,16 @@ static inline int fastnn_cpu_level(void) { return FASTNN_LEVEL_BASELINE; }
 #else
 #define FASTNN_CONTRACT
 #define FASTNN_CONTRACT_BODY
+#endif
+
+/* GCC assumes by default that floating-point exceptions may be observed, and will not
+ * turn a branch whose arms compute with floats into a vector select: FASTNN_NO_TRAPS
+ * lifts that for a function that wants its loop vectorised (sigmoid.h).  Values do not
+ * change (exceptions are never read in fastnn); clang assumes it by default. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTNN_NO_TRAPS __attribute__((optimize("no-trapping-math")))
+#else
+#define FASTNN_NO_TRAPS
 #endif
 
 #endif /* FASTNN_SIMD_H */

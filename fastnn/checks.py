@@ -182,6 +182,28 @@ def matmul_args(func, a, b, transpose_a):
     return a, b
 
 
+def sigmoid_args(func, x, bias, mask, out):
+    """(x, bias, mask) of ``sigmoid(x, bias, mask, out)`` in their common float dtype:
+    bias (x's last axis,) or None, mask x's shape or None, out as :func:`out_array`."""
+    given = {"x": x}
+    if bias is not None:
+        given["bias"] = bias
+    if mask is not None:
+        given["mask"] = mask
+    arrays = dict(zip(given, as_float_arrays(func, **given)))
+    x = arrays["x"]
+    bias, mask = arrays.get("bias"), arrays.get("mask")
+    if bias is not None:
+        if x.ndim == 0:
+            raise ValueError(f"{func}: a bias needs x of at least 1 dimension, got shape ()")
+        check_shape(func, "bias", bias, x.shape[-1:], "(x's last axis,)")
+    if mask is not None:
+        check_shape(func, "mask", mask, x.shape, "(x's shape)")
+    if out is not None:
+        out_array(func, out, x.shape, x.dtype)
+    return x, bias, mask
+
+
 def conv_geometry(func, x, w, b, conv_param):
     """Check a convolution's arguments; return ``(stride, pad, out_h, out_w)``.
 

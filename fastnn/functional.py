@@ -5,10 +5,11 @@ batch normalisation in Cython/OpenMP kernels.
 Argument checks are the reference's own (``fastnn.checks``), so both backends accept
 and reject the same inputs.  ReLU is compiled too, and so are the matrix products
 (NumPy's BLAS gives other bits at other thread counts; benchmarks/NOTES.md, "Matrix
-products"); ``fastnn._kernels.plan`` decides, call by call, what runs.  Sigmoid, tanh,
-dropout and the losses are the reference functions themselves: elementwise NumPy
-expressions that are not hot spots of the seed networks (benchmarks/NOTES.md, "Small
-calls").
+products"); ``fastnn._kernels.plan`` decides, call by call, what runs.  Sigmoid is
+compiled (one pass, its own exp: within a few ulp of the reference's, not its bits;
+csrc/sigmoid.h).  Tanh, dropout and the losses are the reference functions themselves:
+elementwise NumPy expressions that are not hot spots of the seed networks
+(benchmarks/NOTES.md, "Small calls").
 
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
 ``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default; see
@@ -37,8 +38,8 @@ from fastnn._kernels.plan import plan
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
-    dropout_backward, dropout_forward, mse_loss, sigmoid_backward, sigmoid_forward,
-    softmax_loss, svm_loss, tanh_backward, tanh_forward)
+    dropout_backward, dropout_forward, mse_loss, softmax_loss, svm_loss, tanh_backward,
+    tanh_forward)
 
 # The reference's names, plus the convolution algorithm chooser and the optimizer's step.
 __all__ = list(_reference_names) + ["choose_conv_algo", "adam_update"]
@@ -199,6 +200,55 @@ def relu_backward(dout, cache, out=None):
         checks.out_array("relu_backward", out, x.shape, x.dtype)
     _elementwise.relu_backward(x.reshape(-1), dout.reshape(-1), out.reshape(-1))
     return out
+
+
+# ----------------------------------------------------------------------------------
+# Sigmoid
+# ----------------------------------------------------------------------------------
+
+def sigmoid(x, bias=None, mask=None, out=None):
+    """sigmoid(x + bias) * mask, elementwise, as the reference's (shapes, ``out``, x
+    itself in place), in one pass; within a few ulp of the reference's values, with the
+    same bits at every thread count and SIMD level (csrc/sigmoid.h)."""
+    x, bias, mask = checks.sigmoid_args("sigmoid", x, bias, mask, out)
+    if x.ndim == 0:  # NumPy's scalar, as the reference
+        return _reference.sigmoid(x, bias, mask, out)
+    return _sigmoid(x, bias, mask, out)
+
+
+def _sigmoid(x, bias=None, mask=None, out=None):
+    shape = x.shape
+    cols = shape[-1] if bias is not None else x.size  # no bias: one long row
+    x = np.ascontiguousarray(x).reshape(-1, cols) if x.size else x.reshape(0, 0)
+    if out is None:
+        out = _empty(shape, x.dtype)
+    _elementwise.sigmoid(
+        x, None if bias is None else np.ascontiguousarray(bias),
+        None if mask is None else np.ascontiguousarray(mask).reshape(x.shape),
+        out.reshape(x.shape))
+    return out
+
+
+def sigmoid_forward(x):
+    """out = 1 / (1 + exp(-x)), elementwise; cache = out (:func:`sigmoid`)."""
+    (x,) = checks.as_float_arrays("sigmoid_forward", x=x)
+    if x.ndim == 0:  # NumPy's scalar, as the reference
+        return _reference.sigmoid_forward(x)
+    out = _sigmoid(x)
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """dx = dout * out * (1 - out), the reference's expression in one pass (its bits)."""
+    out = cache
+    dout = checks.dout_array("sigmoid_backward", dout, out.shape, out.dtype)
+    if out.ndim == 0 or type(out) is not np.ndarray:
+        return _reference.sigmoid_backward(dout, cache)
+    out = np.ascontiguousarray(out)
+    dx = _empty(out.shape, out.dtype)
+    _elementwise.sigmoid_backward(out.reshape(-1), np.ascontiguousarray(dout).reshape(-1),
+                                  dx.reshape(-1))
+    return dx
 
 
 # ----------------------------------------------------------------------------------

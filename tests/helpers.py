@@ -114,7 +114,7 @@ def forward_cases(rng):
 
 def run_everything(rng_seed, dtype):
     """Forward and backward of every parallel kernel (conv, pooling, batchnorm, ReLU,
-    affine, im2col/col2im) on shapes big enough to run in parallel."""
+    sigmoid, affine, im2col/col2im) on shapes big enough to run in parallel."""
     rng = np.random.default_rng(rng_seed)
     x = rng.standard_normal((16, 6, 23, 21)).astype(dtype)  # every kernel runs in parallel
     w = rng.standard_normal((20, 6, 3, 4)).astype(dtype)
@@ -140,6 +140,9 @@ def run_everything(rng_seed, dtype):
     results += [out, *fast.batchnorm_backward(np.cos(out), cache)]
     out, cache = fast.relu_forward(x - 0.1)
     results += [out, fast.relu_backward(np.sin(x), cache)]
+    out, cache = fast.sigmoid_forward(8 * x)
+    results += [out, fast.sigmoid_backward(np.sin(x), cache),
+                fast.sigmoid(x.reshape(16, -1), b[:1].repeat(6 * 23 * 21), np.cos(x.reshape(16, -1)))]
     wa = rng.standard_normal((6 * 23 * 21, 64)).astype(dtype)  # AVX-512: four-vector tiles
     out, cache = fast.affine_forward(x, wa, b[:1].repeat(64))
     results += [out, *fast.affine_backward(np.cos(out), cache)]

@@ -255,6 +255,79 @@ def test_relu_matches_numpy_exactly(dtype, rng):
                                   ref.relu_forward(x[:, ::2].transpose(0, 2, 1, 3))[0])
 
 
+ULPS = 3  # the compiled sigmoid's bound, csrc/sigmoid.h
+
+
+def exact_sigmoid(z):
+    """sigmoid in extended precision (x86's 80-bit long double where NumPy has it)."""
+    z = z.astype(np.longdouble)
+    t = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + t), t / (1 + t))
+
+
+@pytest.mark.parametrize("shape", [(1,), (3, 1), (7, 5), (37, 1001), (2, 3, 40000)])
+def test_sigmoid_is_within_a_few_ulp_of_the_exact_value(shape, dtype, rng):
+    """Forward within ULPS units in the last place of the exact sigmoid, including tiny
+    results (z down to -700 in float64, -80 in float32) that the reference's tanh form
+    rounds away; bias and mask as (x + bias) and * mask; backward the reference's bits."""
+    wide = 700 if dtype == np.float64 else 80
+    x = (rng.uniform(-1, 1, shape) ** 3 * wide).astype(dtype)
+    bias = rng.standard_normal(shape[-1]).astype(dtype)
+    mask = rng.standard_normal(shape).astype(dtype)
+    out, cache = fast.sigmoid_forward(x)
+    for ours, z, factor in [(out, x, 1), (fast.sigmoid(x, bias), x + bias, 1),
+                            (fast.sigmoid(x, mask=mask), x, mask),
+                            (fast.sigmoid(x, bias, mask), x + bias, mask)]:
+        assert ours.dtype == dtype and ours.shape == x.shape
+        exact = (exact_sigmoid(z) * factor).astype(dtype)
+        ulp = np.spacing(np.abs(exact))
+        assert np.all(np.abs(ours - exact) <= ULPS * ulp), np.max(np.abs(ours - exact) / ulp)
+        assert rel_error(ours, ref.sigmoid(x, bias if z is not x else None,
+                                           mask if factor is mask else None)) < TOL[dtype]
+    dout = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(fast.sigmoid_backward(dout, cache),
+                                  ref.sigmoid_backward(dout, cache))
+
+
+def test_sigmoid_of_special_values(dtype, functional):
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e4, -1e4, 2.0], dtype)
+    out, _ = functional.sigmoid_forward(x)
+    np.testing.assert_array_equal(out[:5], np.array([0.5, 0.5, 1, 0, np.nan], dtype))
+    assert out[5] == 1 and out[6] == 0
+    exact = exact_sigmoid(np.array(2.0)).astype(dtype)
+    assert abs(out[7] - exact) <= np.spacing(exact)
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (0, 4), (4, 0)])
+def test_sigmoid_of_empty_and_0d_arrays_is_the_reference(shape, functional, rng):
+    x = rng.standard_normal(shape)
+    out, _ = functional.sigmoid_forward(x)
+    expected, _ = ref.sigmoid_forward(x)
+    assert type(out) is type(expected) and np.shape(out) == shape
+    np.testing.assert_allclose(out, expected, rtol=1e-15)
+    if shape:
+        assert functional.sigmoid(x, np.zeros(shape[-1])).shape == shape
+
+
+def test_sigmoid_in_place_and_its_argument_checks(dtype, functional, rng):
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    bias, mask = rng.standard_normal(5).astype(dtype), rng.random((6, 5)).astype(dtype)
+    expected = functional.sigmoid(x, bias, mask)
+    given = x.copy()
+    assert functional.sigmoid(given, bias, mask, out=given) is given
+    np.testing.assert_array_equal(given, expected)
+    np.testing.assert_array_equal(functional.sigmoid(x.T.copy().T, bias, mask), expected)
+    for kwargs, error, message in [
+            ({"bias": np.zeros(6)}, ValueError, r"sigmoid: bias must have shape \(x's last axis,\) = \(5,\), got \(6,\)"),
+            ({"mask": np.zeros(5)}, ValueError, r"sigmoid: mask must have shape \(x's shape\) = \(6, 5\), got \(5,\)"),
+            ({"out": np.zeros((5, 6), dtype)}, ValueError, r"sigmoid: out must have the result's shape"),
+            ({"bias": ["a"] * 5}, TypeError, r"sigmoid: bias must be a real numeric array, got dtype <U1")]:
+        with pytest.raises(error, match=message):
+            functional.sigmoid(x, **kwargs)
+    with pytest.raises(ValueError, match=r"sigmoid: a bias needs x of at least 1 dimension"):
+        functional.sigmoid(np.float64(1.0), np.zeros(1))
+
+
 @pytest.mark.parametrize("size", [(2, 3, 4), (3, 50, 41, 17)])  # NumPy's path, the kernel's
 def test_relu_out_writes_the_result_in_place(dtype, functional, size, rng):
     x = rng.standard_normal(size).astype(dtype)

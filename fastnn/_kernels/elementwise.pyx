@@ -1,5 +1,5 @@
-"""ReLU forward and backward, and the Adam update: one pass each, threads over fixed
-blocks of elements (no reduction: any thread count gives the same bits).
+"""ReLU and sigmoid forward and backward, and the Adam update: one pass each, threads
+over fixed blocks of elements (no reduction: any thread count gives the same bits).
 
 NumPy's version makes temporaries (np.maximum, a boolean mask, np.where), several passes
 over memory where one will do (benchmarks/NOTES.md, "Small calls").
@@ -16,6 +16,16 @@ from fastnn._kernels.plan import SMALL_ELEMENTWISE
 from fastnn._kernels.threads cimport num_threads_for
 
 cnp.import_array()
+
+cdef extern from "sigmoid.h" nogil:
+    void fastnn_sigmoid_f64(const double *x, const double *bias, const double *mask,
+                            double *out, Py_ssize_t n)
+    void fastnn_sigmoid_f32(const float *x, const float *bias, const float *mask,
+                            float *out, Py_ssize_t n)
+    void fastnn_sigmoid_grad_f64(const double *out, const double *dout, double *dx,
+                                 Py_ssize_t n)
+    void fastnn_sigmoid_grad_f32(const float *out, const float *dout, float *dx,
+                                 Py_ssize_t n)
 
 cdef enum:
     BLOCK = 16384  # elements per task: large enough to amortise scheduling, fits L1/L2
@@ -65,6 +75,47 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
             a = sqrt(v[i])  # rounded to the type here, as np.sqrt does, before + eps
             a = a + e
             p[i] = p[i] - (m[i] * lr) / a
+
+
+
+cdef inline void _sigmoid_run(const floating *x, const floating *bias, const floating *mask,
+                              floating *out, Py_ssize_t n) noexcept nogil:
+    if floating is double:
+        fastnn_sigmoid_f64(x, bias, mask, out, n)
+    else:
+        fastnn_sigmoid_f32(x, bias, mask, out, n)
+
+
+def sigmoid(const floating[:, ::1] x, const floating[::1] bias, const floating[:, ::1] mask,
+            floating[:, ::1] out):
+    """out = sigmoid(x + bias) * mask, x, mask and out (rows, cols), bias (cols,); bias and
+    mask may be None (0 and 1), out may be x.  csrc/sigmoid.h says how it is computed.
+    Tasks are runs of at most BLOCK elements of one row."""
+    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
+    cdef Py_ssize_t per_row = max((cols + BLOCK - 1) // BLOCK, 1), task, r, c, n
+    cdef const floating *b = &bias[0] if bias is not None and cols > 0 else NULL
+    cdef bint masked = mask is not None
+    cdef int threads = num_threads_for(rows * cols)
+    if rows == 0 or cols == 0:
+        return
+    for task in prange(rows * per_row, nogil=True, schedule="static", num_threads=threads):
+        r = task // per_row
+        c = (task % per_row) * BLOCK
+        n = min(cols - c, BLOCK)
+        _sigmoid_run(&x[r, c], (b + c) if b != NULL else NULL,
+                     &mask[r, c] if masked else NULL, &out[r, c], n)
+
+
+def sigmoid_backward(const floating[::1] out, const floating[::1] dout, floating[::1] dx):
+    """dx = dout * out * (1 - out), in the reference's order (its bits)."""
+    cdef Py_ssize_t n = out.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, start
+    cdef int threads = num_threads_for(n)
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        start = blk * BLOCK
+        if floating is double:
+            fastnn_sigmoid_grad_f64(&out[start], &dout[start], &dx[start], min(n - start, BLOCK))
+        else:
+            fastnn_sigmoid_grad_f32(&out[start], &dout[start], &dx[start], min(n - start, BLOCK))
 
 
 # -- the common small call, whole in C ---------------------------------------------------

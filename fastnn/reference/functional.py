@@ -23,7 +23,7 @@ __all__ = [
     "matmul",
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
-    "sigmoid_forward", "sigmoid_backward",
+    "sigmoid", "sigmoid_forward", "sigmoid_backward",
     "tanh_forward", "tanh_backward",
     "conv_forward", "conv_backward",
     "max_pool_forward", "max_pool_backward",
@@ -144,13 +144,33 @@ def relu_backward(dout, cache, out=None):
     return out
 
 
+def sigmoid(x, bias=None, mask=None, out=None):
+    """sigmoid(x + bias) * mask = mask / (1 + exp(-(x + bias))), elementwise: x of any
+    shape (..., D), bias (D,) added along the last axis (None: none), mask x's shape
+    (None: 1; the recommenders' rated entries).  ``out``: an array to write the result
+    into (C-contiguous, x's shape and float dtype; x itself to work in place).  Returns
+    the result, of x's shape.
+
+    Computed as ``(1 + tanh(z/2)) / 2``, which never overflows.
+    """
+    x, bias, mask = checks.sigmoid_args("sigmoid", x, bias, mask, out)
+    result = _sigmoid(x if bias is None else x + bias, out)
+    if mask is not None:
+        result *= mask
+    return result
+
+
+def _sigmoid(z, out=None):
+    return np.multiply(0.5, 1 + np.tanh(0.5 * z), out=out)
+
+
 def sigmoid_forward(x):
     """out = 1 / (1 + exp(-x)), elementwise. cache = out.
 
-    Computed as ``(1 + tanh(x/2)) / 2``, which never overflows.
+    Computed as :func:`sigmoid` is.
     """
     (x,) = checks.as_float_arrays("sigmoid_forward", x=x)
-    out = 0.5 * (1 + np.tanh(0.5 * x))
+    out = _sigmoid(x)
     return out, out
 
 
