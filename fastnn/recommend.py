@@ -15,7 +15,8 @@ unrated; :mod:`fastnn.datasets.movielens` reads them).
 
 Both multiply on fastnn's kernels, in its own thread pool (``backend="fast"``; the
 ``"reference"`` backend multiplies with NumPy, for comparison): no NumPy BLAS call in the
-loop.  The elementwise passes are NumPy's.  :func:`majority_baseline` and
+loop.  The RBM's sigmoids (with their bias and mask) are the backend's too; the other
+elementwise passes are NumPy's.  :func:`majority_baseline` and
 :func:`mean_baseline` are the obvious predictors they must beat.
 """
 import numpy as np
@@ -37,41 +38,38 @@ def binarize(ratings):
 
 
 def _check_ratings(func, ratings, n_movies):
-    """ratings as float64 (users, n_movies), each 0 (unrated) or in [1, 5] (never NaN)."""
+    """(ratings as float64 (users, n_movies), rated: ratings > 0 as bools), each rating 0
+    (unrated) or in [1, 5] (never NaN)."""
     ratings = np.asarray(ratings, dtype=np.float64)
     if ratings.ndim != 2:
         raise ValueError(f"{func}: ratings must be 2-D (users, movies), got shape {ratings.shape}")
     if ratings.shape[1] != n_movies:
         raise ValueError(f"{func}: ratings must have {n_movies} movies (columns), got shape "
                          f"{ratings.shape}")
-    checks.finite(func, "ratings", ratings)  # NaN passes the range test below
+    rated = ratings > 0
+    if (ratings.size and ratings.min() >= 0 and ratings.max() <= 5
+            and not ((ratings < 1) & rated).any()):
+        return ratings, rated  # the common case in a few passes (a NaN fails both bounds)
+    checks.finite(func, "ratings", ratings)  # the first bad value's index
     if ((ratings != 0) & ((ratings < 1) | (ratings > 5))).any():
         raise ValueError(f"{func}: ratings must be 0 (unrated) or in [1, 5]")
-    return ratings
+    return ratings, rated
 
 
 _BACKENDS = {"fast": functional, "reference": reference_functional}
 
 
-def _products(backend):
-    """a @ b (or a.T @ b) on the backend: fastnn's kernels or NumPy's matmul."""
+def _backend(backend):
+    """The functional backend whose ``matmul`` and ``sigmoid`` the RBM uses: fastnn's
+    kernels, or NumPy's."""
     if backend in _BACKENDS:
-        return _BACKENDS[backend].matmul
+        return _BACKENDS[backend]
     raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}")
 
 
 def _batches(n, batch_size, rng):
     order = rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
-def _sigmoid(z):
-    """1 / (1 + exp(-z)) as (1 + tanh(z/2)) / 2 (never overflows), in place in z."""
-    z *= 0.5
-    np.tanh(z, out=z)
-    z += 1
-    z *= 0.5
-    return z
 
 
 class RBMRecommender(nets.ParamsFile):
@@ -93,38 +91,45 @@ class RBMRecommender(nets.ParamsFile):
         self.dtype = checks.float_dtype(dtype)
         self.k, self.lr, self.batch_size = int(k), float(lr), int(batch_size)
         self.rng = np.random.default_rng(seed)
-        self.matmul = _products(backend)
+        self.F = _backend(backend)
         self.params = {
             "W": (0.01 * self.rng.standard_normal((n_movies, n_hidden))).astype(self.dtype),
             "b_visible": np.zeros(n_movies, dtype=self.dtype),
             "b_hidden": np.zeros(n_hidden, dtype=self.dtype)}
 
     def _inputs(self, func, ratings):
-        liked, rated = binarize(_check_ratings(func, ratings, len(self.params["b_visible"])))
-        return liked.astype(self.dtype, copy=False), rated.astype(self.dtype, copy=False)
+        """(liked, rated) of checked ratings as 0/1 arrays of the model's dtype (liked
+        implies rated: liked is also the visible vector with unrated units 0)."""
+        ratings, rated = _check_ratings(func, ratings, len(self.params["b_visible"]))
+        return (ratings >= 3).astype(self.dtype), rated.astype(self.dtype)
 
     def hidden_probs(self, v):
         """P(h = 1 | v) for visible vectors v (N, movies) with unrated entries 0."""
-        return _sigmoid(self.matmul(v, self.params["W"]) + self.params["b_hidden"])
+        z = self.F.matmul(v, self.params["W"])
+        return self.F.sigmoid(z, self.params["b_hidden"], out=z)
 
-    def visible_probs(self, h):
-        """P(v = 1 | h), (N, movies)."""
-        return _sigmoid(self.matmul(h, self.params["W"].T) + self.params["b_visible"])
+    def visible_probs(self, h, mask=None):
+        """P(v = 1 | h), (N, movies); times ``mask`` (N, movies) where given."""
+        z = self.F.matmul(h, self.params["W"].T)
+        return self.F.sigmoid(z, self.params["b_visible"], mask, out=z)
 
     def gradient(self, liked, rated):
         """The CD-k estimate of the log-likelihood gradient (an ascent direction) for a
         batch of users (liked, rated: (N, movies), 0/1), unrated units kept out."""
-        v0 = liked * rated
+        return self._gradient(liked * rated, rated)
+
+    def _gradient(self, v0, rated):
         ph0 = self.hidden_probs(v0)
         h = (self.rng.random(ph0.shape) < ph0).astype(self.dtype)
         for _ in range(self.k):
-            vk = self.visible_probs(h)
-            vk *= rated  # only rated units are reconstructed
+            vk = self.visible_probs(h, mask=rated)  # only rated units are reconstructed
             phk = self.hidden_probs(vk)
             h = (self.rng.random(phk.shape) < phk).astype(self.dtype)
-        n = len(v0)
-        return {"W": (self.matmul(v0, ph0, transpose_a=True) - self.matmul(vk, phk, transpose_a=True)) / n,
-                "b_visible": (v0 - vk).sum(axis=0) / n,
+        n = self.dtype.type(len(v0))
+        dW = self.F.matmul(v0, ph0, transpose_a=True)
+        dW -= self.F.matmul(vk, phk, transpose_a=True)
+        dW /= n
+        return {"W": dW, "b_visible": (v0 - vk).sum(axis=0) / n,
                 "b_hidden": (ph0 - phk).sum(axis=0) / n}
 
     def fit_epoch(self, ratings, on_batch=None):
@@ -133,24 +138,29 @@ class RBMRecommender(nets.ParamsFile):
         called after each batch (a progress bar)."""
         liked, rated = self._inputs("RBMRecommender.fit_epoch", ratings)
         batches = _batches(len(liked), self.batch_size, self.rng)
+        lr = self.dtype.type(self.lr)
         for i, batch in enumerate(batches, 1):
-            for key, g in self.gradient(liked[batch], rated[batch]).items():
-                self.params[key] += self.dtype.type(self.lr) * g
+            for key, g in self._gradient(liked[batch], rated[batch]).items():
+                g *= lr
+                self.params[key] += g
             if on_batch:
                 on_batch(i, len(batches))
-        return self._distance(self._reconstruct(liked, rated), liked, rated)
+        return self._distance(self._reconstruct(liked), liked, rated)
 
-    def _reconstruct(self, liked, rated):
-        return self.visible_probs(self.hidden_probs(liked * rated))
+    def _reconstruct(self, visible):
+        return self.visible_probs(self.hidden_probs(visible))
 
     def predict(self, ratings):
         """P(liked) (users, movies) from each user's ratings: P(v = 1 | h = P(h | v))."""
-        return self._reconstruct(*self._inputs("RBMRecommender.predict", ratings))
+        return self._reconstruct(self._inputs("RBMRecommender.predict", ratings)[0])
 
     @staticmethod
     def _distance(probs, liked, rated):
-        count = rated.sum()
-        return float((np.abs((probs > 0.5) - liked) * rated).sum() / max(count, 1))
+        """Mean of |(probs > 1/2) - liked| over the rated entries: the share of them
+        predicted wrong."""
+        rated = rated > 0
+        wrong = np.count_nonzero(((probs > 0.5) != (liked > 0)) & rated)
+        return wrong / max(np.count_nonzero(rated), 1)
 
     def test_loss(self, train, test):
         """Mean absolute distance between predicted and actual liked/not-liked over the
@@ -161,9 +171,8 @@ class RBMRecommender(nets.ParamsFile):
     def free_energy(self, ratings):
         """F(v) = -v.b_visible - sum_j softplus(v W + b_hidden)_j per user (N,), v the
         liked units of the rated entries."""
-        liked, rated = self._inputs("RBMRecommender.free_energy", ratings)
-        v = liked * rated
-        pre = self.matmul(v, self.params["W"]) + self.params["b_hidden"]
+        v, _ = self._inputs("RBMRecommender.free_energy", ratings)
+        pre = self.F.matmul(v, self.params["W"]) + self.params["b_hidden"]
         return -(v @ self.params["b_visible"]) - np.logaddexp(0, pre).sum(axis=1)
 
 
@@ -191,9 +200,8 @@ class AutoEncoderRecommender:
         self.rng = np.random.default_rng(seed)
 
     def _inputs(self, func, ratings):
-        ratings = _check_ratings(func, ratings, self.network.params["W1"].shape[0])
-        ratings = ratings.astype(self.network.dtype, copy=False)
-        return ratings, (ratings > 0).astype(ratings.dtype)
+        ratings, rated = _check_ratings(func, ratings, self.network.params["W1"].shape[0])
+        return ratings.astype(self.network.dtype, copy=False), rated.astype(self.network.dtype)
 
     def fit_epoch(self, ratings, on_batch=None):
         """One epoch over the users who rated anything, in shuffled batches; returns the
