@@ -110,29 +110,28 @@ def _matmul(a, b, transpose_a=False):
     if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     a = np.ascontiguousarray(a)
-    L = how.lanes
+    L, Lt = how.lanes, how.tail_lanes
     full, rest = divmod(M, L)
+    b_tail = _reused("matmul-b-tail", (K if rest else 0, Lt), a.dtype)
+    if rest:  # the last, partial block, for the tail's kernel
+        _affine.pack_lanes(b[:, full * L:], b_tail[None])
     if how.pack_b:
-        packed = _reused("matmul-b", (full + (rest > 0), K, L), a.dtype)
-        _affine.pack_lanes(b, packed)
+        packed = _reused("matmul-b", (full, K, L), a.dtype)
+        _affine.pack_lanes(b[:, :full * L], packed)
         b_flat, ldb, block_stride = packed.reshape(-1), L, K * L
-        b_tail = packed[full] if rest else packed[:0, 0]
-    else:  # B's rows as they are; only a partial last block is packed
+    else:  # B's rows as they are
         b_flat, ldb, block_stride = b.reshape(-1), M, L
-        b_tail = _reused("matmul-b-tail", (K if rest else 0, L), a.dtype)
-        if rest:
-            _affine.pack_lanes(b[:, full * L:], b_tail[None])
     out = _empty((R, M), a.dtype)
-    tail = _reused("matmul-tail", (R if rest else 0, L), a.dtype)
+    tail = _reused("matmul-tail", (R if rest else 0, Lt), a.dtype)
     if how.a_panels:  # a (K, R): its columns copied into panels first
         _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_tail, out, tail,
-                                how.kernel_id, L)
+                                how.kernel_id, L, how.tail_kernel_id, Lt)
     else:
         row_off, col_off = _offsets(R, K, transpose_a)
         _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_tail,
-                     out, tail, how.kernel_id, L)
-    if M % L:
-        out[:, M - M % L:] = tail[:, :M % L]
+                     out, tail, how.kernel_id, L, how.tail_kernel_id, Lt)
+    if rest:
+        out[:, M - rest:] = tail[:, :rest]
     return out
 
 

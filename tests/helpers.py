@@ -146,6 +146,9 @@ def run_everything(rng_seed, dtype):
     wa = rng.standard_normal((6 * 23 * 21, 64)).astype(dtype)  # AVX-512: four-vector tiles
     out, cache = fast.affine_forward(x, wa, b[:1].repeat(64))
     results += [out, *fast.affine_backward(np.cos(out), cache)]
+    wt = rng.standard_normal((6 * 23 * 21, 20)).astype(dtype)  # 20 columns: a narrower tail tile
+    out, cache = fast.affine_forward(x, wt, b)
+    results += [out, *fast.affine_backward(np.cos(out), cache), fast.matmul(np.sin(out), wt.T)]
     col = fast.im2col(x, 3, 2, 2, 1)
     results += [col, fast.col2im(np.sin(col), x.shape, 3, 2, 2, 1)]
     return results

@@ -23,6 +23,7 @@ from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
 
 cdef enum:
     ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
+    PACK_TILE = 64  # rows of a packed block filled at a time from a transposed B: 8 KiB
 
 
 cdef int check_operand(Py_ssize_t size, Py_ssize_t full, Py_ssize_t T, Py_ssize_t ldb,
@@ -34,18 +35,29 @@ cdef int check_operand(Py_ssize_t size, Py_ssize_t full, Py_ssize_t T, Py_ssize_
     return 0
 
 
+cdef int check_tail(int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py_ssize_t M,
+                    bint single) except -1:
+    """Refuse a tail kernel this CPU cannot run or whose lanes cannot hold the tail."""
+    if M % L:
+        check_kernel(tail_kernel, Lt, single)
+        if Lt < M % L:
+            raise ValueError(f"the tail kernel's {Lt} lanes cannot hold {M % L} columns")
+    return 0
+
+
 def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
          const floating[::1] b, Py_ssize_t ldb, Py_ssize_t block_stride,
          const floating[:, ::1] b_tail, floating[:, ::1] out, floating[:, ::1] tail,
-         int kernel, Py_ssize_t L):
+         int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt):
     """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R; B (T, M), out
     (R, M), in blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
 
     Block blk < M // L of B is read from ``b``, its row t at b[blk*block_stride + t*ldb]
     onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
     is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
-    divide M, the last M % L columns come packed in b_tail (T, L), zero-padded, and go to
-    ``tail`` (R, L), whose first M % L columns the caller copies.  Tasks are (lane block,
+    divide M, the last M % L columns come packed in b_tail (T, Lt), zero-padded, for
+    ``tail_kernel`` (of Lt >= M % L lanes), and go to ``tail`` (R, Lt), whose first M % L
+    columns the caller copies.  Tasks are (lane block,
     row chunk) pairs, each writing its own part with the sum over t in order: no
     reduction, any thread count.
     """
@@ -55,6 +67,7 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     cdef Py_ssize_t task, blk, r0
     cdef int threads = num_threads_for(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
+    check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
     check_operand(b.shape[0], full, T, ldb, block_stride, L)
     if R == 0 or blocks == 0:
         return
@@ -67,13 +80,14 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
             tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
                       &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
         else:
-            tile_rows(kernel, &tail[r0, 0], L, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
-                      &col_off[0], T, bt, L, 0, 1, L, 0)
+            tile_rows(tail_kernel, &tail[r0, 0], Lt, &a[0], &row_off[r0],
+                      min(ROW_CHUNK, R - r0), &col_off[0], T, bt, Lt, 0, 1, Lt, 0)
 
 
 def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t ldb,
                     Py_ssize_t block_stride, const floating[:, ::1] b_tail,
-                    floating[:, ::1] out, floating[:, ::1] tail, int kernel, Py_ssize_t L):
+                    floating[:, ::1] out, floating[:, ::1] tail, int kernel, Py_ssize_t L,
+                    int tail_kernel, Py_ssize_t Lt):
     """out = a.T @ B for a (T, R), B as for :func:`gemm`: as :func:`gemm` with row_off[r]
     = r and col_off[t] = t*R (the same sums in the same order, so the same bits), but
     each task first copies its ROW_CHUNK columns of a into a contiguous panel
@@ -90,6 +104,7 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
     cdef Py_ssize_t c, blk, r0, rows, t
     cdef int threads = num_threads_for(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
+    check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
     check_operand(b.shape[0], full, T, ldb, block_stride, L)
     if R == 0 or blocks == 0:
         return
@@ -112,38 +127,40 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
                     tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], rows,
                               &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
                 else:
-                    tile_rows(kernel, &tail[r0, 0], L, panel, &row_off[0], rows,
-                              &col_off[0], T, bt, L, 0, 1, L, 0)
+                    tile_rows(tail_kernel, &tail[r0, 0], Lt, panel, &row_off[0], rows,
+                              &col_off[0], T, bt, Lt, 0, 1, Lt, 0)
 
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
     """packed[blk, t, l] = b[t, blk*L + l], zero past b's M columns: B (T, M) in blocks of
     L lanes for :func:`gemm`, one parallel pass whatever b's layout (a transposed weight
-    matrix included: the loop runs along b's contiguous axis; contiguous rows are copied
-    a run at a time)."""
+    matrix included: the loop runs along b's contiguous axis, PACK_TILE rows of the block
+    at a time so that the rows being filled stay in L1)."""
     cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
     cdef Py_ssize_t blocks = packed.shape[0], L = packed.shape[2]
-    cdef Py_ssize_t blk, t, l, m, run
-    cdef bint unit_rows = b.strides[1] == sizeof(floating)
+    cdef Py_ssize_t blk, tile, t, t0, t1, l, m, run
     cdef bint rows_contiguous = b.strides[1] <= b.strides[0]
     cdef int threads = num_threads_for(blocks * T * L)
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        run = min(L, M - blk * L)
-        if unit_rows and run > 0:
+        run = max(min(L, M - blk * L), 0)
+        if rows_contiguous:
             for t in range(T):
-                memcpy(&packed[blk, t, 0], &b[t, blk * L], run * sizeof(floating))
+                for l in range(run):
+                    packed[blk, t, l] = b[t, blk * L + l]
                 for l in range(run, L):
                     packed[blk, t, l] = 0
-        elif rows_contiguous:
-            for t in range(T):
+        else:
+            for tile in range((T + PACK_TILE - 1) // PACK_TILE):
+                t0 = tile * PACK_TILE
+                t1 = min(t0 + PACK_TILE, T)
                 for l in range(L):
                     m = blk * L + l
-                    packed[blk, t, l] = b[t, m] if m < M else 0
-        else:
-            for l in range(L):
-                m = blk * L + l
-                for t in range(T):
-                    packed[blk, t, l] = b[t, m] if m < M else 0
+                    if l < run:
+                        for t in range(t0, t1):
+                            packed[blk, t, l] = b[t, m]
+                    else:
+                        for t in range(t0, t1):
+                            packed[blk, t, l] = 0
 
 
 # -- the common small call, whole in C ---------------------------------------------------

@@ -48,7 +48,10 @@ class Plan(NamedTuple):
     functions; ``lanes``: the columns per register tile its packed operand takes (for
     the shifted form: output pixels per register row).  For matmul, ``pack_b``: B is
     packed in blocks of lanes (else its rows are read where they lie, only a partial
-    last block packed), and ``a_panels``: a transposed A is copied into panels first.
+    last block packed), ``a_panels``: a transposed A is copied into panels first, and
+    ``tail_kernel_id``/``tail_lanes``: the kernel and lanes of the last, partial block
+    of columns (a narrower tile where one holds them: every kernel sums in the same
+    order, so the bits do not change).
     """
     form: str
     kernel: Optional[str] = None
@@ -56,6 +59,8 @@ class Plan(NamedTuple):
     lanes: int = 0
     pack_b: bool = True
     a_panels: bool = False
+    tail_kernel_id: int = -1
+    tail_lanes: int = 0
 
 
 _NUMPY = Plan("numpy")
@@ -99,9 +104,14 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         # A transposed A read in place steps a whole row of A (a page, for the
         # recommenders) per summed term: copied into panels once it outgrows the L2
         # (benchmarks/NOTES.md, "Matrix products").
-        return _gather(dtype, M, level)._replace(
+        found = _gather(dtype, M, level)
+        tail = _gather(dtype, M % found.lanes, level) if M % found.lanes else found
+        if tail.lanes < M % found.lanes:
+            tail = found
+        return found._replace(
             pack_b=not (b_rows and R < PACK_B_MIN_ROWS),
-            a_panels=transposed and K * R * itemsize > PANEL_MIN_BYTES)
+            a_panels=transposed and K * R * itemsize > PANEL_MIN_BYTES,
+            tail_kernel_id=tail.kernel_id, tail_lanes=tail.lanes)
     C, H, W, F, HH, WW = shape
     if op == "conv_forward":
         out_h = (H + 2 * pad - HH) // stride + 1
