@@ -41,8 +41,8 @@ from fastnn.reference.functional import (  # noqa: F401  (re-exported: same func
     dropout_backward, dropout_forward, mse_loss, softmax_loss, svm_loss, tanh_backward,
     tanh_forward)
 
-# The reference's names, plus the convolution algorithm chooser and the optimizer's step.
-__all__ = list(_reference_names) + ["choose_conv_algo", "adam_update"]
+# The reference's names, plus the convolution algorithm chooser and the optimizers' steps.
+__all__ = list(_reference_names) + ["choose_conv_algo", "adam_update", "rmsprop_update"]
 
 CONV_ALGOS = ("auto", "direct", "im2col")
 
@@ -582,14 +582,17 @@ def spatial_groupnorm_backward(dout, cache):
 # The optimizer's step
 # ----------------------------------------------------------------------------------
 
-def adam_fusable(param, *arrays):
-    """Whether :func:`adam_update` takes these arrays: C-contiguous, writeable NumPy arrays
-    of one float32/float64 dtype and one shape (anything else, e.g. float16 or strided
-    views, is for the optimizer's NumPy form)."""
+def update_fusable(param, *arrays):
+    """Whether :func:`adam_update` and :func:`rmsprop_update` take these arrays:
+    C-contiguous, writeable NumPy arrays of one float32/float64 dtype and one shape
+    (anything else, e.g. float16 or strided views, is for the optimizer's NumPy form)."""
     return (type(param) is np.ndarray and param.dtype in (np.float32, np.float64)
             and param.flags.c_contiguous and param.flags.writeable
             and all(type(a) is np.ndarray and a.dtype == param.dtype and a.shape == param.shape
                     and a.flags.c_contiguous for a in arrays))
+
+
+adam_fusable = update_fusable  # (its first name)
 
 
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
@@ -597,12 +600,28 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
     v += (1 - beta2) * (g*g - v); param -= m * lr_t / (sqrt(v) + eps), each constant
     rounded to the arrays' dtype first (the bits of ``fastnn.optim.Adam``'s NumPy form).
 
-    param, grad, m, v: arrays of one shape that :func:`adam_fusable` accepts (param, m
+    param, grad, m, v: arrays of one shape that :func:`update_fusable` accepts (param, m
     and v are updated); the rest Python floats.
     """
-    if not adam_fusable(param, grad, m, v) or not (m.flags.writeable and v.flags.writeable):
+    if not update_fusable(param, grad, m, v) or not (m.flags.writeable and v.flags.writeable):
         raise ValueError("adam_update: param, grad, m and v must be C-contiguous float32 or "
                          "float64 arrays of one dtype and shape (param, m and v writeable), "
                          f"got {[(type(a).__name__, getattr(a, 'dtype', None), getattr(a, 'shape', None)) for a in (param, grad, m, v)]}")
     _elementwise.adam_update(param.reshape(-1), grad.reshape(-1), m.reshape(-1),
                              v.reshape(-1), float(lr_t), float(beta1), float(beta2), float(eps))
+
+
+def rmsprop_update(param, grad, h, lr, decay_rate, eps):
+    """One RMSprop step in place, in one compiled pass: h *= decay_rate;
+    h += (1 - decay_rate) * grad * grad; param -= lr * grad / (sqrt(h) + eps), each constant
+    rounded to the arrays' dtype first (the bits of ``fastnn.optim.RMSprop``'s NumPy form).
+
+    param, grad, h: arrays of one shape that :func:`update_fusable` accepts (param and h
+    are updated); the rest Python floats.
+    """
+    if not update_fusable(param, grad, h) or not h.flags.writeable:
+        raise ValueError("rmsprop_update: param, grad and h must be C-contiguous float32 or "
+                         "float64 arrays of one dtype and shape (param and h writeable), "
+                         f"got {[(type(a).__name__, getattr(a, 'dtype', None), getattr(a, 'shape', None)) for a in (param, grad, h)]}")
+    _elementwise.rmsprop_update(param.reshape(-1), grad.reshape(-1), h.reshape(-1),
+                                float(lr), float(decay_rate), float(eps))

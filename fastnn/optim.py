@@ -80,7 +80,10 @@ class AdaGrad:
 
 
 class RMSprop:
-    """h = decay_rate * h + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(h) + 1e-7)."""
+    """h = decay_rate * h + (1 - decay_rate) * g**2;  p -= lr * g / (sqrt(h) + 1e-7).
+
+    In place, in the parameter's dtype: one compiled pass for contiguous float32/float64
+    arrays (fastnn.functional.rmsprop_update, the same bits as the NumPy form)."""
 
     def __init__(self, lr=0.01, decay_rate=0.99):
         self.lr, self.decay_rate = lr, decay_rate
@@ -89,10 +92,16 @@ class RMSprop:
     def update(self, params, grads):
         if self.h is None:
             self.h = _zeros_like(params)
+        # Python floats, rounded to the arrays' dtype by NumPy as by the compiled pass
+        lr, decay_rate = float(self.lr), float(self.decay_rate)
         for key in params:
-            self.h[key] *= self.decay_rate
-            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + _EPS)
+            p, g, h = params[key], grads[key], self.h[key]
+            if functional.update_fusable(p, g, h):  # the same bits as the NumPy form below
+                functional.rmsprop_update(p, g, h, lr, decay_rate, _EPS)
+                continue
+            h *= decay_rate
+            h += (1 - decay_rate) * g * g
+            p -= lr * g / (np.sqrt(h) + _EPS)
 
 
 class Adam:
@@ -124,7 +133,7 @@ class Adam:
         for key in params:
             g, m, v = grads[key], self.m[key], self.v[key]
             p = params[key]
-            if functional.adam_fusable(p, g, m, v):  # the same bits as the NumPy form below
+            if functional.update_fusable(p, g, m, v):  # the same bits as the NumPy form below
                 functional.adam_update(p, g, m, v, lr_t, beta1, beta2, _EPS)
                 continue
             if key not in self._scratch:  # the NumPy form's two buffers, made once

@@ -393,14 +393,21 @@ def test_matmul_matches_the_reference_and_checks_its_operands(dtype, functional,
         functional.matmul(np.ones((2, 2), complex), np.ones((2, 2)))
 
 
-def test_adam_update_refuses_arrays_it_cannot_update_in_one_pass(rng):
+def test_compiled_updates_refuse_arrays_they_cannot_update_in_one_pass(rng):
     p, g, m, v = (rng.standard_normal((3, 4)) for _ in range(4))
     for bad in (p.T, p.astype(np.float16), p[:, :2], list(p)):
         with pytest.raises(ValueError, match="adam_update: param, grad, m and v must be"):
             fast.adam_update(bad, g, m, v, 0.1, 0.9, 0.999, 1e-7)
+        with pytest.raises(ValueError, match="rmsprop_update: param, grad and h must be"):
+            fast.rmsprop_update(p, g, bad, 0.1, 0.99, 1e-7)
     before = p.copy()
     fast.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7)
     assert not np.array_equal(p, before)
+    before, h0 = p.copy(), v * v  # (a state of squares: never negative)
+    h = h0.copy()
+    fast.rmsprop_update(p, g, h, 0.1, 0.99, 1e-7)
+    np.testing.assert_array_equal(h, h0 * 0.99 + (1 - 0.99) * g * g)
+    np.testing.assert_array_equal(p, before - 0.1 * g / (np.sqrt(h) + 1e-7))
 
 
 def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):

@@ -82,22 +82,26 @@ def test_unknown_optimizer():
         optim.get_optimizer("lbfgs")
 
 
-@pytest.mark.parametrize("betas", [(0.9, 0.999), tuple(np.linspace(0.8, 0.99, 2))],
+@pytest.mark.parametrize("hyper", [(0.9, 0.999), tuple(np.linspace(0.8, 0.99, 2))],
                          ids=["python-floats", "numpy-floats"])
-def test_compiled_adam_is_bitwise_the_numpy_form(dtype, betas):
+@pytest.mark.parametrize("name", ["Adam", "RMSprop"])
+def test_compiled_updates_are_bitwise_the_numpy_form(name, dtype, hyper):
     rng = np.random.default_rng(0)
     shape = (37, 41)  # more than one block of elements in neither dimension: odd sizes
     params = {"w": rng.standard_normal(shape).astype(dtype), "b": rng.standard_normal(70001).astype(dtype)}
-    fused, numpy_form = optim.Adam(0.01, *betas), optim.Adam(np.float64(0.01), *betas)
+    make = {"Adam": lambda lr: optim.Adam(lr, *hyper),
+            "RMSprop": lambda lr: optim.RMSprop(lr, hyper[1])}[name]
+    fused, numpy_form = make(0.01), make(np.float64(0.01))
     # Fortran-ordered copies take the NumPy form (the 1-D one: a strided view of a copy)
     numpy_params = {"w": np.asfortranarray(params["w"]), "b": np.repeat(params["b"], 2)[::2]}
     for _ in range(5):
         grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
         fused.update(params, grads)
         numpy_form.update(numpy_params, grads)
-    assert functional.adam_fusable(params["w"], params["w"])
-    assert not functional.adam_fusable(numpy_params["w"]) and not functional.adam_fusable(numpy_params["b"])
+    assert functional.update_fusable(params["w"], params["w"])
+    assert not functional.update_fusable(numpy_params["w"]) and not functional.update_fusable(numpy_params["b"])
+    states = ("m", "v") if name == "Adam" else ("h",)
     for k in params:
         np.testing.assert_array_equal(params[k], numpy_params[k])
-        np.testing.assert_array_equal(fused.m[k], numpy_form.m[k])
-        np.testing.assert_array_equal(fused.v[k], numpy_form.v[k])
+        for state in states:
+            np.testing.assert_array_equal(getattr(fused, state)[k], getattr(numpy_form, state)[k])

@@ -1,4 +1,4 @@
-"""ReLU and sigmoid forward and backward, and the Adam update: one pass each, threads
+"""ReLU and sigmoid forward and backward, and the Adam and RMSprop updates: one pass each, threads
 over fixed blocks of elements (no reduction: any thread count gives the same bits).
 
 NumPy's version makes temporaries (np.maximum, a boolean mask, np.where), several passes
@@ -77,6 +77,28 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
             p[i] = p[i] - (m[i] * lr) / a
 
 
+
+
+def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, double lr,
+                   double decay_rate, double eps):
+    """One RMSprop step in one pass, the operations of fastnn.optim.RMSprop's NumPy form
+    in its order (so its bits; contraction is off in this build): h *= decay_rate;
+    h += (1 - decay_rate) * g * g; p -= lr * g / (sqrt(h) + eps), each constant rounded
+    to the arrays' type first, as NumPy does with a Python float."""
+    cdef Py_ssize_t n = p.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, i, end
+    cdef floating d = <floating>decay_rate, c = <floating>(1 - decay_rate)
+    cdef floating step = <floating>lr, e = <floating>eps, a, b
+    cdef int threads = num_threads_for(n)
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        end = min((blk + 1) * BLOCK, n)
+        for i in range(blk * BLOCK, end):
+            h[i] = h[i] * d
+            a = (c * g[i]) * g[i]
+            h[i] = h[i] + a
+            a = step * g[i]
+            b = sqrt(h[i])  # rounded to the type here, as np.sqrt does, before + eps
+            b = b + e
+            p[i] = p[i] - a / b
 
 cdef inline void _sigmoid_run(const floating *x, const floating *bias, const floating *mask,
                               floating *out, Py_ssize_t n) noexcept nogil:
