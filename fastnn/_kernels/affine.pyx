@@ -139,16 +139,20 @@ def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
     cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
     cdef Py_ssize_t blocks = packed.shape[0], L = packed.shape[2]
     cdef Py_ssize_t blk, tile, t, t0, t1, l, m, run
+    cdef bint unit_rows = b.strides[1] == sizeof(floating)
     cdef bint rows_contiguous = b.strides[1] <= b.strides[0]
     cdef int threads = num_threads_for(blocks * T * L)
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
         run = max(min(L, M - blk * L), 0)
-        if rows_contiguous:
+        if unit_rows and run > 0:
             for t in range(T):
-                for l in range(run):
-                    packed[blk, t, l] = b[t, blk * L + l]
+                memcpy(&packed[blk, t, 0], &b[t, blk * L], run * sizeof(floating))
                 for l in range(run, L):
                     packed[blk, t, l] = 0
+        elif rows_contiguous:
+            for t in range(T):
+                for l in range(L):
+                    packed[blk, t, l] = b[t, blk * L + l] if l < run else 0
         else:
             for tile in range((T + PACK_TILE - 1) // PACK_TILE):
                 t0 = tile * PACK_TILE
