@@ -443,19 +443,18 @@ def _normalize_channels(func, x3, gamma, beta, bn_param):
     N, C, S = x3.shape
     mode, eps, momentum, running_mean, running_var = checks.batchnorm_params(
         func, x3, C, N * S, gamma, beta, bn_param)
-    if mode == "train":
-        mean64, var64 = _empty(C, np.float64), _empty(C, np.float64)
-        _bn.channel_stats(x3, mean64, var64)
+    gamma, beta = np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
+    out, x_hat = _empty(x3.shape, x3.dtype), _empty(x3.shape, x3.dtype)
+    if mode == "train":  # statistics and normalisation a channel at a time
+        mean64, var64, std = _empty(C, np.float64), _empty(C, np.float64), _empty(C, x3.dtype)
+        _bn.train_normalize(x3, eps, gamma, beta, mean64, var64, std, x_hat, out)
         mean, var = mean64.astype(x3.dtype), var64.astype(x3.dtype)
         running_mean[...] = momentum * running_mean + (1 - momentum) * mean
         running_var[...] = momentum * running_var + (1 - momentum) * var
     else:
         mean = running_mean.astype(x3.dtype)
-        var = running_var.astype(x3.dtype)
-    std = np.sqrt(var + eps).astype(x3.dtype, copy=False)
-    gamma = np.ascontiguousarray(gamma)
-    out, x_hat = _empty(x3.shape, x3.dtype), _empty(x3.shape, x3.dtype)
-    _bn.normalize(x3, mean, std, gamma, np.ascontiguousarray(beta), x_hat, out)
+        std = np.sqrt(running_var.astype(x3.dtype) + eps).astype(x3.dtype, copy=False)
+        _bn.normalize(x3, mean, std, gamma, beta, x_hat, out)
     return out, (mode, x_hat, gamma, std)
 
 
