@@ -534,15 +534,13 @@ def _standardize_rows(rows, eps):
     """x_hat (M, S) = (rows - mean) / std per row, and std (M,), by the batch-norm kernels."""
     rows3 = np.ascontiguousarray(rows)[None]
     M = rows3.shape[1]
-    mean64, var64 = _empty(M, np.float64), _empty(M, np.float64)
-    if rows3.shape[2]:
-        _bn.channel_stats(rows3, mean64, var64)
-    else:  # rows of no values: mean and variance 0, as the reference
-        mean64[...], var64[...] = 0, 0
-    std = np.sqrt(var64.astype(rows.dtype) + eps).astype(rows.dtype, copy=False)
+    if not rows3.shape[2]:  # rows of no values: mean and variance 0, as the reference
+        std = np.sqrt(np.zeros(M, rows.dtype) + eps).astype(rows.dtype, copy=False)
+        return _empty(rows.shape, rows.dtype), std
+    mean64, var64, std = _empty(M, np.float64), _empty(M, np.float64), _empty(M, rows.dtype)
     ones, zeros = np.ones(M, rows.dtype), np.zeros(M, rows.dtype)
     x_hat, scratch = _empty(rows3.shape, rows.dtype), _empty(rows3.shape, rows.dtype)
-    _bn.normalize(rows3, mean64.astype(rows.dtype), std, ones, zeros, x_hat, scratch)
+    _bn.train_normalize(rows3, eps, ones, zeros, mean64, var64, std, x_hat, scratch)
     return x_hat[0], std
 
 
