@@ -422,6 +422,35 @@ def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):
                                       fast.matmul(np.ascontiguousarray(a.T), b))
 
 
+def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch):
+    """A product of few rows and a long summed index runs in passes over it (partial sums
+    stored and reloaded): the bits of one pass, at every thread count, tails included."""
+    from fastnn._kernels import plan
+    shapes = [(100, 3072, 100), (37, 9001, 20), (7, 40000, 3)]
+    cases = [(rng.standard_normal((R, K)).astype(dtype), rng.standard_normal((K, M)).astype(dtype))
+             for R, K, M in shapes]
+    for a, b in cases:
+        assert plan.plan("matmul", dtype, (a.shape[0], a.shape[1], b.shape[1]),
+                         b_rows_contiguous=True).k_chunk > 0
+    before = fastnn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            runs.append([fast.matmul(a, b) for a, b in cases])
+        monkeypatch.setattr(plan, "K_CHUNK_BYTES", 10**9)  # one pass
+        plan._plan.cache_clear()
+        runs.append([fast.matmul(a, b) for a, b in cases])
+    finally:
+        fastnn.set_num_threads(before)
+        plan._plan.cache_clear()
+    for run in runs[1:]:
+        for ours, theirs in zip(runs[0], run):
+            np.testing.assert_array_equal(ours, theirs)
+    for (a, b), ours in zip(cases, runs[0]):
+        assert rel_error(ours, a @ b) < TOL[dtype]
+
+
 @pytest.mark.parametrize("x_shape, M", [((3, 50), 10), ((1, 784), 50), ((100, 50), 10),
                                         ((2, 3, 4, 5), 7), ((5, 1), 1), ((4, 6), 0)])
 def test_small_affine_calls_give_the_bits_of_numpys_expressions(x_shape, M, dtype, rng):

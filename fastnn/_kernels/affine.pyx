@@ -48,7 +48,7 @@ cdef int check_tail(int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py
 def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
          const floating[::1] b, Py_ssize_t ldb, Py_ssize_t block_stride,
          const floating[:, ::1] b_tail, floating[:, ::1] out, floating[:, ::1] tail,
-         int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt):
+         int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py_ssize_t k_chunk):
     """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R; B (T, M), out
     (R, M), in blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
 
@@ -57,14 +57,24 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
     divide M, the last M % L columns come packed in b_tail (T, Lt), zero-padded, for
     ``tail_kernel`` (of Lt >= M % L lanes), and go to ``tail`` (R, Lt), whose first M % L
-    columns the caller copies.  Tasks are (lane block,
-    row chunk) pairs, each writing its own part with the sum over t in order: no
-    reduction, any thread count.
+    columns the caller copies.
+
+    With ``k_chunk`` > 0 the sum over t runs in passes of k_chunk terms, in order, each
+    adding to the partial sums the last one stored in out (exact: the same bits as one
+    pass), so that a pass's slices of A and B stay in the L2 for all its tasks
+    (fastnn._kernels.plan says when).  Tasks
+    are (lane block, row chunk) pairs, each writing its own part of out: no reduction,
+    any thread count.  In one pass a thread takes consecutive tasks, which share a block
+    of B; over several, a row chunk's tasks (its slice of A, read by one thread) go
+    together to whichever thread is free: they are unequal (a narrower tail block, a
+    short last row chunk) and each pass is short.
     """
     cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
     cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t task, blk, r0
+    cdef Py_ssize_t kc = k_chunk if k_chunk > 0 else max(T, 1)
+    cdef Py_ssize_t passes = max((T + kc - 1) // kc, 1)  # (one pass of none: zeros)
+    cdef Py_ssize_t task, p, k0, nk
     cdef int threads = num_threads_for(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
     check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
@@ -73,15 +83,37 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
         return
     cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
     cdef const floating *bt = &b_tail[0, 0] if b_tail.shape[0] > 0 else NULL
-    for task in prange(blocks * chunks, nogil=True, schedule="static", num_threads=threads):
-        blk = task // chunks  # a thread's consecutive tasks share one block of B
-        r0 = (task % chunks) * ROW_CHUNK
-        if blk < full:
-            tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0], min(ROW_CHUNK, R - r0),
-                      &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
-        else:
-            tile_rows(tail_kernel, &tail[r0, 0], Lt, &a[0], &row_off[r0],
-                      min(ROW_CHUNK, R - r0), &col_off[0], T, bt, Lt, 0, 1, Lt, 0)
+    if passes == 1:
+        for task in prange(blocks * chunks, nogil=True, schedule="static", num_threads=threads):
+            _gemm_task(task // chunks, (task % chunks) * ROW_CHUNK, 0, T, 0, out, tail, a,
+                       row_off, col_off, bp, ldb, block_stride, bt, kernel, L, tail_kernel, Lt)
+        return
+    with nogil, parallel(num_threads=threads):
+        for p in range(passes):  # every thread; the end of each prange is a barrier
+            k0 = p * kc
+            nk = min(kc, T - k0)
+            for task in prange(blocks * chunks, schedule="dynamic", chunksize=blocks):
+                _gemm_task(task % blocks, (task // blocks) * ROW_CHUNK, k0, nk, p > 0, out,
+                           tail, a, row_off, col_off, bp, ldb, block_stride, bt, kernel, L,
+                           tail_kernel, Lt)
+
+
+cdef inline void _gemm_task(Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t k0, Py_ssize_t nk,
+                            bint accumulate, floating[:, ::1] out, floating[:, ::1] tail,
+                            const floating[::1] a, const Py_ssize_t[::1] row_off,
+                            const Py_ssize_t[::1] col_off, const floating *bp, Py_ssize_t ldb,
+                            Py_ssize_t block_stride, const floating *bt, int kernel,
+                            Py_ssize_t L, int tail_kernel, Py_ssize_t Lt) noexcept nogil:
+    """Lane block blk of rows r0 .. r0 + ROW_CHUNK of :func:`gemm`, summed over t in
+    k0 .. k0 + nk (added to what out holds there with ``accumulate``)."""
+    cdef Py_ssize_t rows = min(ROW_CHUNK, row_off.shape[0] - r0)
+    if blk < out.shape[1] // L:
+        tile_rows(kernel, &out[r0, blk * L], out.shape[1], &a[0], &row_off[r0], rows,
+                  &col_off[k0], nk, bp + blk * block_stride + k0 * ldb, ldb, 0, 1, L,
+                  accumulate)
+    else:
+        tile_rows(tail_kernel, &tail[r0, 0], Lt, &a[0], &row_off[r0], rows, &col_off[k0], nk,
+                  bt + k0 * Lt, Lt, 0, 1, Lt, accumulate)
 
 
 def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t ldb,

@@ -21,9 +21,11 @@ from fastnn._kernels import simd
 # (benchmarks/NOTES.md, "Small calls").
 SMALL_PRODUCT = 2**18
 
-# The layouts of a product's operands (the rules beside their use in _plan).
+# The layouts of a product's operands and the passes over its summed index (the rules
+# beside their use in _plan).
 PACK_B_MIN_ROWS = 256
 PANEL_MIN_BYTES = 1 << 20
+K_CHUNK_BYTES = 2048
 
 # Below this many elements the elementwise kernels' call costs more than NumPy's loop
 # (the kernels' parallel grain): small arrays take the reference's expression, which
@@ -51,7 +53,9 @@ class Plan(NamedTuple):
     last block packed), ``a_panels``: a transposed A is copied into panels first, and
     ``tail_kernel_id``/``tail_lanes``: the kernel and lanes of the last, partial block
     of columns (a narrower tile where one holds them: every kernel sums in the same
-    order, so the bits do not change).
+    order, so the bits do not change), and ``k_chunk``: the summed terms per pass over
+    the product (0: all in one pass; in passes, the partial sums are stored and
+    reloaded exactly, so the bits do not change either).
     """
     form: str
     kernel: Optional[str] = None
@@ -61,6 +65,7 @@ class Plan(NamedTuple):
     a_panels: bool = False
     tail_kernel_id: int = -1
     tail_lanes: int = 0
+    k_chunk: int = 0
 
 
 _NUMPY = Plan("numpy")
@@ -108,10 +113,16 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         tail = _gather(dtype, M % found.lanes, level) if M % found.lanes else found
         if tail.lanes < M % found.lanes:
             tail = found
+        # An A of few rows that outgrows the L2 is read from memory once per lane block
+        # in one pass: in passes of K_CHUNK_BYTES of each row, a pass's slices of A and
+        # B stay in the L2 for all its tasks (CS231n's 100x3072x100: 1.4x).  With many
+        # rows the passes' barriers cost more than they save (measured at 943 rows).
+        in_passes = not transposed and R < PACK_B_MIN_ROWS and R * K * itemsize > PANEL_MIN_BYTES
         return found._replace(
             pack_b=not (b_rows and R < PACK_B_MIN_ROWS),
             a_panels=transposed and K * R * itemsize > PANEL_MIN_BYTES,
-            tail_kernel_id=tail.kernel_id, tail_lanes=tail.lanes)
+            tail_kernel_id=tail.kernel_id, tail_lanes=tail.lanes,
+            k_chunk=K_CHUNK_BYTES // itemsize if in_passes else 0)
     C, H, W, F, HH, WW = shape
     if op == "conv_forward":
         out_h = (H + 2 * pad - HH) // stride + 1
