@@ -19,7 +19,7 @@ cnp.import_array()
 
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
-from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
+from fastnn._kernels.threads cimport num_threads_for, num_threads_for_product, omp_get_thread_num
 
 cdef enum:
     ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
@@ -75,7 +75,7 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     cdef Py_ssize_t kc = k_chunk if k_chunk > 0 else max(T, 1)
     cdef Py_ssize_t passes = max((T + kc - 1) // kc, 1)  # (one pass of none: zeros)
     cdef Py_ssize_t task, p, k0, nk
-    cdef int threads = num_threads_for(R * T * blocks * L)
+    cdef int threads = num_threads_for_product(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
     check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
     check_operand(b.shape[0], full, T, ldb, block_stride, L)
@@ -134,7 +134,7 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
     cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t c, blk, r0, rows, t
-    cdef int threads = num_threads_for(R * T * blocks * L)
+    cdef int threads = num_threads_for_product(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
     check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
     check_operand(b.shape[0], full, T, ldb, block_stride, L)

@@ -12,6 +12,14 @@ cdef extern from "fastnn_omp.h" nogil:
 # a few microseconds, more than small work saves (PyTorch uses the same grain).
 cdef enum:
     PARALLEL_GRAIN = 32768
+    # The same for a matrix product, in multiply-adds: one costs a few hundredths of a
+    # nanosecond in the micro-kernel, so a product goes parallel from about 20 µs of
+    # work (benchmarks/NOTES.md, "Recommenders": the autoencoder's 16-row products).
+    PRODUCT_GRAIN = 1048576
 
 cdef int effective_num_threads() noexcept nogil
 cdef int num_threads_for(Py_ssize_t work) noexcept nogil
+
+
+cdef inline int num_threads_for_product(Py_ssize_t multiply_adds) noexcept nogil:
+    return 1 if multiply_adds < PRODUCT_GRAIN else effective_num_threads()
