@@ -24,7 +24,8 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FASTNN_X86_LEVELS 1
 #define FASTNN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
-#define FASTNN_DISPATCH_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FASTNN_DISPATCH_WIDE \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define FASTNN_TARGET_AVX2 __attribute__((target("arch=x86-64-v3")))
 #define FASTNN_TARGET_AVX512 __attribute__((target("arch=x86-64-v4")))
 

@@ -141,12 +141,13 @@ def run_everything(rng_seed, dtype):
     out, cache = fast.relu_forward(x - 0.1)
     results += [out, fast.relu_backward(np.sin(x), cache)]
     out, cache = fast.sigmoid_forward(8 * x)
+    images = x.reshape(16, -1)
     results += [out, fast.sigmoid_backward(np.sin(x), cache),
-                fast.sigmoid(x.reshape(16, -1), b[:1].repeat(6 * 23 * 21), np.cos(x.reshape(16, -1)))]
+                fast.sigmoid(images, b[:1].repeat(images.shape[1]), np.cos(images))]
     wa = rng.standard_normal((6 * 23 * 21, 64)).astype(dtype)  # AVX-512: four-vector tiles
     out, cache = fast.affine_forward(x, wa, b[:1].repeat(64))
     results += [out, *fast.affine_backward(np.cos(out), cache)]
-    wt = rng.standard_normal((6 * 23 * 21, 20)).astype(dtype)  # 20 columns: a narrower tail tile
+    wt = rng.standard_normal((6 * 23 * 21, 20)).astype(dtype)  # 20 columns: a narrower tail
     out, cache = fast.affine_forward(x, wt, b)
     results += [out, *fast.affine_backward(np.cos(out), cache), fast.matmul(np.sin(out), wt.T)]
     col = fast.im2col(x, 3, 2, 2, 1)

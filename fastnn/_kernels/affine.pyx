@@ -19,7 +19,8 @@ cnp.import_array()
 
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
-from fastnn._kernels.threads cimport num_threads_for, num_threads_for_product, omp_get_thread_num
+from fastnn._kernels.threads cimport (num_threads_for, num_threads_for_product,
+                                      omp_get_thread_num)
 
 cdef enum:
     ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
@@ -62,12 +63,13 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     With ``k_chunk`` > 0 the sum over t runs in passes of k_chunk terms, in order, each
     adding to the partial sums the last one stored in out (exact: the same bits as one
     pass), so that a pass's slices of A and B stay in the L2 for all its tasks
-    (fastnn._kernels.plan says when).  Tasks
-    are (lane block, row chunk) pairs, each writing its own part of out: no reduction,
-    any thread count.  In one pass a thread takes consecutive tasks, which share a block
-    of B; over several, a row chunk's tasks (its slice of A, read by one thread) go
-    together to whichever thread is free: they are unequal (a narrower tail block, a
-    short last row chunk) and each pass is short.
+    (fastnn._kernels.plan says when).
+
+    Tasks are (lane block, row chunk) pairs, each writing its own part of out: no
+    reduction, any thread count.  In one pass a thread takes consecutive tasks, which
+    share a block of B; over several, a row chunk's tasks (its slice of A, read by one
+    thread) go together to whichever thread is free: they are unequal (a narrower tail
+    block, a short last row chunk) and each pass is short.
     """
     cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L

@@ -1,5 +1,6 @@
-"""ReLU and sigmoid forward and backward, and the Adam and RMSprop updates: one pass each, threads
-over fixed blocks of elements (no reduction: any thread count gives the same bits).
+"""ReLU and sigmoid forward and backward, and the Adam and RMSprop updates: one pass
+each, threads over fixed blocks of elements (no reduction: any thread count gives the
+same bits).
 
 NumPy's version makes temporaries (np.maximum, a boolean mask, np.where), several passes
 over memory where one will do (benchmarks/NOTES.md, "Small calls").
@@ -77,8 +78,6 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
             p[i] = p[i] - (m[i] * lr) / a
 
 
-
-
 def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, double lr,
                    double decay_rate, double eps):
     """One RMSprop step in one pass, the operations of fastnn.optim.RMSprop's NumPy form
@@ -99,6 +98,7 @@ def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, doub
             b = sqrt(h[i])  # rounded to the type here, as np.sqrt does, before + eps
             b = b + e
             p[i] = p[i] - a / b
+
 
 cdef inline void _sigmoid_run(const floating *x, const floating *bias, const floating *mask,
                               floating *out, Py_ssize_t n) noexcept nogil:
@@ -130,14 +130,15 @@ def sigmoid(const floating[:, ::1] x, const floating[::1] bias, const floating[:
 
 def sigmoid_backward(const floating[::1] out, const floating[::1] dout, floating[::1] dx):
     """dx = dout * out * (1 - out), in the reference's order (its bits)."""
-    cdef Py_ssize_t n = out.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, start
+    cdef Py_ssize_t n = out.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, start, run
     cdef int threads = num_threads_for(n)
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
         start = blk * BLOCK
+        run = min(n - start, BLOCK)
         if floating is double:
-            fastnn_sigmoid_grad_f64(&out[start], &dout[start], &dx[start], min(n - start, BLOCK))
+            fastnn_sigmoid_grad_f64(&out[start], &dout[start], &dx[start], run)
         else:
-            fastnn_sigmoid_grad_f32(&out[start], &dout[start], &dx[start], min(n - start, BLOCK))
+            fastnn_sigmoid_grad_f32(&out[start], &dout[start], &dx[start], run)
 
 
 # -- the common small call, whole in C ---------------------------------------------------

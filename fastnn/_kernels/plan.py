@@ -117,7 +117,8 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         # in one pass: in passes of K_CHUNK_BYTES of each row, a pass's slices of A and
         # B stay in the L2 for all its tasks (CS231n's 100x3072x100: 1.4x).  With many
         # rows the passes' barriers cost more than they save (measured at 943 rows).
-        in_passes = not transposed and R < PACK_B_MIN_ROWS and R * K * itemsize > PANEL_MIN_BYTES
+        in_passes = (not transposed and R < PACK_B_MIN_ROWS
+                     and R * K * itemsize > PANEL_MIN_BYTES)
         return found._replace(
             pack_b=not (b_rows and R < PACK_B_MIN_ROWS),
             a_panels=transposed and K * R * itemsize > PANEL_MIN_BYTES,
