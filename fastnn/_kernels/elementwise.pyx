@@ -29,29 +29,42 @@ cdef extern from "sigmoid.h" nogil:
                                  Py_ssize_t n)
 
 cdef enum:
-    BLOCK = 16384  # elements per task: large enough to amortise scheduling, fits L1/L2
+    BLOCK = 16384  # elements per task at most: large enough to amortise scheduling
+
+
+cdef inline Py_ssize_t task_length(Py_ssize_t n, int threads) noexcept nogil:
+    """Elements per task for n elements on ``threads``: at most BLOCK, in a number of
+    tasks that ``threads`` divides, so that the static split gives each thread as much
+    (33,640 elements in tasks of 16,384 left one of two threads idle)."""
+    cdef Py_ssize_t tasks = max((n + BLOCK - 1) // BLOCK, 1)
+    tasks = (tasks + threads - 1) // threads * threads
+    return max((n + tasks - 1) // tasks, 1)
 
 
 def relu_forward(const floating[::1] x, floating[::1] out):
     """out = max(x, 0) with NumPy's semantics: NaN stays NaN, -0.0 becomes +0.0."""
-    cdef Py_ssize_t n = x.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, i, end
+    cdef Py_ssize_t n = x.shape[0], blocks, blk, i, end, length
     cdef floating v
     cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        end = min((blk + 1) * BLOCK, n)
-        for i in range(blk * BLOCK, end):
+        end = min((blk + 1) * length, n)
+        for i in range(blk * length, end):
             v = x[i]
             out[i] = v if (v > 0) | (v != v) else 0
 
 
 def relu_backward(const floating[::1] x, const floating[::1] dout, floating[::1] dx):
     """dx = dout where x > 0, else 0."""
-    cdef Py_ssize_t n = x.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, i, end
+    cdef Py_ssize_t n = x.shape[0], blocks, blk, i, end, length
     cdef floating d
     cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        end = min((blk + 1) * BLOCK, n)
-        for i in range(blk * BLOCK, end):
+        end = min((blk + 1) * length, n)
+        for i in range(blk * length, end):
             d = dout[i]  # loaded unconditionally, so the select compiles without a branch
             dx[i] = d if x[i] > 0 else 0
 
@@ -62,13 +75,15 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
     fastnn.optim.Adam's NumPy form (so the same bits; contraction is off in this build):
     m += (1 - beta1) * (g - m); v += (1 - beta2) * (g*g - v); p -= m * lr_t / (sqrt(v) + eps),
     each constant rounded to the arrays' type first, as NumPy does with a Python float."""
-    cdef Py_ssize_t n = p.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, i, end
+    cdef Py_ssize_t n = p.shape[0], blocks, blk, i, end, length
     cdef floating c1 = <floating>(1 - beta1), c2 = <floating>(1 - beta2)
     cdef floating lr = <floating>lr_t, e = <floating>eps, a
     cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        end = min((blk + 1) * BLOCK, n)
-        for i in range(blk * BLOCK, end):
+        end = min((blk + 1) * length, n)
+        for i in range(blk * length, end):
             a = (g[i] - m[i]) * c1
             m[i] = m[i] + a
             a = (g[i] * g[i] - v[i]) * c2
@@ -84,13 +99,15 @@ def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, doub
     in its order (so its bits; contraction is off in this build): h *= decay_rate;
     h += (1 - decay_rate) * g * g; p -= lr * g / (sqrt(h) + eps), each constant rounded
     to the arrays' type first, as NumPy does with a Python float."""
-    cdef Py_ssize_t n = p.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, i, end
+    cdef Py_ssize_t n = p.shape[0], blocks, blk, i, end, length
     cdef floating d = <floating>decay_rate, c = <floating>(1 - decay_rate)
     cdef floating step = <floating>lr, e = <floating>eps, a, b
     cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        end = min((blk + 1) * BLOCK, n)
-        for i in range(blk * BLOCK, end):
+        end = min((blk + 1) * length, n)
+        for i in range(blk * length, end):
             h[i] = h[i] * d
             a = (c * g[i]) * g[i]
             h[i] = h[i] + a
@@ -112,29 +129,33 @@ def sigmoid(const floating[:, ::1] x, const floating[::1] bias, const floating[:
             floating[:, ::1] out):
     """out = sigmoid(x + bias) * mask, x, mask and out (rows, cols), bias (cols,); bias and
     mask may be None (0 and 1), out may be x.  csrc/sigmoid.h says how it is computed.
-    Tasks are runs of at most BLOCK elements of one row."""
+    Tasks are runs of at most BLOCK elements of one row (of a single row: task_length's)."""
     cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
-    cdef Py_ssize_t per_row = max((cols + BLOCK - 1) // BLOCK, 1), task, r, c, n
+    cdef Py_ssize_t per_row, length, task, r, c, n
     cdef const floating *b = &bias[0] if bias is not None and cols > 0 else NULL
     cdef bint masked = mask is not None
     cdef int threads = num_threads_for(rows * cols)
     if rows == 0 or cols == 0:
         return
+    length = task_length(cols, threads) if rows < threads else min(cols, BLOCK)
+    per_row = (cols + length - 1) // length
     for task in prange(rows * per_row, nogil=True, schedule="static", num_threads=threads):
         r = task // per_row
-        c = (task % per_row) * BLOCK
-        n = min(cols - c, BLOCK)
+        c = (task % per_row) * length
+        n = min(cols - c, length)
         _sigmoid_run(&x[r, c], (b + c) if b != NULL else NULL,
                      &mask[r, c] if masked else NULL, &out[r, c], n)
 
 
 def sigmoid_backward(const floating[::1] out, const floating[::1] dout, floating[::1] dx):
     """dx = dout * out * (1 - out), in the reference's order (its bits)."""
-    cdef Py_ssize_t n = out.shape[0], blocks = (n + BLOCK - 1) // BLOCK, blk, start, run
+    cdef Py_ssize_t n = out.shape[0], blocks, blk, start, run, length
     cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        start = blk * BLOCK
-        run = min(n - start, BLOCK)
+        start = blk * length
+        run = min(n - start, length)
         if floating is double:
             fastnn_sigmoid_grad_f64(&out[start], &dout[start], &dx[start], run)
         else:
