@@ -49,25 +49,6 @@ cdef inline void row_sum_sq_dev(const floating *x, Py_ssize_t n, double mean,
         fastnn_sum_sq_dev_f64(x, n, mean, total)
 
 
-def channel_stats(const floating[:, :, ::1] x, double[::1] mean, double[::1] var):
-    """mean[c] and the biased var[c] of x[:, c, :], two passes (exact, not E[x^2] - E[x]^2)."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
-    cdef Py_ssize_t c, n
-    cdef double total, m
-    cdef double count = N * S
-    cdef int threads = num_threads_for(N * C * S)
-    for c in prange(C, nogil=True, schedule="static", num_threads=threads):
-        total = 0
-        for n in range(N):
-            row_sum(&x[n, c, 0], S, &total)
-        m = total / count
-        total = 0
-        for n in range(N):
-            row_sum_sq_dev(&x[n, c, 0], S, m, &total)
-        mean[c] = m
-        var[c] = total / count
-
-
 def normalize(const floating[:, :, ::1] x, const floating[::1] mean, const floating[::1] std,
               const floating[::1] gamma, const floating[::1] beta, floating[:, :, ::1] x_hat,
               floating[:, :, ::1] out):
@@ -89,11 +70,11 @@ def normalize(const floating[:, :, ::1] x, const floating[::1] mean, const float
 def train_normalize(const floating[:, :, ::1] x, double eps, const floating[::1] gamma,
                     const floating[::1] beta, double[::1] mean, double[::1] var,
                     floating[::1] std, floating[:, :, ::1] x_hat, floating[:, :, ::1] out):
-    """:func:`channel_stats`, then std[c] = sqrt(var[c] + eps) in x's type and
-    :func:`normalize` with the batch's statistics, a channel at a time: its values are
-    read again while they are in the core's cache, not once more from memory.  The same
-    bits as the three steps one after another (mean and var rounded to x's type first,
-    eps too, as NumPy's ``var.astype(t) + eps``)."""
+    """mean[c] and the biased var[c] of x[:, c, :] (two passes, exact: not E[x^2] -
+    E[x]^2), std[c] = sqrt(var[c] + eps) in x's type, then :func:`normalize` with these
+    statistics, a channel at a time: its values are read again while they are in the
+    core's cache, not once more from memory.  mean and var are rounded to x's type
+    first, eps too, as NumPy's ``var.astype(t) + eps``."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], S = x.shape[2]
     cdef Py_ssize_t c, n
     cdef double total, m

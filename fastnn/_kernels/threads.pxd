@@ -12,9 +12,9 @@ cdef extern from "fastnn_omp.h" nogil:
 # a few microseconds, more than small work saves (PyTorch uses the same grain).
 cdef enum:
     PARALLEL_GRAIN = 32768
-    # The same for a matrix product, in multiply-adds: one costs a few hundredths of a
-    # nanosecond in the micro-kernel, so a product goes parallel from about 20 µs of
-    # work (benchmarks/NOTES.md, "Recommenders": the autoencoder's 16-row products).
+    # The same for a matrix product, in multiply-adds: a multiply-add costs far less than
+    # an elementwise step, so a product needs this many before a second thread gains
+    # more than waking it costs (benchmarks/NOTES.md, "Matrix products").
     PRODUCT_GRAIN = 1048576
 
 cdef int effective_num_threads() noexcept nogil
