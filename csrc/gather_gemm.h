@@ -32,6 +32,7 @@
 
 #define FASTNN_MR 6                /* rows of a tile; 12 for AVX-512 narrow tiles */
 #define FASTNN_MR_TALL 12
+#define FASTNN_MR_STRIP 16          /* the tall tile's strip of consecutive rows */
 #define FASTNN_LANES_F32 16        /* baseline and AVX2: two 32-byte vectors */
 #define FASTNN_LANES_F64 8
 #define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
@@ -203,9 +204,10 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
 /* AVX-512 with a narrow row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
  * so that 12 accumulators hide the FMA latency as the 6 x 2 tiles do.  For products with
  * at most 16 (8) output columns, which would waste half of a 32-lane (16-lane) tile. */
-#define FASTNN_TALL_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];   \
-    V c##i = {0};                                                                        \
+#define FASTNN_TALL_ACC(V, i) V c##i = {0};                                             \
     if (accumulate && i <= last) memcpy(&c##i, C + i * ldc, sizeof(V));
+#define FASTNN_TALL_ROW(T, V, i) const T *a##i = A + row_off[i < last ? i : last];       \
+    FASTNN_TALL_ACC(V, i)
 #define FASTNN_TALL_FMA(i) c##i += a##i[off] * b;
 #define FASTNN_TALL_STORE(V, i) if (i <= last) memcpy(C + i * ldc, &c##i, sizeof(V));
 #define FASTNN_DEFINE_GATHER_GEMM_TALL(NAME, TARGET, T, V)                              \
@@ -229,17 +231,138 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_TALL_STORE(V, 9) FASTNN_TALL_STORE(V, 10) FASTNN_TALL_STORE(V, 11)            \
 }
 
+/* The tall tile where the offsets come in windows three wide (a 3-wide filter at stride
+ * 1), so that one broadcast of A serves three FMAs instead of one: the tall tile loads a
+ * broadcast for every FMA and runs load-bound (about 55 % of the FMA ceiling, measured;
+ * these, 70-80 %: benchmarks/NOTES.md, "Convolution kernels").  Each output still sums its
+ * terms in the tall tile's order, so the bits are the tall tile's.  Two shapes:
+ *
+ * "strip" (backward data): rows are up to 16 consecutive positions of A (row_off[r] =
+ * row_off[0] + r) and the taps come in triples of consecutive offsets (col_off[3g + j] =
+ * col_off[3g] + j): row x sums A[row_off[0] + col_off[3g] + x + j] * B[3g + j] over g, then
+ * j, and the element x + j of the window is broadcast once for the three rows it meets.
+ * All 16 rows are computed (rows past ``rows`` are not stored), so A is read up to 17
+ * elements past row_off[0] + col_off[3g]: the caller leaves that much slack.  T_count is a
+ * multiple of 3. */
+#define FASTNN_STRIP_FMA(i, b) c##i += e * b;
+#define FASTNN_STRIP_STEP(s, i1, i2) { e = a[s]; FASTNN_STRIP_FMA(s, b0)                 \
+    FASTNN_STRIP_FMA(i1, b1) FASTNN_STRIP_FMA(i2, b2) }
+#define FASTNN_DEFINE_GATHER_GEMM_STRIP(NAME, TARGET, T, V)                             \
+FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+    const ptrdiff_t last = rows - 1;                                                     \
+    const T *A0 = A + row_off[0];                                                        \
+    FASTNN_TALL_ACC(V, 0) FASTNN_TALL_ACC(V, 1) FASTNN_TALL_ACC(V, 2) FASTNN_TALL_ACC(V, 3) \
+    FASTNN_TALL_ACC(V, 4) FASTNN_TALL_ACC(V, 5) FASTNN_TALL_ACC(V, 6) FASTNN_TALL_ACC(V, 7) \
+    FASTNN_TALL_ACC(V, 8) FASTNN_TALL_ACC(V, 9) FASTNN_TALL_ACC(V, 10)                   \
+    FASTNN_TALL_ACC(V, 11) FASTNN_TALL_ACC(V, 12) FASTNN_TALL_ACC(V, 13)                 \
+    FASTNN_TALL_ACC(V, 14) FASTNN_TALL_ACC(V, 15)                                        \
+    for (ptrdiff_t t = 0; t < T_count; t += 3) {                                         \
+        V b0, b1, b2;                                                                    \
+        T e;                                                                             \
+        const T *a = A0 + col_off[t];                                                    \
+        memcpy(&b0, B + t * ldb, sizeof(V)); memcpy(&b1, B + (t + 1) * ldb, sizeof(V));  \
+        memcpy(&b2, B + (t + 2) * ldb, sizeof(V));                                       \
+        { e = a[0]; FASTNN_STRIP_FMA(0, b0) }                                            \
+        { e = a[1]; FASTNN_STRIP_FMA(1, b0) FASTNN_STRIP_FMA(0, b1) }                    \
+        FASTNN_STRIP_STEP(2, 1, 0) FASTNN_STRIP_STEP(3, 2, 1) FASTNN_STRIP_STEP(4, 3, 2)  \
+        FASTNN_STRIP_STEP(5, 4, 3) FASTNN_STRIP_STEP(6, 5, 4) FASTNN_STRIP_STEP(7, 6, 5)  \
+        FASTNN_STRIP_STEP(8, 7, 6) FASTNN_STRIP_STEP(9, 8, 7) FASTNN_STRIP_STEP(10, 9, 8) \
+        FASTNN_STRIP_STEP(11, 10, 9) FASTNN_STRIP_STEP(12, 11, 10)                       \
+        FASTNN_STRIP_STEP(13, 12, 11) FASTNN_STRIP_STEP(14, 13, 12)                      \
+        FASTNN_STRIP_STEP(15, 14, 13)                                                    \
+        { e = a[16]; FASTNN_STRIP_FMA(15, b1) FASTNN_STRIP_FMA(14, b2) }                 \
+        { e = a[17]; FASTNN_STRIP_FMA(15, b2) }                                          \
+    }                                                                                    \
+    FASTNN_TALL_STORE(V, 0) FASTNN_TALL_STORE(V, 1) FASTNN_TALL_STORE(V, 2)              \
+    FASTNN_TALL_STORE(V, 3) FASTNN_TALL_STORE(V, 4) FASTNN_TALL_STORE(V, 5)              \
+    FASTNN_TALL_STORE(V, 6) FASTNN_TALL_STORE(V, 7) FASTNN_TALL_STORE(V, 8)              \
+    FASTNN_TALL_STORE(V, 9) FASTNN_TALL_STORE(V, 10) FASTNN_TALL_STORE(V, 11)            \
+    FASTNN_TALL_STORE(V, 12) FASTNN_TALL_STORE(V, 13) FASTNN_TALL_STORE(V, 14)           \
+    FASTNN_TALL_STORE(V, 15)                                                             \
+}
+
+/* "triples" (backward weights): the rows come in triples of consecutive offsets
+ * (row_off[3g + v] = row_off[3g] + v: the three taps of a filter row), at most 4 of them,
+ * and the summed positions in runs of ``run`` consecutive offsets (col_off[t0 + s] =
+ * col_off[t0] + s: the pixels of an output row; t0 a multiple of run).  Along a run the
+ * element s of a triple's window is broadcast once for its three taps, which take the
+ * gradient rows of pixels s, s-1 and s-2 (kept in registers as they slide by); the ends of
+ * a run take only the pairs that exist, so no product is formed that the tall tile would
+ * not form, and A is never read outside the windows. */
+#define FASTNN_TRIPLE_ROW(T, V, g) const T *a##g = A + row_off[3 * (g < lg ? g : lg)];   \
+    V c##g##0 = {0}, c##g##1 = {0}, c##g##2 = {0};                                      \
+    if (accumulate && g <= lg) { memcpy(&c##g##0, C + (3 * g) * ldc, sizeof(V));         \
+        memcpy(&c##g##1, C + (3 * g + 1) * ldc, sizeof(V));                             \
+        memcpy(&c##g##2, C + (3 * g + 2) * ldc, sizeof(V)); }
+#define FASTNN_TRIPLE_STORE(V, g) if (g <= lg) {                                         \
+        memcpy(C + (3 * g) * ldc, &c##g##0, sizeof(V));                                 \
+        memcpy(C + (3 * g + 1) * ldc, &c##g##1, sizeof(V));                             \
+        memcpy(C + (3 * g + 2) * ldc, &c##g##2, sizeof(V)); }
+#define FASTNN_TRIPLE_1(g, v, s, b) { const E e = a##g[o + (s)]; c##g##v += e * (b); }
+#define FASTNN_TRIPLE_01(g, s) { const E e = a##g[o + (s)];                             \
+    c##g##0 += e * b_cur; c##g##1 += e * b_prev1; }
+#define FASTNN_TRIPLE_12(g, s) { const E e = a##g[o + (s)];                             \
+    c##g##1 += e * b_cur; c##g##2 += e * b_prev1; }
+#define FASTNN_TRIPLE_012(g, s) { const E e = a##g[o + (s)];                            \
+    c##g##0 += e * b_cur; c##g##1 += e * b_prev1; c##g##2 += e * b_prev2; }
+#define FASTNN_TRIPLE_EACH(M, ...) M(0, __VA_ARGS__) M(1, __VA_ARGS__) M(2, __VA_ARGS__)  \
+    M(3, __VA_ARGS__)
+#define FASTNN_DEFINE_GATHER_GEMM_TRIPLES(NAME, TARGET, T, V)                           \
+TARGET FASTNN_CONTRACT                                                                   \
+static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
+                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,             \
+                 const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
+{                                                                                        \
+    FASTNN_CONTRACT_BODY                                                                 \
+    typedef T E;                                                                         \
+    const int lg = (rows - 1) / 3;                                                       \
+    FASTNN_TRIPLE_ROW(T, V, 0) FASTNN_TRIPLE_ROW(T, V, 1) FASTNN_TRIPLE_ROW(T, V, 2)     \
+    FASTNN_TRIPLE_ROW(T, V, 3)                                                           \
+    for (ptrdiff_t t0 = 0; t0 < T_count; t0 += run) {                                    \
+        const ptrdiff_t n = T_count - t0 < run ? T_count - t0 : run, o = col_off[t0];   \
+        const T *bt = B + t0 * ldb;                                                      \
+        V b_cur, b_prev1, b_prev2;                                                       \
+        memcpy(&b_cur, bt, sizeof(V));                                                   \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 0, 0, b_cur)                                 \
+        if (n == 1) {                                                                    \
+            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 1, 1, b_cur)                             \
+            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 2, 2, b_cur)                             \
+            continue;                                                                    \
+        }                                                                                \
+        b_prev1 = b_cur;                                                                 \
+        memcpy(&b_cur, bt + ldb, sizeof(V));                                             \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_01, 1)                                          \
+        for (ptrdiff_t s = 2; s < n; s++) {                                              \
+            b_prev2 = b_prev1; b_prev1 = b_cur;                                          \
+            memcpy(&b_cur, bt + s * ldb, sizeof(V));                                     \
+            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_012, s)                                     \
+        }                                                                                \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_12, n)                                          \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 2, n + 1, b_cur)                             \
+    }                                                                                    \
+    FASTNN_TRIPLE_STORE(V, 0) FASTNN_TRIPLE_STORE(V, 1) FASTNN_TRIPLE_STORE(V, 2)        \
+    FASTNN_TRIPLE_STORE(V, 3)                                                            \
+}
+
 FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
-/* The shifted form runs at the AVX-512 level only (at AVX2, with two vectors a row, it
- * was slower than the gather form: benchmarks/NOTES.md, "Convolution forms"); another build compiles it for its default
- * target, and never calls it (gather_gemm.shifted_lanes is 0 there). */
+/* The shifted form and the windowed tall tiles run at the AVX-512 level only (the
+ * shifted form at AVX2, with two vectors a row, was slower than the gather form:
+ * benchmarks/NOTES.md, "Convolution forms"); another build compiles them for its default
+ * target, and never calls them (gather_gemm.shifted_lanes is 0 there, and the planner
+ * never picks the tall tile). */
 #if FASTNN_X86_LEVELS
-#define FASTNN_TARGET_SHIFTED FASTNN_TARGET_AVX512
+#define FASTNN_TARGET_WIDE FASTNN_TARGET_AVX512
 #else
-#define FASTNN_TARGET_SHIFTED
+#define FASTNN_TARGET_WIDE
 #endif
-FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, FASTNN_TARGET_SHIFTED, float, fastnn_v16f)
-FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, FASTNN_TARGET_SHIFTED, double, fastnn_v8d)
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f32, FASTNN_TARGET_WIDE, float, fastnn_v16f)
+FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, FASTNN_TARGET_WIDE, double, fastnn_v8d)
+FASTNN_DEFINE_GATHER_GEMM_STRIP(fastnn_tall_strip_f32, FASTNN_TARGET_WIDE, float, fastnn_v16f)
+FASTNN_DEFINE_GATHER_GEMM_STRIP(fastnn_tall_strip_f64, FASTNN_TARGET_WIDE, double, fastnn_v8d)
+FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_tall_triples_f32, FASTNN_TARGET_WIDE, float,
+                                  fastnn_v16f)
+FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_tall_triples_f64, FASTNN_TARGET_WIDE, double,
+                                  fastnn_v8d)
 #if FASTNN_X86_LEVELS
 FASTNN_DEFINE_GATHER_GEMM_QUAD(fastnn_gemm_f32_avx512_quad, FASTNN_TARGET_AVX512, float,
                                fastnn_v16f)

@@ -128,6 +128,12 @@ def run_everything(rng_seed, dtype):
     w64 = rng.standard_normal((64, 6, 3, 4)).astype(dtype)
     out, cache = fast.conv_forward(x, w64, np.cos(w64[:, 0, 0, 0]), {"stride": 1, "pad": 1})
     results += [out, *fast.conv_backward(np.cos(out), cache)]
+    # 16 channels, 12 filters, 3 x 3: AVX-512's tall tiles in their windowed forms, for
+    # dx (strips of an image row, which break at its end) and dw (taps in triples)
+    x16 = rng.standard_normal((5, 16, 9, 19)).astype(dtype)
+    w12 = rng.standard_normal((12, 16, 3, 3)).astype(dtype)
+    out, cache = fast.conv_forward(x16, w12, np.cos(w12[:, 0, 0, 0]), {"stride": 1, "pad": 1})
+    results += [out, *fast.conv_backward(np.cos(out), cache)]
     for kind in ("max", "avg"):
         out, cache = getattr(fast, f"{kind}_pool_forward")(
             x, {"pool_height": 3, "pool_width": 2, "stride": 1, "pad": 1})

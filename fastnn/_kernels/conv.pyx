@@ -40,7 +40,8 @@ import numpy as np
 
 from fastnn.runtime.buffers import scratch
 
-from fastnn._kernels.gather_gemm cimport MR_TALL, shifted_lanes, shifted_rows, tile_rows
+from fastnn._kernels.gather_gemm cimport (KERNEL_TALL_AVX512, MR_STRIP, MR_TALL, shifted_lanes,
+                                          shifted_rows, tile_rows, tile_strips, tile_triples)
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.simd cimport LEVEL_AVX512, check_kernel, cpu_runs
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
@@ -293,6 +294,10 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     else:
         dx_rows = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
         dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
+    # The tall tile's windowed forms (same bits, fewer loads) where the taps of a filter
+    # row are three consecutive offsets and, for dw, the pixels of an output row too.
+    cdef bint windows = kernel == KERNEL_TALL_AVX512 and WW == 3 and F > 0
+    cdef bint dw_windows = windows and stride == 1
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
     cdef ptrdiff_t j, n, f, p0, count, rows_per_pass = pixel_chunk(ld)
@@ -310,12 +315,14 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] doutTs = np.zeros((threads, P * Fpad), dtype)  # lanes >= F stay 0
     cdef floating[:, ::1] sums_rows = scratch((threads, Fpad), dtype)
-    cdef floating[:, ::1] Es = scratch((threads, e_size + 1), dtype)  # zeroed per image
+    # E, zeroed per image, then slack that the strip kernel may read (csrc/gather_gemm.h)
+    cdef floating[:, ::1] Es = scratch((threads, e_size + MR_STRIP + 1), dtype)
     cdef floating[:, ::1] dxtiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
         doutT = &doutTs[omp_get_thread_num(), 0]
         sums = &sums_rows[omp_get_thread_num(), 0]
         E = &Es[omp_get_thread_num(), 0]
+        memset(E + e_size, 0, (MR_STRIP + 1) * sizeof(floating))
         dxtile = &dxtiles[omp_get_thread_num(), 0]
         for j in prange(n_chunks, schedule="static"):
             for n in range(j * chunk, min((j + 1) * chunk, N)):
@@ -327,9 +334,14 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                     else:
                         db_partial[j, f] += sums[f]
                 # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f]
-                tile_rows(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
-                          &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L,
-                          n > j * chunk)
+                if dw_windows:
+                    tile_triples(&dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0],
+                                 K, &x_pixels[0], P, OW, doutT, Fpad, L, Fpad // L, L,
+                                 n > j * chunk)
+                else:
+                    tile_rows(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                              &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L,
+                              n > j * chunk)
                 # dx, a chunk of rows (output windows, or input pixels) at a time
                 if not need_dx:
                     continue
@@ -346,8 +358,12 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                         col2im_windows(dxtile, ld, &dx[n, 0, 0, 0], C, H, W, HH, WW, stride, pad,
                                        OW, p0, count)
                     else:
-                        tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
-                                  &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
+                        if windows:
+                            tile_strips(dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
+                                        &w_packed[0, 0, 0], L, T * L, blocks, L)
+                        else:
+                            tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
+                                      &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
                         untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, p0, count, <floating *>NULL)
                     p0 = p0 + rows_per_pass
     # The chunks' partial sums, added in chunk order: a tap's row of every chunk at a time

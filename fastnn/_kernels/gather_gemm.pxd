@@ -14,6 +14,21 @@ cdef extern from "gather_gemm.h" nogil:
     void fastnn_gather_gemm_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+    int MR_STRIP "FASTNN_MR_STRIP"
+    void fastnn_tall_strip_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                               const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
+                               ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_tall_strip_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                               const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
+                               ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_tall_triples_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
+                                 const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                                 int accumulate)
+    void fastnn_tall_triples_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
+                                 const double *B, ptrdiff_t ldb, double *C, ptrdiff_t ldc,
+                                 int accumulate)
     int SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
     int SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
     int MR_SHIFTED "FASTNN_MR_SHIFTED"
@@ -72,6 +87,76 @@ cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floatin
             t0 += t_block
             if t0 >= count:
                 break
+
+
+cdef inline void tile_strips(floating *C, ptrdiff_t ldc, const floating *A,
+                             const Py_ssize_t *row_off, ptrdiff_t n_rows,
+                             const Py_ssize_t *col_off, ptrdiff_t count, const floating *B,
+                             ptrdiff_t ldb, ptrdiff_t block_stride, ptrdiff_t n_blocks,
+                             ptrdiff_t L) noexcept nogil:
+    """tile_rows(KERNEL_TALL_AVX512, ..., accumulate=0) with its bits, for taps in triples
+    of consecutive offsets (a filter three wide: col_off[3g + j] = col_off[3g] + j; count
+    a positive multiple of 3): rows whose offsets run on consecutively go to the strip
+    kernel, up to MR_STRIP at a time, which broadcasts each element of A once for three
+    rows.  A must be readable MR_STRIP elements past the last window (csrc/gather_gemm.h)."""
+    cdef ptrdiff_t blk, r0, n, t0, n_t
+    cdef ptrdiff_t t_block = (B_BLOCK_BYTES // (L * sizeof(floating))) // 3 * 3
+    cdef const floating *Bb
+    r0 = 0
+    while r0 < n_rows:
+        n = 1  # the strip: rows that continue the first one's offsets
+        while n < MR_STRIP and r0 + n < n_rows and row_off[r0 + n] == row_off[r0] + n:
+            n += 1
+        for blk in range(n_blocks):
+            Bb = B + blk * block_stride
+            t0 = 0
+            while t0 < count:
+                n_t = count - t0 if count - t0 < t_block else t_block
+                if floating is float:
+                    fastnn_tall_strip_f32(<int>n, A, <const ptrdiff_t *>row_off + r0,
+                                          <const ptrdiff_t *>col_off + t0, n_t, Bb + t0 * ldb,
+                                          ldb, C + r0 * ldc + blk * L, ldc, t0 > 0)
+                else:
+                    fastnn_tall_strip_f64(<int>n, A, <const ptrdiff_t *>row_off + r0,
+                                          <const ptrdiff_t *>col_off + t0, n_t, Bb + t0 * ldb,
+                                          ldb, C + r0 * ldc + blk * L, ldc, t0 > 0)
+                t0 += t_block
+        r0 += n
+
+
+cdef inline void tile_triples(floating *C, ptrdiff_t ldc, const floating *A,
+                              const Py_ssize_t *row_off, ptrdiff_t n_rows,
+                              const Py_ssize_t *col_off, ptrdiff_t count, ptrdiff_t run,
+                              const floating *B, ptrdiff_t ldb, ptrdiff_t block_stride,
+                              ptrdiff_t n_blocks, ptrdiff_t L, int accumulate) noexcept nogil:
+    """tile_rows(KERNEL_TALL_AVX512, ...) with its bits, for rows in triples of consecutive
+    offsets (the three taps of a filter row; n_rows a multiple of 3) and summed positions
+    in runs of ``run`` consecutive offsets from the first (the pixels of an output row;
+    count > 0): the triples kernel broadcasts each element of A once for three taps."""
+    cdef ptrdiff_t blk, r0, t0, n_t
+    cdef int rows
+    cdef ptrdiff_t t_block = max(1, (B_BLOCK_BYTES // (L * sizeof(floating))) // run) * run
+    cdef const floating *Bb
+    for blk in range(n_blocks):
+        Bb = B + blk * block_stride
+        t0 = 0
+        while t0 < count:
+            n_t = count - t0 if count - t0 < t_block else t_block
+            r0 = 0
+            while r0 < n_rows:
+                rows = <int>(n_rows - r0 if n_rows - r0 < MR_TALL else MR_TALL)
+                if floating is float:
+                    fastnn_tall_triples_f32(rows, A, <const ptrdiff_t *>row_off + r0,
+                                            <const ptrdiff_t *>col_off + t0, n_t, run,
+                                            Bb + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
+                                            1 if accumulate or t0 > 0 else 0)
+                else:
+                    fastnn_tall_triples_f64(rows, A, <const ptrdiff_t *>row_off + r0,
+                                            <const ptrdiff_t *>col_off + t0, n_t, run,
+                                            Bb + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
+                                            1 if accumulate or t0 > 0 else 0)
+                r0 += MR_TALL
+            t0 += t_block
 
 
 cdef inline ptrdiff_t shifted_lanes(bint single) noexcept nogil:
