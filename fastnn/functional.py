@@ -130,8 +130,6 @@ def _matmul(a, b, transpose_a=False):
         row_off, col_off = _offsets(R, K, transpose_a)
         _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_tail,
                      out, tail, how.kernel_id, L, how.tail_kernel_id, Lt, how.k_chunk)
-    if rest:
-        out[:, M - rest:] = tail[:, :rest]
     return out
 
 

@@ -57,8 +57,8 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
     is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
     divide M, the last M % L columns come packed in b_tail (T, Lt), zero-padded, for
-    ``tail_kernel`` (of Lt >= M % L lanes), and go to ``tail`` (R, Lt), whose first M % L
-    columns the caller copies.
+    ``tail_kernel`` (of Lt >= M % L lanes): its tiles go to ``tail`` (R, Lt), scratch,
+    and each task copies its rows' first M % L columns of it into out.
 
     With ``k_chunk`` > 0 the sum over t runs in passes of k_chunk terms, in order, each
     adding to the partial sums the last one stored in out (exact: the same bits as one
@@ -116,6 +116,17 @@ cdef inline void _gemm_task(Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t k0, Py_ssi
     else:
         tile_rows(tail_kernel, &tail[r0, 0], Lt, &a[0], &row_off[r0], rows, &col_off[k0], nk,
                   bt + k0 * Lt, Lt, 0, 1, Lt, accumulate)
+        if k0 + nk >= col_off.shape[0]:  # the last pass
+            _copy_tail(out, tail, r0, rows, blk * L)
+
+
+cdef inline void _copy_tail(floating[:, ::1] out, floating[:, ::1] tail, Py_ssize_t r0,
+                            Py_ssize_t rows, Py_ssize_t first) noexcept nogil:
+    """out[r0:r0 + rows, first:] = tail[r0:r0 + rows, :M - first]: the last, partial block
+    of columns, from the tail kernel's zero-padded tiles, by the task that computed it."""
+    cdef Py_ssize_t r
+    for r in range(r0, r0 + rows):
+        memcpy(&out[r, first], &tail[r, 0], (out.shape[1] - first) * sizeof(floating))
 
 
 def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t ldb,
@@ -163,6 +174,7 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
                 else:
                     tile_rows(tail_kernel, &tail[r0, 0], Lt, panel, &row_off[0], rows,
                               &col_off[0], T, bt, Lt, 0, 1, Lt, 0)
+                    _copy_tail(out, tail, r0, rows, blk * L)
 
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):

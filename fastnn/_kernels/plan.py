@@ -109,10 +109,7 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         # A transposed A read in place steps a whole row of A (a page, for the
         # recommenders) per summed term: copied into panels once it outgrows the L2
         # (benchmarks/NOTES.md, "Matrix products").
-        found = _gather(dtype, M, level)
-        tail = _gather(dtype, M % found.lanes, level) if M % found.lanes else found
-        if tail.lanes < M % found.lanes:
-            tail = found
+        found, tail = _gather_with_tail(dtype, M, level)
         # An A of few rows that outgrows the L2 is read from memory once per lane block
         # in one pass: in passes of K_CHUNK_BYTES of each row, a pass's slices of A and
         # B stay in the L2 for all its tasks (CS231n's 100x3072x100: 1.4x).  With many
@@ -159,6 +156,32 @@ def _gather(dtype, columns, level):
             name = "quad_avx512"
         else:
             name = "pair_avx512"
+    return _named(dtype, name)
+
+
+def _gather_with_tail(dtype, columns, level):
+    """The gather kernel for a product's full blocks of columns and the one for its last,
+    partial block: of the kernels this level runs, the pair that computes the fewest
+    padded columns (every kernel sums in the same order: the bits do not depend on it),
+    ties to _gather's choice.  (100 float32 columns at AVX-512: 3 x 32 + 16 = 112 on the
+    6x2 and 12x1 tiles, where 6x4 tiles alone compute 128.)"""
+    first = _gather(dtype, columns, level)
+    best, best_cost = None, None
+    names = [first.kernel] + [name for name, (_, need, _) in simd.KERNELS.items()
+                              if name != first.kernel and level == need]
+    for name in names:
+        main = _named(dtype, name)
+        rest = columns % main.lanes
+        tail = main if not rest else _gather(dtype, rest, level)
+        if tail.lanes < rest:
+            tail = main
+        cost = columns - rest + (-(-rest // tail.lanes) * tail.lanes if rest else 0)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (main, tail), cost
+    return best
+
+
+def _named(dtype, name):
     kernel_id, _, lanes = simd.KERNELS[name]
     return Plan("gather", name, kernel_id, lanes[dtype == np.float64])
 
