@@ -83,6 +83,9 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 def matmul(a, b, transpose_a=False):
     """a @ b, or a.T @ b with ``transpose_a``: a (R, K) (or (K, R)), b (K, M) -> (R, M).
     As the reference; no thread count changes a bit of it."""
+    small = _affine.small_matmul(a, b, transpose_a)  # the common small call, checked in C
+    if small is not None:
+        return small
     a, b = checks.matmul_args("matmul", a, b, transpose_a)
     return _matmul(a, b, transpose_a)
 

@@ -476,6 +476,26 @@ def test_small_affine_calls_give_the_bits_of_numpys_expressions(x_shape, M, dtyp
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
 
 
+@pytest.mark.parametrize("R, K, M", [(3, 784, 50), (100, 100, 10), (1, 1, 1), (4, 0, 3),
+                                     (0, 5, 2), (5, 7, 0)])
+def test_small_matmul_calls_give_the_bits_of_numpys_dot(R, K, M, dtype, rng):
+    """matmul's small calls (checked in C): NumPy's dot of the operands, a.T @ b included,
+    bit for bit; lists, mixed dtypes and transposed views take the checked path, whose
+    result is the same product."""
+    a = rng.standard_normal((R, K)).astype(dtype)
+    b = rng.standard_normal((K, M)).astype(dtype)
+    np.testing.assert_array_equal(fast.matmul(a, b), np.dot(a, b))
+    a_t = np.ascontiguousarray(a.T)
+    np.testing.assert_array_equal(fast.matmul(a_t, b, transpose_a=True), np.dot(a_t.T, b))
+    np.testing.assert_array_equal(fast.matmul(a_t.T, b), np.dot(a_t.T, b))  # a view
+    other = np.float64 if dtype == np.float32 else np.float32
+    mixed = fast.matmul(a, b.astype(other))
+    assert mixed.dtype == np.float64 and mixed.shape == (R, M)
+    assert rel_error(mixed, a.astype(np.float64) @ b.astype(np.float64)) < TOL[np.float32]
+    if R > 0:  # (an empty list is 1-D)
+        np.testing.assert_array_equal(fast.matmul(a.tolist(), b), np.dot(a, b))
+
+
 @pytest.mark.parametrize("shape", [(3, 50), (2, 3, 4), (1,), (0, 5), (100, 300)])
 def test_small_relu_calls_give_numpys_bits(shape, dtype, rng):
     """Small ReLUs (in C) against np.maximum and np.where, NaN, infinities and -0.0

@@ -284,6 +284,22 @@ cdef bint _small_product(cnp.ndarray x, cnp.ndarray w, cnp.npy_intp *N, cnp.npy_
             and <long long>N[0] * D[0] * M[0] <= _SMALL_PRODUCT)
 
 
+def small_matmul(a, b, bint transpose_a):
+    """``fastnn.functional.matmul(a, b, transpose_a)`` for the common small call (2-D arrays
+    of one float dtype, a product the planner leaves to NumPy), else None: NumPy's dot,
+    as the full path would call it, without the Python checks around it."""
+    if not _same_float_arrays(a, b, b):
+        return None
+    cdef cnp.ndarray aa = <cnp.ndarray>a, ba = <cnp.ndarray>b
+    if cnp.PyArray_NDIM(aa) != 2 or cnp.PyArray_NDIM(ba) != 2:
+        return None
+    cdef cnp.npy_intp R = cnp.PyArray_DIMS(aa)[1 if transpose_a else 0]
+    cdef cnp.npy_intp K = cnp.PyArray_DIMS(aa)[0 if transpose_a else 1]
+    if cnp.PyArray_DIMS(ba)[0] != K or <long long>R * K * cnp.PyArray_DIMS(ba)[1] > _SMALL_PRODUCT:
+        return None
+    return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(aa, NULL) if transpose_a else aa, ba)
+
+
 def small_forward(x, w, b):
     """``fastnn.functional.affine_forward(x, w, b)`` for the common small call, else None."""
     if not _same_float_arrays(x, w, b):
