@@ -33,6 +33,7 @@
 #define FASTNN_MR 6                /* rows of a tile; 12 for AVX-512 narrow tiles */
 #define FASTNN_MR_TALL 12
 #define FASTNN_MR_STRIP 16          /* the tall tile's strip of consecutive rows */
+#define FASTNN_MR_PAIR_STRIP 8      /* the pair tile's */
 #define FASTNN_LANES_F32 16        /* baseline and AVX2: two 32-byte vectors */
 #define FASTNN_LANES_F64 8
 #define FASTNN_WIDE_LANES_F32 32   /* AVX-512: two 64-byte vectors */
@@ -281,33 +282,81 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_TALL_STORE(V, 15)                                                             \
 }
 
+/* The pair tile's strip: as the tall tile's, with up to 8 rows of two vectors (L = 32
+ * float32 / 16 float64): 16 accumulators and the three taps' 6 vectors of B, 10
+ * broadcasts and 6 loads of B for 48 FMAs (the pair tile: 32 broadcasts and loads).  A
+ * is read up to 9 elements past row_off[0] + col_off[3g]. */
+#define FASTNN_PSTRIP_ACC(V, i) V c##i = {0}, d##i = {0};                                \
+    if (accumulate && i <= last) FASTNN_ROW_LOAD(V, c##i, d##i, C + i * ldc);
+#define FASTNN_PSTRIP_STORE(V, i) if (i <= last) FASTNN_ROW_STORE(V, C + i * ldc, c##i, d##i);
+#define FASTNN_PSTRIP_FMA(i, j) FASTNN_ROW_FMA(c##i, d##i, e, b##j##l, b##j##h);
+#define FASTNN_PSTRIP_STEP(s, i1, i2) { e = a[s]; FASTNN_PSTRIP_FMA(s, 0)                \
+    FASTNN_PSTRIP_FMA(i1, 1) FASTNN_PSTRIP_FMA(i2, 2) }
+#define FASTNN_DEFINE_GATHER_GEMM_PAIR_STRIP(NAME, TARGET, T, V)                        \
+FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+    const ptrdiff_t last = rows - 1;                                                     \
+    const T *A0 = A + row_off[0];                                                        \
+    FASTNN_PSTRIP_ACC(V, 0) FASTNN_PSTRIP_ACC(V, 1) FASTNN_PSTRIP_ACC(V, 2)              \
+    FASTNN_PSTRIP_ACC(V, 3) FASTNN_PSTRIP_ACC(V, 4) FASTNN_PSTRIP_ACC(V, 5)              \
+    FASTNN_PSTRIP_ACC(V, 6) FASTNN_PSTRIP_ACC(V, 7)                                      \
+    for (ptrdiff_t t = 0; t < T_count; t += 3) {                                         \
+        V b0l, b0h, b1l, b1h, b2l, b2h;                                                  \
+        T e;                                                                             \
+        const T *a = A0 + col_off[t];                                                    \
+        FASTNN_ROW_LOAD(V, b0l, b0h, B + t * ldb);                                       \
+        FASTNN_ROW_LOAD(V, b1l, b1h, B + (t + 1) * ldb);                                 \
+        FASTNN_ROW_LOAD(V, b2l, b2h, B + (t + 2) * ldb);                                 \
+        { e = a[0]; FASTNN_PSTRIP_FMA(0, 0) }                                            \
+        { e = a[1]; FASTNN_PSTRIP_FMA(1, 0) FASTNN_PSTRIP_FMA(0, 1) }                    \
+        FASTNN_PSTRIP_STEP(2, 1, 0) FASTNN_PSTRIP_STEP(3, 2, 1) FASTNN_PSTRIP_STEP(4, 3, 2) \
+        FASTNN_PSTRIP_STEP(5, 4, 3) FASTNN_PSTRIP_STEP(6, 5, 4) FASTNN_PSTRIP_STEP(7, 6, 5) \
+        { e = a[8]; FASTNN_PSTRIP_FMA(7, 1) FASTNN_PSTRIP_FMA(6, 2) }                    \
+        { e = a[9]; FASTNN_PSTRIP_FMA(7, 2) }                                            \
+    }                                                                                    \
+    FASTNN_PSTRIP_STORE(V, 0) FASTNN_PSTRIP_STORE(V, 1) FASTNN_PSTRIP_STORE(V, 2)        \
+    FASTNN_PSTRIP_STORE(V, 3) FASTNN_PSTRIP_STORE(V, 4) FASTNN_PSTRIP_STORE(V, 5)        \
+    FASTNN_PSTRIP_STORE(V, 6) FASTNN_PSTRIP_STORE(V, 7)                                  \
+}
+
 /* "triples" (backward weights): the rows come in triples of consecutive offsets
  * (row_off[3g + v] = row_off[3g] + v: the three taps of a filter row), at most 4 of them,
  * and the summed positions in runs of ``run`` consecutive offsets (col_off[t0 + s] =
  * col_off[t0] + s: the pixels of an output row; t0 a multiple of run).  Along a run the
  * element s of a triple's window is broadcast once for its three taps, which take the
  * gradient rows of pixels s, s-1 and s-2 (kept in registers as they slide by); the ends of
- * a run take only the pairs that exist, so no product is formed that the tall tile would
- * not form, and A is never read outside the windows. */
-#define FASTNN_TRIPLE_ROW(T, V, g) const T *a##g = A + row_off[3 * (g < lg ? g : lg)];   \
-    V c##g##0 = {0}, c##g##1 = {0}, c##g##2 = {0};                                      \
-    if (accumulate && g <= lg) { memcpy(&c##g##0, C + (3 * g) * ldc, sizeof(V));         \
-        memcpy(&c##g##1, C + (3 * g + 1) * ldc, sizeof(V));                             \
-        memcpy(&c##g##2, C + (3 * g + 2) * ldc, sizeof(V)); }
-#define FASTNN_TRIPLE_STORE(V, g) if (g <= lg) {                                         \
-        memcpy(C + (3 * g) * ldc, &c##g##0, sizeof(V));                                 \
-        memcpy(C + (3 * g + 1) * ldc, &c##g##1, sizeof(V));                             \
-        memcpy(C + (3 * g + 2) * ldc, &c##g##2, sizeof(V)); }
-#define FASTNN_TRIPLE_1(g, v, s, b) { const E e = a##g[o + (s)]; c##g##v += e * (b); }
-#define FASTNN_TRIPLE_01(g, s) { const E e = a##g[o + (s)];                             \
-    c##g##0 += e * b_cur; c##g##1 += e * b_prev1; }
-#define FASTNN_TRIPLE_12(g, s) { const E e = a##g[o + (s)];                             \
-    c##g##1 += e * b_cur; c##g##2 += e * b_prev1; }
-#define FASTNN_TRIPLE_012(g, s) { const E e = a##g[o + (s)];                            \
-    c##g##0 += e * b_cur; c##g##1 += e * b_prev1; c##g##2 += e * b_prev2; }
+ * a run take only the pairs that exist, so no product is formed that the tall or pair
+ * tile would not form, and A is never read outside the windows.  Rows of one vector (the
+ * tall tile's lanes: 12 accumulators and 3 of B) or two (the pair tile's: 24 and 6),
+ * through the ROW ops below: ONE_* and TWO_*. */
+#define FASTNN_ONE_DECL(V, x) V x##l = {0};
+#define FASTNN_ONE_LOAD(V, x, p) memcpy(&x##l, (p), sizeof(V));
+#define FASTNN_ONE_STORE(V, p, x) memcpy((p), &x##l, sizeof(V));
+#define FASTNN_ONE_FMA(x, e, b) x##l += (e) * b##l;
+#define FASTNN_ONE_COPY(x, y) x##l = y##l;
+#define FASTNN_TWO_DECL(V, x) V x##l = {0}, x##h = {0};
+#define FASTNN_TWO_LOAD(V, x, p) FASTNN_ROW_LOAD(V, x##l, x##h, (p));
+#define FASTNN_TWO_STORE(V, p, x) FASTNN_ROW_STORE(V, (p), x##l, x##h);
+#define FASTNN_TWO_FMA(x, e, b) x##l += (e) * b##l; x##h += (e) * b##h;
+#define FASTNN_TWO_COPY(x, y) x##l = y##l; x##h = y##h;
+#define FASTNN_TRIPLE_ROW(ROW, T, V, g) const T *a##g = A + row_off[3 * (g < lg ? g : lg)]; \
+    ROW##_DECL(V, c##g##0) ROW##_DECL(V, c##g##1) ROW##_DECL(V, c##g##2)                 \
+    if (accumulate && g <= lg) { ROW##_LOAD(V, c##g##0, C + (3 * g) * ldc)               \
+        ROW##_LOAD(V, c##g##1, C + (3 * g + 1) * ldc)                                    \
+        ROW##_LOAD(V, c##g##2, C + (3 * g + 2) * ldc) }
+#define FASTNN_TRIPLE_STORE(ROW, V, g) if (g <= lg) {                                    \
+        ROW##_STORE(V, C + (3 * g) * ldc, c##g##0)                                       \
+        ROW##_STORE(V, C + (3 * g + 1) * ldc, c##g##1)                                   \
+        ROW##_STORE(V, C + (3 * g + 2) * ldc, c##g##2) }
+#define FASTNN_TRIPLE_1(g, ROW, v, s, b) { const E e = a##g[o + (s)]; ROW##_FMA(c##g##v, e, b) }
+#define FASTNN_TRIPLE_01(g, ROW, s) { const E e = a##g[o + (s)];                         \
+    ROW##_FMA(c##g##0, e, b_cur) ROW##_FMA(c##g##1, e, b_prev1) }
+#define FASTNN_TRIPLE_12(g, ROW, s) { const E e = a##g[o + (s)];                         \
+    ROW##_FMA(c##g##1, e, b_cur) ROW##_FMA(c##g##2, e, b_prev1) }
+#define FASTNN_TRIPLE_012(g, ROW, s) { const E e = a##g[o + (s)];                        \
+    ROW##_FMA(c##g##0, e, b_cur) ROW##_FMA(c##g##1, e, b_prev1) ROW##_FMA(c##g##2, e, b_prev2) }
 #define FASTNN_TRIPLE_EACH(M, ...) M(0, __VA_ARGS__) M(1, __VA_ARGS__) M(2, __VA_ARGS__)  \
     M(3, __VA_ARGS__)
-#define FASTNN_DEFINE_GATHER_GEMM_TRIPLES(NAME, TARGET, T, V)                           \
+#define FASTNN_DEFINE_GATHER_GEMM_TRIPLES(NAME, TARGET, T, V, ROW)                      \
 TARGET FASTNN_CONTRACT                                                                   \
 static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
                  const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,             \
@@ -316,32 +365,32 @@ static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                
     FASTNN_CONTRACT_BODY                                                                 \
     typedef T E;                                                                         \
     const int lg = (rows - 1) / 3;                                                       \
-    FASTNN_TRIPLE_ROW(T, V, 0) FASTNN_TRIPLE_ROW(T, V, 1) FASTNN_TRIPLE_ROW(T, V, 2)     \
-    FASTNN_TRIPLE_ROW(T, V, 3)                                                           \
+    FASTNN_TRIPLE_ROW(ROW, T, V, 0) FASTNN_TRIPLE_ROW(ROW, T, V, 1)                      \
+    FASTNN_TRIPLE_ROW(ROW, T, V, 2) FASTNN_TRIPLE_ROW(ROW, T, V, 3)                      \
     for (ptrdiff_t t0 = 0; t0 < T_count; t0 += run) {                                    \
         const ptrdiff_t n = T_count - t0 < run ? T_count - t0 : run, o = col_off[t0];   \
         const T *bt = B + t0 * ldb;                                                      \
-        V b_cur, b_prev1, b_prev2;                                                       \
-        memcpy(&b_cur, bt, sizeof(V));                                                   \
-        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 0, 0, b_cur)                                 \
+        ROW##_DECL(V, b_cur) ROW##_DECL(V, b_prev1) ROW##_DECL(V, b_prev2)               \
+        ROW##_LOAD(V, b_cur, bt)                                                         \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, ROW, 0, 0, b_cur)                            \
         if (n == 1) {                                                                    \
-            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 1, 1, b_cur)                             \
-            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 2, 2, b_cur)                             \
+            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, ROW, 1, 1, b_cur)                        \
+            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, ROW, 2, 2, b_cur)                        \
             continue;                                                                    \
         }                                                                                \
-        b_prev1 = b_cur;                                                                 \
-        memcpy(&b_cur, bt + ldb, sizeof(V));                                             \
-        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_01, 1)                                          \
+        ROW##_COPY(b_prev1, b_cur)                                                       \
+        ROW##_LOAD(V, b_cur, bt + ldb)                                                   \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_01, ROW, 1)                                     \
         for (ptrdiff_t s = 2; s < n; s++) {                                              \
-            b_prev2 = b_prev1; b_prev1 = b_cur;                                          \
-            memcpy(&b_cur, bt + s * ldb, sizeof(V));                                     \
-            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_012, s)                                     \
+            ROW##_COPY(b_prev2, b_prev1) ROW##_COPY(b_prev1, b_cur)                      \
+            ROW##_LOAD(V, b_cur, bt + s * ldb)                                           \
+            FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_012, ROW, s)                                \
         }                                                                                \
-        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_12, n)                                          \
-        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, 2, n + 1, b_cur)                             \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_12, ROW, n)                                     \
+        FASTNN_TRIPLE_EACH(FASTNN_TRIPLE_1, ROW, 2, n + 1, b_cur)                        \
     }                                                                                    \
-    FASTNN_TRIPLE_STORE(V, 0) FASTNN_TRIPLE_STORE(V, 1) FASTNN_TRIPLE_STORE(V, 2)        \
-    FASTNN_TRIPLE_STORE(V, 3)                                                            \
+    FASTNN_TRIPLE_STORE(ROW, V, 0) FASTNN_TRIPLE_STORE(ROW, V, 1)                        \
+    FASTNN_TRIPLE_STORE(ROW, V, 2) FASTNN_TRIPLE_STORE(ROW, V, 3)                        \
 }
 
 FASTNN_DEFINE_PER_LEVEL(FASTNN_DEFINE_GATHER_GEMM, fastnn_gemm)
@@ -360,9 +409,17 @@ FASTNN_DEFINE_SHIFTED_GEMM(fastnn_shifted_gemm_f64, FASTNN_TARGET_WIDE, double, 
 FASTNN_DEFINE_GATHER_GEMM_STRIP(fastnn_tall_strip_f32, FASTNN_TARGET_WIDE, float, fastnn_v16f)
 FASTNN_DEFINE_GATHER_GEMM_STRIP(fastnn_tall_strip_f64, FASTNN_TARGET_WIDE, double, fastnn_v8d)
 FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_tall_triples_f32, FASTNN_TARGET_WIDE, float,
-                                  fastnn_v16f)
+                                  fastnn_v16f, FASTNN_ONE)
 FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_tall_triples_f64, FASTNN_TARGET_WIDE, double,
-                                  fastnn_v8d)
+                                  fastnn_v8d, FASTNN_ONE)
+FASTNN_DEFINE_GATHER_GEMM_PAIR_STRIP(fastnn_pair_strip_f32, FASTNN_TARGET_WIDE, float,
+                                     fastnn_v16f)
+FASTNN_DEFINE_GATHER_GEMM_PAIR_STRIP(fastnn_pair_strip_f64, FASTNN_TARGET_WIDE, double,
+                                     fastnn_v8d)
+FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_pair_triples_f32, FASTNN_TARGET_WIDE, float,
+                                  fastnn_v16f, FASTNN_TWO)
+FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_pair_triples_f64, FASTNN_TARGET_WIDE, double,
+                                  fastnn_v8d, FASTNN_TWO)
 #if FASTNN_X86_LEVELS
 FASTNN_DEFINE_GATHER_GEMM_QUAD(fastnn_gemm_f32_avx512_quad, FASTNN_TARGET_AVX512, float,
                                fastnn_v16f)

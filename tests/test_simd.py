@@ -90,41 +90,44 @@ def test_the_shifted_forward_gives_the_gather_forms_bits(dtype, monkeypatch):
 
 
 @pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
-def test_the_tall_tiles_windowed_forms_give_the_tall_tiles_bits(dtype):
-    """3-wide filters on AVX-512's one-vector tile: dw with the taps in triples and dx with
-    strips of consecutive pixels (csrc/gather_gemm.h) against AVX2 (the same order of
-    summation, so the same bits) and against the reference: output rows of 1, 2, 3 and
-    more pixels than a strip, strips that break at the end of a row, a last tile of fewer
-    rows (5 channels: 45 taps), several lane blocks, more taps or pixels than one block of
-    B, no padding and wide padding, batch 1 and batches whose dw chunks sum two images,
-    and stride 2 (dw then takes the plain tall tile)."""
+@pytest.mark.parametrize("tile", ["tall", "pair", "quad"])
+def test_the_tiles_windowed_forms_give_the_tiles_bits(tile, dtype):
+    """3-wide filters on AVX-512's tiles of one, two and four vectors a row: dw with the
+    taps in triples and dx with strips of consecutive pixels (csrc/gather_gemm.h; a quad
+    block runs as two pair halves) against AVX2 (the same order of summation, so the same
+    bits) and against the reference: output rows of 1, 2, 3 and more pixels than a strip,
+    strips that break at the end of a row, a last tile of fewer rows (9 channels: 81
+    taps), several lane blocks, more taps or pixels than one block of B, no padding and
+    wide padding, batch 1 and batches whose dw chunks sum two images, and stride 2 (dw then
+    takes the plain tile)."""
     from fastnn._kernels import plan
-    narrow = 16 if dtype == np.float32 else 8
-    shapes = [((2, narrow, 4, 1), (5, narrow, 3, 3), 1, 1), ((1, narrow, 3, 2), (3, narrow, 3, 3), 1, 1),
-              ((3, narrow, 5, 3), (narrow, narrow, 3, 3), 0, 1), ((130, 5, 7, 13), (7, 5, 3, 3), 1, 1),
-              ((2, narrow, 30, 30), (2 * narrow + 3, narrow, 3, 3), 2, 1),
-              ((3, 3 * narrow + 1, 8, 17), (narrow, 3 * narrow + 1, 2, 3), 1, 1),
-              ((2, narrow, 11, 10), (narrow - 3, narrow, 3, 3), 1, 2)]
+    n = {"tall": 1, "pair": 2, "quad": 4}[tile] * (16 if dtype == np.float32 else 8)
+    shapes = [((2, n, 4, 1), (n + 5, n, 3, 3), 1, 1), ((1, n, 3, 2), (n, n, 3, 3), 1, 1),
+              ((3, n, 5, 3), (n, n, 3, 3), 0, 1), ((130, 9, 7, 13), (n - 3, 9, 3, 3), 1, 1),
+              ((2, n, 20, 19), (2 * n + 3, n, 3, 3), 2, 1),
+              ((3, 3 * n + 1, 8, 17), (n, 3 * n + 1, 2, 3), 1, 1),
+              ((2, n, 11, 10), (n - 3, n, 3, 3), 1, 2)]
     rng = np.random.default_rng(13)
     before = fastnn.get_simd_level()
+    taken = []
     try:
         for x_shape, w_shape, pad, stride in shapes:
             x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
             conv_param = {"stride": stride, "pad": pad}
             how = plan.plan("conv_backward", dtype, (*x_shape[1:], *w_shape[:1], *w_shape[2:]),
                             "avx512", stride=stride, pad=pad)
-            assert how.kernel == "tall_avx512", (x_shape, w_shape, how)
+            taken.append(how.kernel)
             runs = []
             for level in ("avx2", "avx512"):
                 fastnn.set_simd_level(level)
                 out, cache = fastnn.functional.conv_forward(x, w, b, conv_param)
-                dout = np.cos(out)
-                runs.append((out, *fastnn.functional.conv_backward(dout, cache)))
+                runs.append((out, *fastnn.functional.conv_backward(np.cos(out), cache)))
             for a, b_ in zip(*runs):
                 np.testing.assert_array_equal(a, b_)
             check_against_reference("conv", (x, w, b, conv_param), rng, TOL[dtype])
     finally:
         fastnn.set_simd_level(before)
+    assert taken.count(f"{tile}_avx512") >= 5, taken
 
 
 def test_the_default_is_the_highest_level_and_build_info_reports_it():

@@ -40,7 +40,7 @@ import numpy as np
 
 from fastnn.runtime.buffers import scratch
 
-from fastnn._kernels.gather_gemm cimport (KERNEL_TALL_AVX512, MR_STRIP, MR_TALL, shifted_lanes,
+from fastnn._kernels.gather_gemm cimport (MR_STRIP, MR_TALL, has_windows, shifted_lanes,
                                           shifted_rows, tile_rows, tile_strips, tile_triples)
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.simd cimport LEVEL_AVX512, check_kernel, cpu_runs
@@ -294,9 +294,9 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     else:
         dx_rows = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
         dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
-    # The tall tile's windowed forms (same bits, fewer loads) where the taps of a filter
-    # row are three consecutive offsets and, for dw, the pixels of an output row too.
-    cdef bint windows = kernel == KERNEL_TALL_AVX512 and WW == 3 and F > 0
+    # The tiles' windowed forms (same bits, fewer loads) where the taps of a filter row
+    # are three consecutive offsets and, for dw, the pixels of an output row too.
+    cdef bint windows = has_windows(kernel) and WW == 3 and F > 0
     cdef bint dw_windows = windows and stride == 1
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
@@ -335,7 +335,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                         db_partial[j, f] += sums[f]
                 # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f]
                 if dw_windows:
-                    tile_triples(&dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0],
+                    tile_triples(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0],
                                  K, &x_pixels[0], P, OW, doutT, Fpad, L, Fpad // L, L,
                                  n > j * chunk)
                 else:
@@ -359,7 +359,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                                        OW, p0, count)
                     else:
                         if windows:
-                            tile_strips(dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
+                            tile_strips(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
                                         &w_packed[0, 0, 0], L, T * L, blocks, L)
                         else:
                             tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,

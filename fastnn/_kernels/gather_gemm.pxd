@@ -21,6 +21,23 @@ cdef extern from "gather_gemm.h" nogil:
     void fastnn_tall_strip_f64(int rows, const double *A, const ptrdiff_t *row_off,
                                const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+    int MR_PAIR_STRIP "FASTNN_MR_PAIR_STRIP"
+    int KERNEL_PAIR_AVX512 "FASTNN_KERNEL_PAIR_AVX512"
+    int KERNEL_QUAD_AVX512 "FASTNN_KERNEL_QUAD_AVX512"
+    void fastnn_pair_strip_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                               const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
+                               ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_pair_strip_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                               const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
+                               ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_pair_triples_f32(int rows, const float *A, const ptrdiff_t *row_off,
+                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
+                                 const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                                 int accumulate)
+    void fastnn_pair_triples_f64(int rows, const double *A, const ptrdiff_t *row_off,
+                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
+                                 const double *B, ptrdiff_t ldb, double *C, ptrdiff_t ldc,
+                                 int accumulate)
     void fastnn_tall_triples_f32(int rows, const float *A, const ptrdiff_t *row_off,
                                  const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
                                  const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
@@ -89,74 +106,121 @@ cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floatin
                 break
 
 
-cdef inline void tile_strips(floating *C, ptrdiff_t ldc, const floating *A,
+cdef inline bint has_windows(int kernel) noexcept nogil:
+    """Whether ``kernel`` has windowed forms for 3-wide filters (tile_strips, tile_triples):
+    AVX-512's tiles of one vector a row (tall) and of two (pair; quad runs as two pairs)."""
+    return (kernel == KERNEL_TALL_AVX512 or kernel == KERNEL_PAIR_AVX512
+            or kernel == KERNEL_QUAD_AVX512)
+
+
+cdef inline void _strip(int kernel, int rows, const floating *A, const Py_ssize_t *row_off,
+                        const Py_ssize_t *col_off, ptrdiff_t count, const floating *B,
+                        ptrdiff_t ldb, floating *C, ptrdiff_t ldc, int accumulate) noexcept nogil:
+    if kernel == KERNEL_TALL_AVX512:
+        if floating is float:
+            fastnn_tall_strip_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                                  count, B, ldb, C, ldc, accumulate)
+        else:
+            fastnn_tall_strip_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                                  count, B, ldb, C, ldc, accumulate)
+    elif floating is float:
+        fastnn_pair_strip_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                              count, B, ldb, C, ldc, accumulate)
+    else:
+        fastnn_pair_strip_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                              count, B, ldb, C, ldc, accumulate)
+
+
+cdef inline void _triples(int kernel, int rows, const floating *A, const Py_ssize_t *row_off,
+                          const Py_ssize_t *col_off, ptrdiff_t count, ptrdiff_t run,
+                          const floating *B, ptrdiff_t ldb, floating *C, ptrdiff_t ldc,
+                          int accumulate) noexcept nogil:
+    if kernel == KERNEL_TALL_AVX512:
+        if floating is float:
+            fastnn_tall_triples_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                                    count, run, B, ldb, C, ldc, accumulate)
+        else:
+            fastnn_tall_triples_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                                    count, run, B, ldb, C, ldc, accumulate)
+    elif floating is float:
+        fastnn_pair_triples_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                                count, run, B, ldb, C, ldc, accumulate)
+    else:
+        fastnn_pair_triples_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                                count, run, B, ldb, C, ldc, accumulate)
+
+
+cdef inline ptrdiff_t _window_lanes(int kernel, ptrdiff_t L) noexcept nogil:
+    """The lanes one windowed call covers: a quad block runs as two pair halves."""
+    return L // 2 if kernel == KERNEL_QUAD_AVX512 else L
+
+
+cdef inline void tile_strips(int kernel, floating *C, ptrdiff_t ldc, const floating *A,
                              const Py_ssize_t *row_off, ptrdiff_t n_rows,
                              const Py_ssize_t *col_off, ptrdiff_t count, const floating *B,
                              ptrdiff_t ldb, ptrdiff_t block_stride, ptrdiff_t n_blocks,
                              ptrdiff_t L) noexcept nogil:
-    """tile_rows(KERNEL_TALL_AVX512, ..., accumulate=0) with its bits, for taps in triples
-    of consecutive offsets (a filter three wide: col_off[3g + j] = col_off[3g] + j; count
-    a positive multiple of 3): rows whose offsets run on consecutively go to the strip
-    kernel, up to MR_STRIP at a time, which broadcasts each element of A once for three
-    rows.  A must be readable MR_STRIP elements past the last window (csrc/gather_gemm.h)."""
-    cdef ptrdiff_t blk, r0, n, t0, n_t
-    cdef ptrdiff_t t_block = (B_BLOCK_BYTES // (L * sizeof(floating))) // 3 * 3
+    """tile_rows(kernel, ..., accumulate=0) with its bits, for a kernel with windowed forms
+    (has_windows) and taps in triples of consecutive offsets (a filter three wide:
+    col_off[3g + j] = col_off[3g] + j; count a positive multiple of 3): rows whose offsets
+    run on consecutively go to the strip kernel, up to 16 (tall) or 8 (pair) at a time,
+    which broadcasts each element of A once for three rows.  A must be readable MR_STRIP
+    elements past the last window (csrc/gather_gemm.h)."""
+    cdef ptrdiff_t blk, h, r0, n, t0, n_t
+    cdef ptrdiff_t width = _window_lanes(kernel, L)
+    cdef ptrdiff_t most = MR_STRIP if kernel == KERNEL_TALL_AVX512 else MR_PAIR_STRIP
+    cdef ptrdiff_t t_block = (B_BLOCK_BYTES // (width * sizeof(floating))) // 3 * 3
     cdef const floating *Bb
     r0 = 0
     while r0 < n_rows:
         n = 1  # the strip: rows that continue the first one's offsets
-        while n < MR_STRIP and r0 + n < n_rows and row_off[r0 + n] == row_off[r0] + n:
+        while n < most and r0 + n < n_rows and row_off[r0 + n] == row_off[r0] + n:
             n += 1
         for blk in range(n_blocks):
-            Bb = B + blk * block_stride
-            t0 = 0
-            while t0 < count:
-                n_t = count - t0 if count - t0 < t_block else t_block
-                if floating is float:
-                    fastnn_tall_strip_f32(<int>n, A, <const ptrdiff_t *>row_off + r0,
-                                          <const ptrdiff_t *>col_off + t0, n_t, Bb + t0 * ldb,
-                                          ldb, C + r0 * ldc + blk * L, ldc, t0 > 0)
-                else:
-                    fastnn_tall_strip_f64(<int>n, A, <const ptrdiff_t *>row_off + r0,
-                                          <const ptrdiff_t *>col_off + t0, n_t, Bb + t0 * ldb,
-                                          ldb, C + r0 * ldc + blk * L, ldc, t0 > 0)
-                t0 += t_block
+            h = 0
+            while h < L:  # (a quad block in two halves)
+                Bb = B + blk * block_stride + h
+                t0 = 0
+                while t0 < count:
+                    n_t = count - t0 if count - t0 < t_block else t_block
+                    _strip(kernel, <int>n, A, row_off + r0, col_off + t0, n_t, Bb + t0 * ldb,
+                           ldb, C + r0 * ldc + blk * L + h, ldc, t0 > 0)
+                    t0 += t_block
+                h += width
         r0 += n
 
 
-cdef inline void tile_triples(floating *C, ptrdiff_t ldc, const floating *A,
+cdef inline void tile_triples(int kernel, floating *C, ptrdiff_t ldc, const floating *A,
                               const Py_ssize_t *row_off, ptrdiff_t n_rows,
                               const Py_ssize_t *col_off, ptrdiff_t count, ptrdiff_t run,
                               const floating *B, ptrdiff_t ldb, ptrdiff_t block_stride,
                               ptrdiff_t n_blocks, ptrdiff_t L, int accumulate) noexcept nogil:
-    """tile_rows(KERNEL_TALL_AVX512, ...) with its bits, for rows in triples of consecutive
-    offsets (the three taps of a filter row; n_rows a multiple of 3) and summed positions
-    in runs of ``run`` consecutive offsets from the first (the pixels of an output row;
-    count > 0): the triples kernel broadcasts each element of A once for three taps."""
-    cdef ptrdiff_t blk, r0, t0, n_t
+    """tile_rows(kernel, ...) with its bits, for a kernel with windowed forms (has_windows),
+    rows in triples of consecutive offsets (the three taps of a filter row; n_rows a
+    multiple of 3) and summed positions in runs of ``run`` consecutive offsets from the
+    first (the pixels of an output row; count > 0): the triples kernel broadcasts each
+    element of A once for three taps."""
+    cdef ptrdiff_t blk, h, r0, t0, n_t
     cdef int rows
-    cdef ptrdiff_t t_block = max(1, (B_BLOCK_BYTES // (L * sizeof(floating))) // run) * run
+    cdef ptrdiff_t width = _window_lanes(kernel, L)
+    cdef ptrdiff_t t_block = max(1, (B_BLOCK_BYTES // (width * sizeof(floating))) // run) * run
     cdef const floating *Bb
     for blk in range(n_blocks):
-        Bb = B + blk * block_stride
-        t0 = 0
-        while t0 < count:
-            n_t = count - t0 if count - t0 < t_block else t_block
-            r0 = 0
-            while r0 < n_rows:
-                rows = <int>(n_rows - r0 if n_rows - r0 < MR_TALL else MR_TALL)
-                if floating is float:
-                    fastnn_tall_triples_f32(rows, A, <const ptrdiff_t *>row_off + r0,
-                                            <const ptrdiff_t *>col_off + t0, n_t, run,
-                                            Bb + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
-                                            1 if accumulate or t0 > 0 else 0)
-                else:
-                    fastnn_tall_triples_f64(rows, A, <const ptrdiff_t *>row_off + r0,
-                                            <const ptrdiff_t *>col_off + t0, n_t, run,
-                                            Bb + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
-                                            1 if accumulate or t0 > 0 else 0)
-                r0 += MR_TALL
-            t0 += t_block
+        h = 0
+        while h < L:  # (a quad block in two halves)
+            Bb = B + blk * block_stride + h
+            t0 = 0
+            while t0 < count:
+                n_t = count - t0 if count - t0 < t_block else t_block
+                r0 = 0
+                while r0 < n_rows:
+                    rows = <int>(n_rows - r0 if n_rows - r0 < MR_TALL else MR_TALL)
+                    _triples(kernel, rows, A, row_off + r0, col_off + t0, n_t, run,
+                             Bb + t0 * ldb, ldb, C + r0 * ldc + blk * L + h, ldc,
+                             1 if accumulate or t0 > 0 else 0)
+                    r0 += MR_TALL
+                t0 += t_block
+            h += width
 
 
 cdef inline ptrdiff_t shifted_lanes(bint single) noexcept nogil:
