@@ -335,9 +335,9 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                         db_partial[j, f] += sums[f]
                 # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f]
                 if dw_windows:
-                    tile_triples(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0], &x_taps[0],
-                                 K, &x_pixels[0], P, OW, doutT, Fpad, L, Fpad // L, L,
-                                 n > j * chunk)
+                    tile_triples(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                                 &x_taps[0], K, &x_pixels[0], P, OW, doutT, Fpad, L, Fpad // L,
+                                 L, n > j * chunk)
                 else:
                     tile_rows(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
                               &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L,
@@ -359,8 +359,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                                        OW, p0, count)
                     else:
                         if windows:
-                            tile_strips(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
-                                        &w_packed[0, 0, 0], L, T * L, blocks, L)
+                            tile_strips(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0],
+                                        T, &w_packed[0, 0, 0], L, T * L, blocks, L)
                         else:
                             tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
                                       &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
