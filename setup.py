@@ -37,7 +37,8 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # One .pyx per concern in fastnn/_kernels/.
-KERNELS = ["threads", "simd", "conv", "im2col", "pool", "batchnorm", "elementwise", "affine", "ceilings"]
+KERNELS = ["threads", "simd", "conv", "im2col", "pool", "batchnorm", "elementwise", "affine",
+           "losses", "ceilings"]
 
 OPENMP_TEST_PROGRAM = r"""
 #include <omp.h>

@@ -358,6 +358,22 @@ def labels(func, y, num_samples, num_classes):
     return y.astype(np.intp, copy=False)
 
 
+def soft_targets(func, x, t):
+    """Scores x (N, C) in a float dtype, N and C >= 1, and target rows t (N, C) of any
+    real numeric dtype (one-hot rows or probabilities), returned in x's dtype."""
+    (x,) = as_float_arrays(func, x=x)
+    check_ndim(func, "x", x, 2, "(N, C) scores")
+    if x.shape[0] == 0:
+        raise ValueError(f"{func}: x must hold at least one sample, got shape {x.shape}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{func}: x must hold at least one class, got shape {x.shape}")
+    t = np.asarray(t)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{func}: t must be numeric, got dtype {t.dtype}")
+    check_shape(func, "t", t, x.shape, "(N, C), x's shape")
+    return x, t.astype(x.dtype, copy=False)
+
+
 def dout_array(func, dout, shape, dtype):
     """An upstream gradient of the shape the forward pass produced, in its dtype."""
     if type(dout) is np.ndarray and dout.dtype == dtype and dout.shape == shape:

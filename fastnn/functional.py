@@ -33,13 +33,13 @@ from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
 from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
+from fastnn._kernels import losses as _losses
 from fastnn._kernels import pool as _pool
 from fastnn._kernels.plan import plan
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
-    dropout_backward, dropout_forward, mse_loss, softmax_loss, svm_loss, tanh_backward,
-    tanh_forward)
+    dropout_backward, dropout_forward, mse_loss, svm_loss, tanh_backward, tanh_forward)
 
 # The reference's names, plus the convolution algorithm chooser and the optimizers' steps.
 __all__ = list(_reference_names) + ["choose_conv_algo", "adam_update", "rmsprop_update"]
@@ -574,6 +574,33 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
 def spatial_groupnorm_backward(dout, cache):
     """dout (N, C, H, W) -> dx (N, C, H, W), dgamma and dbeta (gamma's shape)."""
     return norms.spatial_groupnorm_backward(_destandardize_rows, dout, cache)
+
+
+# ----------------------------------------------------------------------------------
+# Softmax losses: compiled a row at a time (csrc/softmax.h; not the reference's bits:
+# its own exp, and the mean taken in float64, docs/compat.md)
+# ----------------------------------------------------------------------------------
+
+def softmax_loss(x, y):
+    """x (N, C) scores, y (N,) integer labels in [0, C) -> (loss, dx (N, C)).  As the
+    reference: the mean cross-entropy of softmax(x) at the labels."""
+    x, y = _reference._scores_and_labels("softmax_loss", x, y)
+    if x.shape[1] == 0:  # (no label fits; the checks already refused N >= 1)
+        return _reference.softmax_loss(x, y)
+    x = np.ascontiguousarray(x)
+    dx = _empty(x.shape, x.dtype)
+    loss = _losses.softmax_labels(x, np.ascontiguousarray(y, dtype=np.intp), dx)
+    return x.dtype.type(loss), dx
+
+
+def softmax_cross_entropy(x, t):
+    """x (N, C) scores, t (N, C) one-hot or probability rows -> (loss, dx (N, C), probs
+    (N, C)).  As the reference."""
+    x, t = checks.soft_targets("softmax_cross_entropy", x, t)
+    x, t = np.ascontiguousarray(x), np.ascontiguousarray(t)
+    dx, probs = _empty(x.shape, x.dtype), _empty(x.shape, x.dtype)
+    loss = _losses.softmax_targets(x, t, dx, probs)
+    return x.dtype.type(loss), dx, probs
 
 
 # ----------------------------------------------------------------------------------

@@ -425,7 +425,8 @@ class SoftmaxWithLoss(_LossLayer):
             t = np.reshape(t, (1, -1) if np.ndim(t) else (1,))
         if getattr(t, "shape", None) == x.shape and x.ndim == 2:
             # One-hot rows are soft targets too: one path, no one-hot check per call.
-            self.loss, self.dx, self._soft_probs = _soft_cross_entropy(x, t)
+            x, t = checks.soft_targets("SoftmaxWithLoss.forward", x, t)
+            self.loss, self.dx, self._soft_probs = self.F.softmax_cross_entropy(x, t)
         else:
             self._labels = _integer_labels(self.loss_fn, t, x)
             self.loss, self.dx = self.F.softmax_loss(x, self._labels)
@@ -463,29 +464,6 @@ class MSEWithLoss(_LossLayer):
 
     def targets(self, t, x):
         return t  # real-valued targets, checked against y's shape by mse_loss
-
-
-def _soft_cross_entropy(x, t):
-    """Mean cross-entropy of softmax(x) (N, C) against probability rows t (N, C), one-hot
-    or soft: (loss, dx, probabilities), in x's dtype (targets do not set the precision)."""
-    (x,) = checks.as_float_arrays("SoftmaxWithLoss.forward", x=x)
-    t = np.asarray(t)
-    if t.dtype.kind not in "biuf":
-        raise TypeError(f"SoftmaxWithLoss.forward: t must be numeric, got dtype {t.dtype}")
-    t = t.astype(x.dtype, copy=False)
-    if x.shape[0] == 0:
-        raise ValueError(f"SoftmaxWithLoss.forward: x must hold at least one sample, "
-                         f"got shape {x.shape}")
-    N = x.shape[0]
-    shifted = x - x.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    probs = e / total
-    loss = -(t * (shifted - np.log(total))).sum() / N
-    dx = probs * t.sum(axis=1, keepdims=True)
-    dx -= t
-    dx /= N
-    return loss, dx, probs
 
 
 def _integer_labels(func, t, x):

@@ -497,6 +497,57 @@ def test_small_matmul_calls_give_the_bits_of_numpys_dot(R, K, M, dtype, rng):
         assert listed.dtype == np.float64 and rel_error(listed, ref.matmul(a.tolist(), b)) < 1e-12
 
 
+@pytest.mark.parametrize("N, C", [(1, 1), (1, 10), (3, 10), (7, 3), (100, 10), (37, 1001)])
+def test_softmax_losses_match_the_reference(N, C, dtype, rng):
+    """The compiled softmax losses (csrc/softmax.h) against the reference's NumPy
+    expressions: integer labels, one-hot rows, soft rows and rows not summing to 1, scores
+    from -1e3 to 1e3, -inf scores (probability 0), and a NaN or +inf score, which makes its
+    row NaN as in the reference."""
+    tol = TOL[dtype]
+    x = (rng.standard_normal((N, C)) * rng.choice([1e-3, 1, 30, 1e3], (N, 1))).astype(dtype)
+    y = rng.integers(0, C, N)
+    y[0] = 0  # (not the class scored -inf below)
+    t = rng.random((N, C)).astype(dtype)
+    t[0] = np.eye(C)[y[0]]
+    for ours, theirs in zip(fast.softmax_loss(x, y), ref.softmax_loss(x, y)):
+        assert ours.dtype == theirs.dtype and rel_error(ours, theirs) < tol
+    for ours, theirs in zip(fast.softmax_cross_entropy(x, t), ref.softmax_cross_entropy(x, t)):
+        assert ours.dtype == theirs.dtype and rel_error(ours, theirs) < tol
+    if C > 1:
+        x[0, -1] = -np.inf
+        for ours, theirs in zip(fast.softmax_loss(x, y), ref.softmax_loss(x, y)):
+            assert rel_error(ours, theirs) < tol
+        for bad in (np.nan, np.inf):
+            x[0, 0] = bad
+            with np.errstate(invalid="ignore"):  # (the reference's NumPy warns)
+                expected = ref.softmax_cross_entropy(x, t)
+            for ours, theirs in zip(fast.softmax_cross_entropy(x, t), expected):
+                np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+                assert rel_error(np.nan_to_num(ours), np.nan_to_num(theirs)) < tol
+    if N > 1:  # one-hot rows give the loss and gradient of their labels
+        labels_as_rows = fast.softmax_cross_entropy(x[1:], np.eye(C)[y[1:]])
+        for a, b in zip(labels_as_rows[:2], fast.softmax_loss(x[1:], y[1:])):
+            assert rel_error(a, b) < tol
+
+
+def test_softmax_cross_entropy_checks_its_arguments(functional):
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: x must be 2-D \(N, C\) scores"):
+        functional.softmax_cross_entropy(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="softmax_cross_entropy: x must hold at least one sample"):
+        functional.softmax_cross_entropy(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="softmax_cross_entropy: x must hold at least one class"):
+        functional.softmax_cross_entropy(np.zeros((2, 0)), np.zeros((2, 0)))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: t must have shape"):
+        functional.softmax_cross_entropy(x, np.zeros((2, 4)))
+    with pytest.raises(TypeError, match="softmax_cross_entropy: t must be numeric"):
+        functional.softmax_cross_entropy(x, np.full((2, 3), "a"))
+    before = x.copy()
+    loss, dx, probs = functional.softmax_cross_entropy(x, np.eye(3)[[0, 2]].astype(bool))
+    np.testing.assert_array_equal(x, before)
+    assert loss == pytest.approx(np.log(3)) and probs == pytest.approx(np.full((2, 3), 1 / 3))
+
+
 @pytest.mark.parametrize("shape", [(3, 50), (2, 3, 4), (1,), (0, 5), (100, 300)])
 def test_small_relu_calls_give_numpys_bits(shape, dtype, rng):
     """Small ReLUs (in C) against np.maximum and np.where, NaN, infinities and -0.0

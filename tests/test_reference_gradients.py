@@ -128,6 +128,21 @@ def test_class_losses(name, seed):
     assert scaled_error(dx, numerical_gradient(lambda: loss_fn(x, y)[0], x)) < TOL
 
 
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_softmax_cross_entropy(seed):
+    """Soft target rows (rows of probabilities, one-hot, and rows not summing to 1)."""
+    rng = np.random.default_rng(seed)
+    N, C = int(rng.integers(1, 8)), int(rng.integers(2, 8))
+    x = rng.standard_normal((N, C))
+    t = rng.random((N, C))
+    t[0] /= t[0].sum()
+    if N > 1:
+        t[1] = np.eye(C)[int(rng.integers(0, C))]
+    _, dx, probs = F.softmax_cross_entropy(x, t)
+    assert scaled_error(dx, numerical_gradient(lambda: F.softmax_cross_entropy(x, t)[0], x)) < TOL
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-14)
+
+
 def test_mse_loss(rng):
     x, y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 3, 2))
     _, dx = F.mse_loss(x, y)

@@ -33,7 +33,7 @@ __all__ = [
     "layernorm_forward", "layernorm_backward",
     "spatial_groupnorm_forward", "spatial_groupnorm_backward",
     "dropout_forward", "dropout_backward",
-    "softmax_loss", "svm_loss", "mse_loss",
+    "softmax_loss", "softmax_cross_entropy", "svm_loss", "mse_loss",
     "im2col", "col2im",
 ]
 
@@ -528,6 +528,26 @@ def softmax_loss(x, y):
     dx[rows, y] -= 1
     dx /= N
     return loss, dx
+
+
+def softmax_cross_entropy(x, t):
+    """Mean cross-entropy of softmax(x) against target rows: one-hot rows or probabilities.
+
+    x (N, C) scores, t (N, C) targets -> (loss, dx (N, C), probs (N, C)).
+    loss = -sum(t * log softmax(x)) / N, dx = (softmax(x) * sum(t, row) - t) / N (the
+    textbook's (y - t) / N when each row of t sums to 1), probs = softmax(x).
+    """
+    x, t = checks.soft_targets("softmax_cross_entropy", x, t)
+    N = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)       # exp never overflows
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    probs = e / total
+    loss = -(t * (shifted - np.log(total))).sum() / N
+    dx = probs * t.sum(axis=1, keepdims=True)
+    dx -= t
+    dx /= N
+    return loss, dx, probs
 
 
 def svm_loss(x, y):

@@ -1,0 +1,47 @@
+"""Softmax cross-entropy, a row at a time (csrc/softmax.h): against integer labels
+(softmax_loss) or target rows (softmax_cross_entropy).  One thread: a classifier's scores
+are small, and the mean loss is summed in row order."""
+from cython cimport floating
+
+
+cdef extern from "softmax.h" nogil:
+    double fastnn_softmax_labels_f64(const double *x, const Py_ssize_t *y, double *dx,
+                                     Py_ssize_t N, Py_ssize_t C)
+    double fastnn_softmax_labels_f32(const float *x, const Py_ssize_t *y, float *dx,
+                                     Py_ssize_t N, Py_ssize_t C)
+    double fastnn_softmax_targets_f64(const double *x, const double *t, double *dx,
+                                      double *probs, Py_ssize_t N, Py_ssize_t C)
+    double fastnn_softmax_targets_f32(const float *x, const float *t, float *dx,
+                                      float *probs, Py_ssize_t N, Py_ssize_t C)
+
+
+def softmax_labels(const floating[:, ::1] x, const Py_ssize_t[::1] y, floating[:, ::1] dx):
+    """dx (N, C) = (softmax(x) - onehot(y)) / N for scores x (N, C) and labels y (N,) in
+    [0, C) (checked by the caller; N, C >= 1); returns the mean cross-entropy."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    if y.shape[0] != N or dx.shape[0] != N or dx.shape[1] != C or N == 0 or C == 0:
+        raise ValueError("softmax_labels: x, y and dx must be (N, C), (N,), (N, C), N, C >= 1")
+    cdef double loss
+    with nogil:
+        if floating is float:
+            loss = fastnn_softmax_labels_f32(&x[0, 0], &y[0], &dx[0, 0], N, C)
+        else:
+            loss = fastnn_softmax_labels_f64(&x[0, 0], &y[0], &dx[0, 0], N, C)
+    return loss
+
+
+def softmax_targets(const floating[:, ::1] x, const floating[:, ::1] t, floating[:, ::1] dx,
+                    floating[:, ::1] probs):
+    """dx (N, C) = (softmax(x) * sum(t, row) - t) / N and probs = softmax(x) for scores x
+    and target rows t (N, C) (N, C >= 1); returns -sum(t * log softmax(x)) / N."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    if (t.shape[0] != N or t.shape[1] != C or dx.shape[0] != N or dx.shape[1] != C
+            or probs.shape[0] != N or probs.shape[1] != C or N == 0 or C == 0):
+        raise ValueError("softmax_targets: x, t, dx and probs must all be (N, C), N, C >= 1")
+    cdef double loss
+    with nogil:
+        if floating is float:
+            loss = fastnn_softmax_targets_f32(&x[0, 0], &t[0, 0], &dx[0, 0], &probs[0, 0], N, C)
+        else:
+            loss = fastnn_softmax_targets_f64(&x[0, 0], &t[0, 0], &dx[0, 0], &probs[0, 0], N, C)
+    return loss
