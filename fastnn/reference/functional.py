@@ -543,7 +543,7 @@ def softmax_cross_entropy(x, t):
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     probs = e / total
-    loss = -(t * (shifted - np.log(total))).sum() / N
+    loss = -(t * (shifted - np.log(total))).sum() / x.dtype.type(N)  # (x's dtype, NumPy 1 too)
     dx = probs * t.sum(axis=1, keepdims=True)
     dx -= t
     dx /= N
