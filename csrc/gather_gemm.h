@@ -467,4 +467,33 @@ FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base
 #define fastnn_gather_gemm_f64(kernel, ...) fastnn_gemm_f64_base(__VA_ARGS__)
 #endif
 
+/* The windowed forms of a tile (the tall tile's, else the pair's: a quad block runs as
+ * two pair halves, gather_gemm.pxd), for a kernel that has them. */
+#define FASTNN_DEFINE_WINDOW_DISPATCH(SUFFIX, T)                                         \
+static inline void fastnn_strip_##SUFFIX(int kernel, int rows, const T *A,                \
+                                         const ptrdiff_t *row_off, const ptrdiff_t *col_off, \
+                                         ptrdiff_t T_count, const T *B, ptrdiff_t ldb,   \
+                                         T *C, ptrdiff_t ldc, int accumulate) {          \
+    if (kernel == FASTNN_KERNEL_TALL_AVX512)                                             \
+        fastnn_tall_strip_##SUFFIX(rows, A, row_off, col_off, T_count, B, ldb, C, ldc,   \
+                                   accumulate);                                          \
+    else                                                                                 \
+        fastnn_pair_strip_##SUFFIX(rows, A, row_off, col_off, T_count, B, ldb, C, ldc,   \
+                                   accumulate);                                          \
+}                                                                                        \
+static inline void fastnn_triples_##SUFFIX(int kernel, int rows, const T *A,              \
+                                           const ptrdiff_t *row_off,                     \
+                                           const ptrdiff_t *col_off, ptrdiff_t T_count,  \
+                                           ptrdiff_t run, const T *B, ptrdiff_t ldb,     \
+                                           T *C, ptrdiff_t ldc, int accumulate) {        \
+    if (kernel == FASTNN_KERNEL_TALL_AVX512)                                             \
+        fastnn_tall_triples_##SUFFIX(rows, A, row_off, col_off, T_count, run, B, ldb, C, \
+                                     ldc, accumulate);                                   \
+    else                                                                                 \
+        fastnn_pair_triples_##SUFFIX(rows, A, row_off, col_off, T_count, run, B, ldb, C, \
+                                     ldc, accumulate);                                   \
+}
+FASTNN_DEFINE_WINDOW_DISPATCH(f32, float)
+FASTNN_DEFINE_WINDOW_DISPATCH(f64, double)
+
 #endif /* FASTNN_GATHER_GEMM_H */

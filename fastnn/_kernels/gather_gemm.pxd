@@ -15,37 +15,23 @@ cdef extern from "gather_gemm.h" nogil:
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
                                 ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
     int MR_STRIP "FASTNN_MR_STRIP"
-    void fastnn_tall_strip_f32(int rows, const float *A, const ptrdiff_t *row_off,
-                               const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
-                               ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
-    void fastnn_tall_strip_f64(int rows, const double *A, const ptrdiff_t *row_off,
-                               const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
-                               ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
     int MR_PAIR_STRIP "FASTNN_MR_PAIR_STRIP"
     int KERNEL_PAIR_AVX512 "FASTNN_KERNEL_PAIR_AVX512"
     int KERNEL_QUAD_AVX512 "FASTNN_KERNEL_QUAD_AVX512"
-    void fastnn_pair_strip_f32(int rows, const float *A, const ptrdiff_t *row_off,
-                               const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
-                               ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
-    void fastnn_pair_strip_f64(int rows, const double *A, const ptrdiff_t *row_off,
-                               const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
-                               ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
-    void fastnn_pair_triples_f32(int rows, const float *A, const ptrdiff_t *row_off,
-                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
-                                 const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
-                                 int accumulate)
-    void fastnn_pair_triples_f64(int rows, const double *A, const ptrdiff_t *row_off,
-                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
-                                 const double *B, ptrdiff_t ldb, double *C, ptrdiff_t ldc,
-                                 int accumulate)
-    void fastnn_tall_triples_f32(int rows, const float *A, const ptrdiff_t *row_off,
-                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
-                                 const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
-                                 int accumulate)
-    void fastnn_tall_triples_f64(int rows, const double *A, const ptrdiff_t *row_off,
-                                 const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
-                                 const double *B, ptrdiff_t ldb, double *C, ptrdiff_t ldc,
-                                 int accumulate)
+    void fastnn_strip_f32(int kernel, int rows, const float *A, const ptrdiff_t *row_off,
+                          const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
+                          ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_strip_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
+                          const ptrdiff_t *col_off, ptrdiff_t T_count, const double *B,
+                          ptrdiff_t ldb, double *C, ptrdiff_t ldc, int accumulate)
+    void fastnn_triples_f32(int kernel, int rows, const float *A, const ptrdiff_t *row_off,
+                            const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
+                            const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                            int accumulate)
+    void fastnn_triples_f64(int kernel, int rows, const double *A, const ptrdiff_t *row_off,
+                            const ptrdiff_t *col_off, ptrdiff_t T_count, ptrdiff_t run,
+                            const double *B, ptrdiff_t ldb, double *C, ptrdiff_t ldc,
+                            int accumulate)
     int SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
     int SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
     int MR_SHIFTED "FASTNN_MR_SHIFTED"
@@ -116,38 +102,24 @@ cdef inline bint has_windows(int kernel) noexcept nogil:
 cdef inline void _strip(int kernel, int rows, const floating *A, const Py_ssize_t *row_off,
                         const Py_ssize_t *col_off, ptrdiff_t count, const floating *B,
                         ptrdiff_t ldb, floating *C, ptrdiff_t ldc, int accumulate) noexcept nogil:
-    if kernel == KERNEL_TALL_AVX512:
-        if floating is float:
-            fastnn_tall_strip_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                                  count, B, ldb, C, ldc, accumulate)
-        else:
-            fastnn_tall_strip_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                                  count, B, ldb, C, ldc, accumulate)
-    elif floating is float:
-        fastnn_pair_strip_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                              count, B, ldb, C, ldc, accumulate)
+    if floating is float:
+        fastnn_strip_f32(kernel, rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                         count, B, ldb, C, ldc, accumulate)
     else:
-        fastnn_pair_strip_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                              count, B, ldb, C, ldc, accumulate)
+        fastnn_strip_f64(kernel, rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
+                         count, B, ldb, C, ldc, accumulate)
 
 
 cdef inline void _triples(int kernel, int rows, const floating *A, const Py_ssize_t *row_off,
                           const Py_ssize_t *col_off, ptrdiff_t count, ptrdiff_t run,
                           const floating *B, ptrdiff_t ldb, floating *C, ptrdiff_t ldc,
                           int accumulate) noexcept nogil:
-    if kernel == KERNEL_TALL_AVX512:
-        if floating is float:
-            fastnn_tall_triples_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                                    count, run, B, ldb, C, ldc, accumulate)
-        else:
-            fastnn_tall_triples_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                                    count, run, B, ldb, C, ldc, accumulate)
-    elif floating is float:
-        fastnn_pair_triples_f32(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                                count, run, B, ldb, C, ldc, accumulate)
+    if floating is float:
+        fastnn_triples_f32(kernel, rows, A, <const ptrdiff_t *>row_off,
+                           <const ptrdiff_t *>col_off, count, run, B, ldb, C, ldc, accumulate)
     else:
-        fastnn_pair_triples_f64(rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off,
-                                count, run, B, ldb, C, ldc, accumulate)
+        fastnn_triples_f64(kernel, rows, A, <const ptrdiff_t *>row_off,
+                           <const ptrdiff_t *>col_off, count, run, B, ldb, C, ldc, accumulate)
 
 
 cdef inline ptrdiff_t _window_lanes(int kernel, ptrdiff_t L) noexcept nogil:
