@@ -21,6 +21,10 @@ def softmax_labels(const floating[:, ::1] x, const Py_ssize_t[::1] y, floating[:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
     if y.shape[0] != N or dx.shape[0] != N or dx.shape[1] != C or N == 0 or C == 0:
         raise ValueError("softmax_labels: x, y and dx must be (N, C), (N,), (N, C), N, C >= 1")
+    cdef Py_ssize_t n
+    for n in range(N):  # (a private function's guard: dx is written at each label)
+        if y[n] < 0 or y[n] >= C:
+            raise ValueError(f"softmax_labels: labels must be in [0, {C}), got {y[n]}")
     cdef double loss
     with nogil:
         if floating is float:
