@@ -14,9 +14,12 @@
 TARGET FASTNN_CONTRACT                                                                    \
 static T NAME(long iterations, T a, T b) {                                                \
     FASTNN_CONTRACT_BODY                                                                  \
-    V x0 = {0}, x1 = {0}, x2 = {0}, x3 = {0}, x4 = {0};                                   \
-    V x5 = {0}, x6 = {0}, x7 = {0}, x8 = {0}, x9 = {0};                                   \
-    V va = x0 + a, vb = x0 + b;                                                           \
+    /* Each accumulator starts from its own value: ten equal chains would be folded     \
+     * into one by the compiler, a latency-bound loop reported as ten. */                \
+    V zero = {0};                                                                         \
+    V x0 = zero + 0, x1 = zero + 1, x2 = zero + 2, x3 = zero + 3, x4 = zero + 4;          \
+    V x5 = zero + 5, x6 = zero + 6, x7 = zero + 7, x8 = zero + 8, x9 = zero + 9;          \
+    V va = zero + a, vb = zero + b;                                                       \
     for (long i = 0; i < iterations; i++) {                                               \
         x0 = x0 * va + vb; x1 = x1 * va + vb; x2 = x2 * va + vb; x3 = x3 * va + vb;       \
         x4 = x4 * va + vb; x5 = x5 * va + vb; x6 = x6 * va + vb; x7 = x7 * va + vb;       \
