@@ -114,10 +114,8 @@ def _matmul(a, b, transpose_a=False):
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     a = np.ascontiguousarray(a)
     L, Lt = how.lanes, how.tail_lanes
-    full, rest = divmod(M, L)
-    b_tail = _reused("matmul-b-tail", (K if rest else 0, Lt), a.dtype)
-    if rest:  # the last, partial block, for the tail's kernel
-        _affine.pack_lanes(b[:, full * L:], b_tail[None])
+    full = M // L
+    b_rest = b[:, full * L:]  # the last, partial block: packed by the kernel's threads
     if how.pack_b:
         packed = _reused("matmul-b", (full, K, L), a.dtype)
         _affine.pack_lanes(b[:, :full * L], packed)
@@ -125,13 +123,13 @@ def _matmul(a, b, transpose_a=False):
     else:  # B's rows as they are
         b_flat, ldb, block_stride = b.reshape(-1), M, L
     out = _empty((R, M), a.dtype)
-    tail = _reused("matmul-tail", (R if rest else 0, Lt), a.dtype)
+    tail = _reused("matmul-tail", (R if M % L else 0, Lt), a.dtype)
     if how.a_panels:  # a (K, R): its columns copied into panels first
-        _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_tail, out, tail,
+        _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_rest, out, tail,
                                 how.kernel_id, L, how.tail_kernel_id, Lt)
     else:
         row_off, col_off = _offsets(R, K, transpose_a)
-        _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_tail,
+        _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_rest,
                      out, tail, how.kernel_id, L, how.tail_kernel_id, Lt, how.k_chunk)
     return out
 

@@ -422,6 +422,33 @@ def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):
                                       fast.matmul(np.ascontiguousarray(a.T), b))
 
 
+def test_products_give_the_same_bits_at_every_thread_count(dtype, rng):
+    """a @ b, a.T @ b and a @ w.T (B transposed: its last, partial block of columns packed
+    by each thread that needs it) at 1, 2 and 3 threads, where the tasks are few (one or
+    two lane blocks: shorter row chunks) or many, with and without a tail block."""
+    shapes = [(100, 784, 50), (100, 100, 100), (100, 784, 64), (31, 3001, 17), (301, 943, 20)]
+    cases = []
+    for R, K, M in shapes:
+        a = rng.standard_normal((R, K)).astype(dtype)
+        b = rng.standard_normal((K, M)).astype(dtype)
+        cases += [(a, b, False), (np.ascontiguousarray(a.T), b, True),
+                  (a, np.ascontiguousarray(b.T).T, False)]
+    before = fastnn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            runs.append([fast.matmul(a, b, transpose_a=t) for a, b, t in cases])
+    finally:
+        fastnn.set_num_threads(before)
+    for run in runs[1:]:
+        for ours, theirs in zip(runs[0], run):
+            np.testing.assert_array_equal(ours, theirs)
+    for (a, b, t), ours in zip(cases, runs[0]):
+        expected = (a.T if t else a).astype(np.float64) @ b.astype(np.float64)
+        assert rel_error(ours, expected) < TOL[dtype]
+
+
 def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch):
     """A product of few rows and a long summed index runs in passes over it (partial sums
     stored and reloaded): the bits of one pass, at every thread count, tails included."""

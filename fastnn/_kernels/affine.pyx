@@ -24,6 +24,8 @@ from fastnn._kernels.threads cimport (num_threads_for, num_threads_for_product,
 
 cdef enum:
     ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
+    MIN_ROW_CHUNK = 12  # ... halved down to this while there are too few tasks
+    TASKS_PER_THREAD = 4  # ... that is, fewer than this many per thread
     PACK_TILE = 64  # rows of a packed block filled at a time from a transposed B: 8 KiB
 
 
@@ -36,9 +38,14 @@ cdef int check_operand(Py_ssize_t size, Py_ssize_t full, Py_ssize_t T, Py_ssize_
     return 0
 
 
-cdef int check_tail(int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py_ssize_t M,
+cdef int check_rest(int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py_ssize_t M,
+                    Py_ssize_t T, Py_ssize_t rest_rows, Py_ssize_t rest_columns,
                     bint single) except -1:
-    """Refuse a tail kernel this CPU cannot run or whose lanes cannot hold the tail."""
+    """Refuse a tail kernel this CPU cannot run or whose lanes cannot hold the last M % L
+    columns, and a b_rest that is not those columns of B."""
+    if rest_columns != M % L or (M % L and rest_rows != T):
+        raise ValueError(f"b_rest is ({rest_rows}, {rest_columns}); B's last columns are "
+                         f"({T}, {M % L})")
     if M % L:
         check_kernel(tail_kernel, Lt, single)
         if Lt < M % L:
@@ -46,9 +53,19 @@ cdef int check_tail(int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py
     return 0
 
 
+cdef Py_ssize_t rows_per_task(Py_ssize_t R, Py_ssize_t blocks, int threads) noexcept nogil:
+    """ROW_CHUNK, halved while the (lane block, row chunk) tasks number fewer than
+    TASKS_PER_THREAD a thread, so that every thread has work (a batch of 100 rows in one
+    block of lanes is three 48-row tasks, one of 4 rows)."""
+    cdef Py_ssize_t rows = ROW_CHUNK
+    while rows > MIN_ROW_CHUNK and blocks * ((R + rows - 1) // rows) < TASKS_PER_THREAD * threads:
+        rows //= 2
+    return rows
+
+
 def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
          const floating[::1] b, Py_ssize_t ldb, Py_ssize_t block_stride,
-         const floating[:, ::1] b_tail, floating[:, ::1] out, floating[:, ::1] tail,
+         const floating[:, :] b_rest, floating[:, ::1] out, floating[:, ::1] tail,
          int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py_ssize_t k_chunk):
     """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R; B (T, M), out
     (R, M), in blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
@@ -56,9 +73,12 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     Block blk < M // L of B is read from ``b``, its row t at b[blk*block_stride + t*ldb]
     onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
     is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
-    divide M, the last M % L columns come packed in b_tail (T, Lt), zero-padded, for
-    ``tail_kernel`` (of Lt >= M % L lanes): its tiles go to ``tail`` (R, Lt), scratch,
-    and each task copies its rows' first M % L columns of it into out.
+    divide M, ``b_rest`` (T, M % L) is B's last columns, of any layout: each thread that
+    meets them packs them, zero-padded, for ``tail_kernel`` (of Lt >= M % L lanes) into
+    a buffer of its own (read where it was written: a block packed by the calling thread
+    and read by another measured slower than packing it twice); their tiles go to
+    ``tail`` (R, Lt), scratch, and each task copies its rows' first M % L columns of it
+    into out.
 
     With ``k_chunk`` > 0 the sum over t runs in passes of k_chunk terms, in order, each
     adding to the partial sums the last one stored in out (exact: the same bits as one
@@ -66,58 +86,68 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     (fastnn._kernels.plan says when).
 
     Tasks are (lane block, row chunk) pairs, each writing its own part of out: no
-    reduction, any thread count.  In one pass a thread takes consecutive tasks, which
-    share a block of B; over several, a row chunk's tasks (its slice of A, read by one
-    thread) go together to whichever thread is free: they are unequal (a narrower tail
-    block, a short last row chunk) and each pass is short.
+    reduction, any thread count.  They are unequal (a narrower tail block, a short last
+    row chunk) and go to whichever thread is free, in order: in one pass, a block's row
+    chunks one after another (they share the block of B); over several, a row chunk's
+    blocks (they share its slice of A).
     """
     cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
-    cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
     cdef Py_ssize_t kc = k_chunk if k_chunk > 0 else max(T, 1)
     cdef Py_ssize_t passes = max((T + kc - 1) // kc, 1)  # (one pass of none: zeros)
-    cdef Py_ssize_t task, p, k0, nk
+    cdef Py_ssize_t task, p, k0, nk, blk, r0
     cdef int threads = num_threads_for_product(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
-    check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
+    check_rest(kernel, L, tail_kernel, Lt, M, T, b_rest.shape[0], b_rest.shape[1],
+               floating is float)
     check_operand(b.shape[0], full, T, ldb, block_stride, L)
     if R == 0 or blocks == 0:
         return
+    cdef Py_ssize_t rows = rows_per_task(R, blocks, threads)
+    cdef Py_ssize_t chunks = (R + rows - 1) // rows
     cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
-    cdef const floating *bt = &b_tail[0, 0] if b_tail.shape[0] > 0 else NULL
-    if passes == 1:
-        for task in prange(blocks * chunks, nogil=True, schedule="static", num_threads=threads):
-            _gemm_task(task // chunks, (task % chunks) * ROW_CHUNK, 0, T, 0, out, tail, a,
-                       row_off, col_off, bp, ldb, block_stride, bt, kernel, L, tail_kernel, Lt)
-        return
+    cdef floating[:, ::1] tails = scratch((threads, max(T, 1) * Lt if full < blocks else 0),
+                                       np.float32 if floating is float else np.float64)
+    cdef int[::1] tail_packed = np.zeros(threads, dtype=np.intc)
     with nogil, parallel(num_threads=threads):
         for p in range(passes):  # every thread; the end of each prange is a barrier
             k0 = p * kc
             nk = min(kc, T - k0)
-            for task in prange(blocks * chunks, schedule="dynamic", chunksize=blocks):
-                _gemm_task(task % blocks, (task // blocks) * ROW_CHUNK, k0, nk, p > 0, out,
-                           tail, a, row_off, col_off, bp, ldb, block_stride, bt, kernel, L,
-                           tail_kernel, Lt)
+            for task in prange(blocks * chunks, schedule="dynamic"):
+                if passes == 1:
+                    blk = task // chunks
+                    r0 = (task % chunks) * rows
+                else:
+                    blk = task % blocks
+                    r0 = (task // blocks) * rows
+                if blk < full:
+                    tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0],
+                              min(rows, R - r0), &col_off[k0], nk,
+                              bp + blk * block_stride + k0 * ldb, ldb, 0, 1, L, p > 0)
+                else:
+                    _tail_task(out, tail, b_rest, tails, tail_packed, &a[0], &row_off[r0],
+                               r0, min(rows, R - r0), &col_off[k0], k0, nk, p > 0,
+                               tail_kernel, Lt)
 
 
-cdef inline void _gemm_task(Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t k0, Py_ssize_t nk,
-                            bint accumulate, floating[:, ::1] out, floating[:, ::1] tail,
-                            const floating[::1] a, const Py_ssize_t[::1] row_off,
-                            const Py_ssize_t[::1] col_off, const floating *bp, Py_ssize_t ldb,
-                            Py_ssize_t block_stride, const floating *bt, int kernel,
-                            Py_ssize_t L, int tail_kernel, Py_ssize_t Lt) noexcept nogil:
-    """Lane block blk of rows r0 .. r0 + ROW_CHUNK of :func:`gemm`, summed over t in
-    k0 .. k0 + nk (added to what out holds there with ``accumulate``)."""
-    cdef Py_ssize_t rows = min(ROW_CHUNK, row_off.shape[0] - r0)
-    if blk < out.shape[1] // L:
-        tile_rows(kernel, &out[r0, blk * L], out.shape[1], &a[0], &row_off[r0], rows,
-                  &col_off[k0], nk, bp + blk * block_stride + k0 * ldb, ldb, 0, 1, L,
-                  accumulate)
-    else:
-        tile_rows(tail_kernel, &tail[r0, 0], Lt, &a[0], &row_off[r0], rows, &col_off[k0], nk,
-                  bt + k0 * Lt, Lt, 0, 1, Lt, accumulate)
-        if k0 + nk >= col_off.shape[0]:  # the last pass
-            _copy_tail(out, tail, r0, rows, blk * L)
+cdef inline void _tail_task(floating[:, ::1] out, floating[:, ::1] tail,
+                            const floating[:, :] b_rest, floating[:, ::1] tails,
+                            int[::1] tail_packed, const floating *a, const Py_ssize_t *row_off,
+                            Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *col_off,
+                            Py_ssize_t k0, Py_ssize_t nk, bint accumulate, int tail_kernel,
+                            Py_ssize_t Lt) noexcept nogil:
+    """The last, partial block of columns for rows r0 .. r0 + rows, summed over t in
+    k0 .. k0 + nk: B's last columns packed into this thread's buffer on its first such
+    task, the tiles into ``tail``, copied into out after the last pass."""
+    cdef int me = omp_get_thread_num()
+    cdef floating *packed = &tails[me, 0]
+    if not tail_packed[me]:
+        _pack_block(b_rest, 0, packed, Lt)
+        tail_packed[me] = 1
+    tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off, nk, packed + k0 * Lt,
+              Lt, 0, 1, Lt, accumulate)
+    if k0 + nk >= b_rest.shape[0]:  # the last pass
+        _copy_tail(out, tail, r0, rows, out.shape[1] - b_rest.shape[1])
 
 
 cdef inline void _copy_tail(floating[:, ::1] out, floating[:, ::1] tail, Py_ssize_t r0,
@@ -130,13 +160,13 @@ cdef inline void _copy_tail(floating[:, ::1] out, floating[:, ::1] tail, Py_ssiz
 
 
 def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t ldb,
-                    Py_ssize_t block_stride, const floating[:, ::1] b_tail,
+                    Py_ssize_t block_stride, const floating[:, :] b_rest,
                     floating[:, ::1] out, floating[:, ::1] tail, int kernel, Py_ssize_t L,
                     int tail_kernel, Py_ssize_t Lt):
     """out = a.T @ B for a (T, R), B as for :func:`gemm`: as :func:`gemm` with row_off[r]
     = r and col_off[t] = t*R (the same sums in the same order, so the same bits), but
-    each task first copies its ROW_CHUNK columns of a into a contiguous panel
-    (T, ROW_CHUNK) of its thread's.
+    each task first copies its row chunk's columns of a into a contiguous panel (T, rows)
+    of its thread's.
 
     Read in place, a column of a is one element per row of a: a register tile's steps
     through t touch a new page each (a.T @ dout: the rows of a batch of 943 are 13 KB
@@ -145,72 +175,81 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
     """
     cdef Py_ssize_t T = a.shape[0], R = a.shape[1], M = out.shape[1]
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
-    cdef Py_ssize_t chunks = (R + ROW_CHUNK - 1) // ROW_CHUNK
-    cdef Py_ssize_t c, blk, r0, rows, t
+    cdef Py_ssize_t c, blk, r0, n, t
     cdef int threads = num_threads_for_product(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
-    check_tail(kernel, L, tail_kernel, Lt, M, floating is float)
+    check_rest(kernel, L, tail_kernel, Lt, M, T, b_rest.shape[0], b_rest.shape[1],
+               floating is float)
     check_operand(b.shape[0], full, T, ldb, block_stride, L)
     if R == 0 or blocks == 0:
         return
+    cdef Py_ssize_t rows = rows_per_task(R, 1, threads)
+    cdef Py_ssize_t chunks = (R + rows - 1) // rows
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] panels = scratch((threads, max(T, 1) * ROW_CHUNK), dtype)
-    cdef Py_ssize_t[::1] row_off = np.arange(ROW_CHUNK, dtype=np.intp)
-    cdef Py_ssize_t[::1] col_off = np.arange(max(T, 1), dtype=np.intp) * ROW_CHUNK
+    cdef floating[:, ::1] panels = scratch((threads, max(T, 1) * rows), dtype)
+    cdef floating[:, ::1] tails = scratch((threads, max(T, 1) * Lt if full < blocks else 0), dtype)
+    cdef int[::1] tail_packed = np.zeros(threads, dtype=np.intc)
+    cdef Py_ssize_t[::1] row_off = np.arange(rows, dtype=np.intp)
+    cdef Py_ssize_t[::1] col_off = np.arange(max(T, 1), dtype=np.intp) * rows
     cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
-    cdef const floating *bt = &b_tail[0, 0] if b_tail.shape[0] > 0 else NULL
     cdef floating *panel
     with nogil, parallel(num_threads=threads):
         panel = &panels[omp_get_thread_num(), 0]
-        for c in prange(chunks, schedule="static"):
-            r0 = c * ROW_CHUNK
-            rows = min(ROW_CHUNK, R - r0)
+        for c in prange(chunks, schedule="dynamic"):
+            r0 = c * rows
+            n = min(rows, R - r0)
             for t in range(T):
-                memcpy(panel + t * ROW_CHUNK, &a[t, r0], rows * sizeof(floating))
-            for blk in range(blocks):
-                if blk < full:
-                    tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], rows,
-                              &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
+                memcpy(panel + t * rows, &a[t, r0], n * sizeof(floating))
+            for blk in range(full):
+                tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], n,
+                          &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
+            if full < blocks:
+                _tail_task(out, tail, b_rest, tails, tail_packed, panel, &row_off[0], r0, n,
+                           &col_off[0], 0, T, 0, tail_kernel, Lt)
+
+
+cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed,
+                      Py_ssize_t L) noexcept nogil:
+    """packed[t, l] = b[t, first + l], zero past b's columns: one block of L lanes, (T, L)
+    contiguous, whatever b's layout (a transposed weight matrix included: the loop runs
+    along b's contiguous axis, PACK_TILE rows of the block at a time so that the rows
+    being filled stay in L1)."""
+    cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
+    cdef Py_ssize_t run = max(min(L, M - first), 0)
+    cdef Py_ssize_t tile, t, t0, t1, l
+    if b.strides[1] == sizeof(floating) and run > 0:
+        for t in range(T):
+            memcpy(packed + t * L, &b[t, first], run * sizeof(floating))
+            for l in range(run, L):
+                packed[t * L + l] = 0
+    elif b.strides[1] <= b.strides[0]:
+        for t in range(T):
+            for l in range(L):
+                packed[t * L + l] = b[t, first + l] if l < run else 0
+    else:
+        for tile in range((T + PACK_TILE - 1) // PACK_TILE):
+            t0 = tile * PACK_TILE
+            t1 = min(t0 + PACK_TILE, T)
+            for l in range(L):
+                if l < run:
+                    for t in range(t0, t1):
+                        packed[t * L + l] = b[t, first + l]
                 else:
-                    tile_rows(tail_kernel, &tail[r0, 0], Lt, panel, &row_off[0], rows,
-                              &col_off[0], T, bt, Lt, 0, 1, Lt, 0)
-                    _copy_tail(out, tail, r0, rows, blk * L)
+                    for t in range(t0, t1):
+                        packed[t * L + l] = 0
 
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
     """packed[blk, t, l] = b[t, blk*L + l], zero past b's M columns: B (T, M) in blocks of
-    L lanes for :func:`gemm`, one parallel pass whatever b's layout (a transposed weight
-    matrix included: the loop runs along b's contiguous axis, PACK_TILE rows of the block
-    at a time so that the rows being filled stay in L1)."""
-    cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
+    L lanes for :func:`gemm`, one block per task."""
+    cdef Py_ssize_t T = b.shape[0]
     cdef Py_ssize_t blocks = packed.shape[0], L = packed.shape[2]
-    cdef Py_ssize_t blk, tile, t, t0, t1, l, m, run
-    cdef bint unit_rows = b.strides[1] == sizeof(floating)
-    cdef bint rows_contiguous = b.strides[1] <= b.strides[0]
+    cdef Py_ssize_t blk
+    if packed.shape[1] != T:
+        raise ValueError(f"packed holds blocks of {packed.shape[1]} rows; b has {T}")
     cdef int threads = num_threads_for(blocks * T * L)
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        run = max(min(L, M - blk * L), 0)
-        if unit_rows and run > 0:
-            for t in range(T):
-                memcpy(&packed[blk, t, 0], &b[t, blk * L], run * sizeof(floating))
-                for l in range(run, L):
-                    packed[blk, t, l] = 0
-        elif rows_contiguous:
-            for t in range(T):
-                for l in range(L):
-                    packed[blk, t, l] = b[t, blk * L + l] if l < run else 0
-        else:
-            for tile in range((T + PACK_TILE - 1) // PACK_TILE):
-                t0 = tile * PACK_TILE
-                t1 = min(t0 + PACK_TILE, T)
-                for l in range(L):
-                    m = blk * L + l
-                    if l < run:
-                        for t in range(t0, t1):
-                            packed[blk, t, l] = b[t, m]
-                    else:
-                        for t in range(t0, t1):
-                            packed[blk, t, l] = 0
+        _pack_block(b, blk * L, &packed[blk, 0, 0], L)
 
 
 # -- the common small call, whole in C ---------------------------------------------------
