@@ -7,7 +7,6 @@ over memory where one will do (benchmarks/NOTES.md, "Small calls").
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt
 
 import numpy as np
 cimport numpy as cnp
@@ -27,6 +26,16 @@ cdef extern from "sigmoid.h" nogil:
                                  Py_ssize_t n)
     void fastnn_sigmoid_grad_f32(const float *out, const float *dout, float *dx,
                                  Py_ssize_t n)
+
+cdef extern from "optim_steps.h" nogil:
+    void fastnn_adam_f64(double *p, const double *g, double *m, double *v, Py_ssize_t n,
+                         double c1, double c2, double lr, double eps)
+    void fastnn_adam_f32(float *p, const float *g, float *m, float *v, Py_ssize_t n,
+                         float c1, float c2, float lr, float eps)
+    void fastnn_rmsprop_f64(double *p, const double *g, double *h, Py_ssize_t n,
+                            double decay, double c, double step, double eps)
+    void fastnn_rmsprop_f32(float *p, const float *g, float *h, Py_ssize_t n,
+                            float decay, float c, float step, float eps)
 
 cdef enum:
     BLOCK = 16384  # elements per task at most: large enough to amortise scheduling
@@ -72,49 +81,45 @@ def relu_backward(const floating[::1] x, const floating[::1] dout, floating[::1]
 def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
                 double lr_t, double beta1, double beta2, double eps):
     """One Adam step in one pass, the same operations in the same order as
-    fastnn.optim.Adam's NumPy form (so the same bits; contraction is off in this build):
+    fastnn.optim.Adam's NumPy form (so the same bits: csrc/optim_steps.h):
     m += (1 - beta1) * (g - m); v += (1 - beta2) * (g*g - v); p -= m * lr_t / (sqrt(v) + eps),
     each constant rounded to the arrays' type first, as NumPy does with a Python float."""
-    cdef Py_ssize_t n = p.shape[0], blocks, blk, i, end, length
+    cdef Py_ssize_t n = p.shape[0], blocks, blk, start, length
     cdef floating c1 = <floating>(1 - beta1), c2 = <floating>(1 - beta2)
-    cdef floating lr = <floating>lr_t, e = <floating>eps, a
+    cdef floating lr = <floating>lr_t, e = <floating>eps
     cdef int threads = num_threads_for(n)
     length = task_length(n, threads)
     blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        end = min((blk + 1) * length, n)
-        for i in range(blk * length, end):
-            a = (g[i] - m[i]) * c1
-            m[i] = m[i] + a
-            a = (g[i] * g[i] - v[i]) * c2
-            v[i] = v[i] + a
-            a = sqrt(v[i])  # rounded to the type here, as np.sqrt does, before + eps
-            a = a + e
-            p[i] = p[i] - (m[i] * lr) / a
+        start = blk * length
+        if floating is double:
+            fastnn_adam_f64(&p[start], &g[start], &m[start], &v[start],
+                            min(length, n - start), c1, c2, lr, e)
+        else:
+            fastnn_adam_f32(&p[start], &g[start], &m[start], &v[start],
+                            min(length, n - start), c1, c2, lr, e)
 
 
 def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, double lr,
                    double decay_rate, double eps):
     """One RMSprop step in one pass, the operations of fastnn.optim.RMSprop's NumPy form
-    in its order (so its bits; contraction is off in this build): h *= decay_rate;
+    in its order (so its bits: csrc/optim_steps.h): h *= decay_rate;
     h += (1 - decay_rate) * g * g; p -= lr * g / (sqrt(h) + eps), each constant rounded
     to the arrays' type first, as NumPy does with a Python float."""
-    cdef Py_ssize_t n = p.shape[0], blocks, blk, i, end, length
+    cdef Py_ssize_t n = p.shape[0], blocks, blk, start, length
     cdef floating d = <floating>decay_rate, c = <floating>(1 - decay_rate)
-    cdef floating step = <floating>lr, e = <floating>eps, a, b
+    cdef floating step = <floating>lr, e = <floating>eps
     cdef int threads = num_threads_for(n)
     length = task_length(n, threads)
     blocks = (n + length - 1) // length
     for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        end = min((blk + 1) * length, n)
-        for i in range(blk * length, end):
-            h[i] = h[i] * d
-            a = (c * g[i]) * g[i]
-            h[i] = h[i] + a
-            a = step * g[i]
-            b = sqrt(h[i])  # rounded to the type here, as np.sqrt does, before + eps
-            b = b + e
-            p[i] = p[i] - a / b
+        start = blk * length
+        if floating is double:
+            fastnn_rmsprop_f64(&p[start], &g[start], &h[start], min(length, n - start),
+                               d, c, step, e)
+        else:
+            fastnn_rmsprop_f32(&p[start], &g[start], &h[start], min(length, n - start),
+                               d, c, step, e)
 
 
 cdef inline void _sigmoid_run(const floating *x, const floating *bias, const floating *mask,
