@@ -40,8 +40,9 @@ import numpy as np
 
 from fastnn.runtime.buffers import scratch
 
-from fastnn._kernels.gather_gemm cimport (MR_STRIP, MR_TALL, has_windows, shifted_lanes,
-                                          shifted_rows, tile_rows, tile_strips, tile_triples)
+from fastnn._kernels.gather_gemm cimport (KERNEL_TALL_AVX512, MR, MR_STRIP, MR_TALL,
+                                          has_windows, shifted_lanes, shifted_rows, tile_rows,
+                                          tile_strips, tile_triples)
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.simd cimport LEVEL_AVX512, check_kernel, cpu_runs
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
@@ -84,6 +85,20 @@ cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdi
             bc = bias[c] if bias != NULL else 0
             for p in range(p0, p1):
                 out[c * pixels + first + p] = tile[p * ld + c] + bc
+
+
+cdef inline void untile_images(const floating *tile, ptrdiff_t ld, floating *out,
+                               ptrdiff_t channels, ptrdiff_t pixels, ptrdiff_t first,
+                               ptrdiff_t count, const floating *bias) noexcept nogil:
+    """As :func:`untile` for rows first .. first+count-1 of consecutive images' pixels
+    (row q: pixel q % pixels of image q // pixels; out (images, channels, pixels))."""
+    cdef ptrdiff_t q = first, image, p, n
+    while q < first + count:
+        image, p = q // pixels, q % pixels
+        n = min(pixels - p, first + count - q)
+        untile(tile + (q - first) * ld, ld, out + image * channels * pixels, channels, pixels,
+               p, n, bias)
+        q = q + n
 
 
 cdef inline void compact(const floating *tile, ptrdiff_t ld, ptrdiff_t start, ptrdiff_t end,
@@ -143,6 +158,17 @@ cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
     return MR_TALL if rows < MR_TALL else (96 if rows > 96 else rows)
 
 
+def images_per_task(ptrdiff_t pixels, ptrdiff_t mr):
+    """Images whose pixels the forward pass tiles together: the fewest whose rows, in
+    tiles of mr, waste at most 1/32 of the work (a 7x7 plane alone is 49 rows, nine
+    6-row tiles: a tenth of them computed for nothing; three planes are 147 rows in 25)."""
+    cdef ptrdiff_t g
+    for g in range(1, mr):
+        if 32 * ((g * pixels + mr - 1) // mr * mr) <= 33 * g * pixels:
+            return g
+    return mr
+
+
 def pixel_offsets(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t stride, ptrdiff_t row_len):
     """Offset of each output pixel's window corner in a padded image with rows of row_len."""
     oh, ow = np.divmod(np.arange(out_h * out_w, dtype=np.intp), out_w)
@@ -169,16 +195,24 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
     zero where f >= F, for the gather ``kernel``.  With ``shifted`` (the shifted form:
     stride 1, AVX-512 and (OH - 1)*(W + 2*pad) + OW >= its lanes; ``kernel`` unused),
     w_packed is (1, F, C*HH*WW), the rows of w as they are.
+
+    Tasks are groups of consecutive images (:func:`images_per_task`, one in the shifted
+    form), each padded and tiled by the thread that takes it, their pixels one run of
+    rows: an output pixel's sum does not depend on the rows it shares a tile with.
     """
     cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
     cdef ptrdiff_t n_blocks = w_packed.shape[0], K = C * HH * WW, L = w_packed.shape[2]
     cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad, ld = n_blocks * L
-    cdef Py_ssize_t[::1] rows = pixel_offsets(out.shape[2], out.shape[3], stride, Wp)
+    cdef int mr = MR_TALL if kernel == KERNEL_TALL_AVX512 else MR
+    cdef ptrdiff_t G = 1 if shifted else images_per_task(max(P, 1), mr)
+    # The pixels of G consecutive images, each image's offsets from the first one's.
+    cdef Py_ssize_t[::1] rows = (
+        pixel_offsets(out.shape[2], out.shape[3], stride, Wp)[None, :]
+        + np.arange(G, dtype=np.intp)[:, None] * (C * Hp * Wp)).ravel()
     cdef Py_ssize_t[::1] taps = tap_offsets(C, Hp, Wp, HH, WW)
     cdef int threads = num_threads_for(N * F * P * K)
-    cdef ptrdiff_t n, p0, count, rows_per_pass = pixel_chunk(ld)
-    cdef floating *xpad
+    cdef ptrdiff_t task, n, n0, images, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *tile
     if N == 0:
         return
@@ -195,19 +229,22 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
         (threads, F * band if shifted else rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
         tile = &tiles[omp_get_thread_num(), 0]
-        for n in prange(N, schedule="static"):
-            xpad = &xpad_batch[n, 0, 0, 0]
-            pad_image(&x[n, 0, 0, 0], xpad, C, H, W, pad)
+        for task in prange((N + G - 1) // G, schedule="dynamic"):
+            n0 = task * G
+            images = min(G, N - n0)
+            for n in range(n0, n0 + images):
+                pad_image(&x[n, 0, 0, 0], &xpad_batch[n, 0, 0, 0], C, H, W, pad)
             if F > 0 and P > 0 and shifted:
-                correlate_plane(&w_packed[0, 0, 0], F, K, xpad, &taps[0], tile, band,
-                                &out[n, 0, 0, 0], out.shape[2], out.shape[3], Wp, &b[0])
+                correlate_plane(&w_packed[0, 0, 0], F, K, &xpad_batch[n0, 0, 0, 0], &taps[0],
+                                tile, band, &out[n0, 0, 0, 0], out.shape[2], out.shape[3], Wp,
+                                &b[0])
             elif F > 0 and P > 0:  # else only the padding is wanted
                 p0 = 0
-                while p0 < P:
-                    count = min(rows_per_pass, P - p0)
-                    tile_rows(kernel, tile, ld, xpad, &rows[p0], count, &taps[0], K,
-                              &w_packed[0, 0, 0], L, K * L, n_blocks, L, 0)
-                    untile(tile, ld, &out[n, 0, 0, 0], F, P, p0, count, &b[0])
+                while p0 < images * P:
+                    count = min(rows_per_pass, images * P - p0)
+                    tile_rows(kernel, tile, ld, &xpad_batch[n0, 0, 0, 0], &rows[p0], count,
+                              &taps[0], K, &w_packed[0, 0, 0], L, K * L, n_blocks, L, 0)
+                    untile_images(tile, ld, &out[n0, 0, 0, 0], F, P, p0, count, &b[0])
                     p0 = p0 + rows_per_pass
 
 
