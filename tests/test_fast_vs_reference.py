@@ -45,6 +45,34 @@ def test_conv_large_channel_counts(dtype, rng):
     check_conv(x, w, b, {"stride": 1, "pad": 1}, rng)
 
 
+@pytest.mark.parametrize("N, F, stride", [(7, 64, 1), (5, 9, 2), (1, 20, 1), (13, 16, 1)])
+def test_conv_forward_tiles_several_images_as_one(N, F, stride, dtype, rng):
+    """Small planes are tiled several images at a time (7x7: three, whose 147 rows fill
+    25 tiles), the last group short: each image's output and the padded input it keeps
+    as if alone, and the same bits at every thread count."""
+    from fastnn._kernels import conv
+    assert conv.images_per_task(49, 6) == 3 and conv.images_per_task(784, 6) == 1
+    assert conv.images_per_task(1, 12) == 12
+    x = rng.standard_normal((N, 6, 7, 7)).astype(dtype)
+    w = rng.standard_normal((F, 6, 3, 3)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    conv_param = {"stride": stride, "pad": 1}
+    check_conv(x, w, b, conv_param, rng)
+    before = fastnn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            runs.append(fast.conv_forward(x, w, b, conv_param)[0])
+    finally:
+        fastnn.set_num_threads(before)
+    for run in runs[1:]:
+        np.testing.assert_array_equal(runs[0], run)
+    for n in range(N):  # one image alone: a group of one
+        np.testing.assert_array_equal(fast.conv_forward(x[n:n + 1], w, b, conv_param)[0][0],
+                                      runs[0][n])
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_im2col_and_col2im(seed, dtype):
     rng = np.random.default_rng(seed)
