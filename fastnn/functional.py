@@ -112,6 +112,10 @@ def _matmul(a, b, transpose_a=False):
                b_rows_contiguous=b.flags.c_contiguous)
     if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
+    if how.form == "swapped":  # a.T @ b as (b.T @ a).T: the same sums in the same order
+        out = _empty((R, M), a.dtype)
+        _affine.transpose(_matmul(np.ascontiguousarray(b), a, transpose_a=True), out)
+        return out
     a = np.ascontiguousarray(a)
     L, Lt = how.lanes, how.tail_lanes
     full = M // L

@@ -477,6 +477,45 @@ def test_products_give_the_same_bits_at_every_thread_count(dtype, rng):
         assert rel_error(ours, expected) < TOL[dtype]
 
 
+def test_a_swapped_product_gives_the_bits_of_the_plain_one(dtype, rng, monkeypatch):
+    """x.T @ dout with few columns and many terms runs as (dout.T @ x).T (lanes over its
+    rows): each sum is the same terms in the same order (a * b is b * a exactly), so the
+    same bits as the plain product, at 1 and 2 threads."""
+    from fastnn._kernels import affine, plan
+    shapes = [(943, 1682, 10), (300, 1001, 5), (943, 1682, 20)]  # (the last: float32 only)
+    cases = [(rng.standard_normal((K, R)).astype(dtype), rng.standard_normal((K, M)).astype(dtype))
+             for K, R, M in shapes]
+    swapped = [plan.plan("matmul", dtype, (a.shape[1], a.shape[0], b.shape[1]),
+                         transposed=True, b_rows_contiguous=True).form == "swapped"
+               for a, b in cases]
+    assert swapped[:2] == [True, True] and swapped[2] == (dtype == np.float32)
+    assert plan.plan("matmul", dtype, (1682, 16, 20), transposed=True).form != "swapped"
+    before = fastnn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2):
+            fastnn.set_num_threads(threads)
+            runs.append([fast.matmul(a, b, transpose_a=True) for a, b in cases])
+        monkeypatch.setattr(plan, "SWAP_MAX_WORK", 0.0)  # never swapped
+        plan._plan.cache_clear()
+        runs.append([fast.matmul(a, b, transpose_a=True) for a, b in cases])
+    finally:
+        fastnn.set_num_threads(before)
+        plan._plan.cache_clear()
+    for run in runs[1:]:
+        for ours, theirs in zip(runs[0], run):
+            np.testing.assert_array_equal(ours, theirs)
+    for (a, b), ours in zip(cases, runs[0]):
+        assert ours.shape == (a.shape[1], b.shape[1])
+        assert rel_error(ours, a.T.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
+    src = rng.standard_normal((37, 21)).astype(dtype)
+    dst = np.empty((21, 37), dtype)
+    affine.transpose(src, dst)
+    np.testing.assert_array_equal(dst, src.T)
+    with pytest.raises(ValueError, match=r"dst is \(21, 37\); src.T is \(37, 21\)"):
+        affine.transpose(dst, dst)
+
+
 def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch):
     """A product of few rows and a long summed index runs in passes over it (partial sums
     stored and reloaded): the bits of one pass, at every thread count, tails included."""

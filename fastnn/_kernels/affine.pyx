@@ -27,6 +27,7 @@ cdef enum:
     MIN_ROW_CHUNK = 12  # ... halved down to this while there are too few tasks
     TASKS_PER_THREAD = 4  # ... that is, fewer than this many per thread
     PACK_TILE = 64  # rows of a packed block filled at a time from a transposed B: 8 KiB
+    TRANSPOSE_TILE = 16  # rows of the destination written at a time by transpose()
 
 
 cdef int check_operand(Py_ssize_t size, Py_ssize_t full, Py_ssize_t T, Py_ssize_t ldb,
@@ -237,6 +238,22 @@ cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed
                 else:
                     for t in range(t0, t1):
                         packed[t * L + l] = 0
+
+
+def transpose(const floating[:, ::1] src, floating[:, ::1] dst):
+    """dst (C, R) = src (R, C).T, in blocks of TRANSPOSE_TILE rows of dst (the block's
+    rows stay in L1 while each row of src gives one contiguous run of them)."""
+    cdef Py_ssize_t R = src.shape[0], C = src.shape[1], block, r, c, c0, c1
+    if dst.shape[0] != C or dst.shape[1] != R:
+        raise ValueError(f"dst is ({dst.shape[0]}, {dst.shape[1]}); src.T is ({C}, {R})")
+    cdef int threads = num_threads_for(R * C)
+    for block in prange((C + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE, nogil=True,
+                        schedule="static", num_threads=threads):
+        c0 = block * TRANSPOSE_TILE
+        c1 = min(c0 + TRANSPOSE_TILE, C)
+        for r in range(R):
+            for c in range(c0, c1):
+                dst[c, r] = src[r, c]
 
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):

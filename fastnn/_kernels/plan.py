@@ -32,6 +32,15 @@ K_CHUNK_BYTES = 2048
 # gives the same bits.
 SMALL_ELEMENTWISE = 32768
 
+# A transposed product A.T @ B is computed as its transpose B.T @ A (lanes over out's
+# rows instead of its columns, then out transposed back) where that pads the register
+# tiles to at most this fraction of the work, over a summed index at least this long:
+# the transposition is a pass over out, and with few terms the tiles' work is too short
+# to pay for it (measured: the recommenders' 1682 x 943 x 20 gains a third; at 784 x 100
+# x 50, 0.84 of the work, and 1682 x 16 x 20 it lost).
+SWAP_MAX_WORK = 0.8
+SWAP_MIN_TERMS = 256
+
 # The "dilated" backward-data form puts input channels in the lanes: it needs at least
 # AVX2's lane count of them at every level, so that every level takes the same form and
 # gives the same bits (float32, float64).
@@ -44,7 +53,8 @@ class Plan(NamedTuple):
     """How one call runs.
 
     ``form``: 'numpy' (the reference's NumPy expression) or 'kernel' for relu;
-    'numpy' or 'gather' for matmul; 'gather' or 'shifted' for conv_forward; 'columns'
+    'numpy', 'gather' or 'swapped' (out.T = B.T @ A, by the plan of that product) for
+    matmul; 'gather' or 'shifted' for conv_forward; 'columns'
     or 'dilated' for conv_backward's dx.  ``kernel``: the gather kernel's name
     (``fastnn._kernels.simd.KERNELS``) or None; ``kernel_id`` its number for the .pyx
     functions; ``lanes``: the columns per register tile its packed operand takes (for
@@ -109,6 +119,9 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         # A transposed A read in place steps a whole row of A (a page, for the
         # recommenders) per summed term: copied into panels once it outgrows the L2
         # (benchmarks/NOTES.md, "Matrix products").
+        if transposed and K >= SWAP_MIN_TERMS and (
+                _padded_work(dtype, M, R, level) <= SWAP_MAX_WORK * _padded_work(dtype, R, M, level)):
+            return Plan("swapped")
         found, tail = _gather_with_tail(dtype, M, level)
         # An A of few rows that outgrows the L2 is read from memory once per lane block
         # in one pass: in passes of K_CHUNK_BYTES of each row, a pass's slices of A and
@@ -179,6 +192,19 @@ def _gather_with_tail(dtype, columns, level):
         if best_cost is None or cost < best_cost:
             best, best_cost = (main, tail), cost
     return best
+
+
+def _padded_work(dtype, rows, columns, level):
+    """Multiply-adds per summed term that a (rows, columns) product's register tiles
+    compute, padding included: each lane block's rows rounded up to its tile's height (6,
+    or 12 for the tall tile), its lanes to the kernel's."""
+    main, tail = _gather_with_tail(dtype, columns, level)
+    full, rest = divmod(columns, main.lanes)
+    tiled = lambda kernel: -(-rows // simd.TILE_ROWS[kernel]) * simd.TILE_ROWS[kernel]
+    work = full * main.lanes * tiled(main.kernel)
+    if rest:
+        work += -(-rest // tail.lanes) * tail.lanes * tiled(tail.kernel)
+    return work
 
 
 def _named(dtype, name):

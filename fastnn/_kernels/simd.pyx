@@ -31,6 +31,8 @@ cdef extern from "gather_gemm.h" nogil:
     int _QUAD_LANES_F64 "FASTNN_QUAD_LANES_F64"
     int _SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
     int _SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
+    int _MR "FASTNN_MR"
+    int _MR_TALL "FASTNN_MR_TALL"
 
 cdef extern from "simd.h" nogil:
     int fastnn_cpu_level()
@@ -79,6 +81,8 @@ KERNELS = {
     "tall_avx512": (_KERNEL_TALL_AVX512, "avx512", (_LANES_F32, _LANES_F64)),
     "quad_avx512": (_KERNEL_QUAD_AVX512, "avx512", (_QUAD_LANES_F32, _QUAD_LANES_F64)),
 }
+# The rows of each kernel's register tile.
+TILE_ROWS = {name: _MR_TALL if name == "tall_avx512" else _MR for name in KERNELS}
 # Output pixels per register row of AVX-512's shifted form (float32, float64).
 SHIFTED_LANES = (_SHIFTED_LANES_F32, _SHIFTED_LANES_F64)
 
