@@ -45,32 +45,38 @@ def test_conv_large_channel_counts(dtype, rng):
     check_conv(x, w, b, {"stride": 1, "pad": 1}, rng)
 
 
-@pytest.mark.parametrize("N, F, stride", [(7, 64, 1), (5, 9, 2), (1, 20, 1), (13, 16, 1)])
-def test_conv_forward_tiles_several_images_as_one(N, F, stride, dtype, rng):
-    """Small planes are tiled several images at a time (7x7: three, whose 147 rows fill
-    25 tiles), the last group short: each image's output and the padded input it keeps
-    as if alone, and the same bits at every thread count."""
+@pytest.mark.parametrize("N, C, F, stride", [(7, 16, 64, 1), (5, 6, 9, 2), (1, 16, 20, 1),
+                                         (13, 17, 16, 1)])
+def test_conv_tiles_several_images_as_one(N, C, F, stride, dtype, rng):
+    """Small planes are tiled several images at a time, forward and in the dilated dx (7x7:
+    three, whose 147 rows fill 25 tiles), the last group short: each image's output and
+    input gradient as if alone, and the same bits at every thread count."""
     from fastnn._kernels import conv
     assert conv.images_per_task(49, 6) == 3 and conv.images_per_task(784, 6) == 1
     assert conv.images_per_task(1, 12) == 12
-    x = rng.standard_normal((N, 6, 7, 7)).astype(dtype)
-    w = rng.standard_normal((F, 6, 3, 3)).astype(dtype)
+    x = rng.standard_normal((N, C, 7, 7)).astype(dtype)
+    w = rng.standard_normal((F, C, 3, 3)).astype(dtype)
     b = rng.standard_normal(F).astype(dtype)
     conv_param = {"stride": stride, "pad": 1}
     check_conv(x, w, b, conv_param, rng)
+    out, cache = fast.conv_forward(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
     before = fastnn.get_num_threads()
     try:
         runs = []
         for threads in (1, 2, 3):
             fastnn.set_num_threads(threads)
-            runs.append(fast.conv_forward(x, w, b, conv_param)[0])
+            out, cache = fast.conv_forward(x, w, b, conv_param)
+            runs.append((out,) + fast.conv_backward(dout, cache))
     finally:
         fastnn.set_num_threads(before)
     for run in runs[1:]:
-        np.testing.assert_array_equal(runs[0], run)
+        for ours, theirs in zip(runs[0], run):
+            np.testing.assert_array_equal(ours, theirs)
     for n in range(N):  # one image alone: a group of one
-        np.testing.assert_array_equal(fast.conv_forward(x[n:n + 1], w, b, conv_param)[0][0],
-                                      runs[0][n])
+        alone, cache = fast.conv_forward(x[n:n + 1], w, b, conv_param)
+        np.testing.assert_array_equal(alone[0], runs[0][0][n])
+        np.testing.assert_array_equal(fast.conv_backward(dout[n:n + 1], cache)[0][0], runs[0][1][n])
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -335,9 +335,18 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     # are three consecutive offsets and, for dw, the pixels of an output row too.
     cdef bint windows = has_windows(kernel) and WW == 3 and F > 0
     cdef bint dw_windows = windows and stride == 1
+    # The dilated dx tiles small planes several images at a time (as the forward pass
+    # does), in the plain tiles: a strip's rows are one image row's pixels.
+    cdef ptrdiff_t G = 1 if dx_via_columns else images_per_task(
+        max(H * W, 1), MR_TALL if kernel == KERNEL_TALL_AVX512 else MR)
+    cdef bint dx_windows = windows and G == 1
+    cdef ptrdiff_t n_groups = (N + G - 1) // G
+    if G > 1:
+        dx_rows = (np.asarray(dx_rows)[None, :]
+                   + np.arange(G, dtype=np.intp)[:, None] * e_size).ravel()
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
-    cdef ptrdiff_t j, n, f, p0, count, rows_per_pass = pixel_chunk(ld)
+    cdef ptrdiff_t j, g, n, n0, images, f, p0, count, rows_per_pass = pixel_chunk(ld)
     cdef floating *doutT
     cdef floating *sums
     cdef floating *E
@@ -352,14 +361,15 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] doutTs = np.zeros((threads, P * Fpad), dtype)  # lanes >= F stay 0
     cdef floating[:, ::1] sums_rows = scratch((threads, Fpad), dtype)
-    # E, zeroed per image, then slack that the strip kernel may read (csrc/gather_gemm.h)
-    cdef floating[:, ::1] Es = scratch((threads, e_size + MR_STRIP + 1), dtype)
+    # E of a group of images, zeroed per image, then slack that the strip kernel may read
+    # (csrc/gather_gemm.h)
+    cdef floating[:, ::1] Es = scratch((threads, G * e_size + MR_STRIP + 1), dtype)
     cdef floating[:, ::1] dxtiles = scratch((threads, rows_per_pass * ld), dtype)
     with nogil, parallel(num_threads=threads):
         doutT = &doutTs[omp_get_thread_num(), 0]
         sums = &sums_rows[omp_get_thread_num(), 0]
         E = &Es[omp_get_thread_num(), 0]
-        memset(E + e_size, 0, (MR_STRIP + 1) * sizeof(floating))
+        memset(E + G * e_size, 0, (MR_STRIP + 1) * sizeof(floating))
         dxtile = &dxtiles[omp_get_thread_num(), 0]
         for j in prange(n_chunks, schedule="static"):
             for n in range(j * chunk, min((j + 1) * chunk, N)):
@@ -379,29 +389,35 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                     tile_rows(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
                               &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L,
                               n > j * chunk)
-                # dx, a chunk of rows (output windows, or input pixels) at a time
-                if not need_dx:
-                    continue
-                if dx_via_columns:
-                    memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(floating))
-                else:
-                    dilate_gradient(&dout[n, 0, 0, 0], E, F, OH, OW, stride, HH - 1, WW - 1, Eh, Ew)
-                p0 = 0
-                while p0 < dx_row_count:
-                    count = min(rows_per_pass, dx_row_count - p0)
+        # dx, unless not wanted: a group of images at a time, their rows (output windows,
+        # or input pixels) in passes of rows_per_pass
+        if need_dx:
+            for g in prange(n_groups, schedule="dynamic"):
+                n0 = g * G
+                images = min(G, N - n0)
+                for n in range(n0, n0 + images):
                     if dx_via_columns:
-                        tile_rows(kernel, dxtile, ld, &dout[n, 0, 0, 0], &dx_rows[p0], count,
+                        memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(floating))
+                    else:
+                        dilate_gradient(&dout[n, 0, 0, 0], E + (n - n0) * e_size, F, OH, OW,
+                                        stride, HH - 1, WW - 1, Eh, Ew)
+                p0 = 0
+                while p0 < images * dx_row_count:
+                    count = min(rows_per_pass, images * dx_row_count - p0)
+                    if dx_via_columns:  # (one image a group)
+                        tile_rows(kernel, dxtile, ld, &dout[n0, 0, 0, 0], &dx_rows[p0], count,
                                   &dx_taps[0], F, &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
-                        col2im_windows(dxtile, ld, &dx[n, 0, 0, 0], C, H, W, HH, WW, stride, pad,
+                        col2im_windows(dxtile, ld, &dx[n0, 0, 0, 0], C, H, W, HH, WW, stride, pad,
                                        OW, p0, count)
                     else:
-                        if windows:
+                        if dx_windows:
                             tile_strips(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0],
                                         T, &w_packed[0, 0, 0], L, T * L, blocks, L)
                         else:
                             tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
                                       &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
-                        untile(dxtile, ld, &dx[n, 0, 0, 0], C, H * W, p0, count, <floating *>NULL)
+                        untile_images(dxtile, ld, &dx[n0, 0, 0, 0], C, H * W, p0, count,
+                                      <floating *>NULL)
                     p0 = p0 + rows_per_pass
     # The chunks' partial sums, added in chunk order: a tap's row of every chunk at a time
     with nogil, parallel(num_threads=threads):  # (one row of sums_rows a thread)
