@@ -113,15 +113,15 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         R, K, M = shape
         if R * K * M <= SMALL_PRODUCT:
             return Plan("numpy")
+        if transposed and K >= SWAP_MIN_TERMS and (
+                _padded_work(dtype, M, R, level) <= SWAP_MAX_WORK * _padded_work(dtype, R, M, level)):
+            return Plan("swapped")  # (the swapped product's own plan never swaps back)
         itemsize = np.dtype(dtype).itemsize
         # B's rows read in place skip a pass over B, which only pays where few rows of A
         # share it; for many rows the packed blocks (contiguous, in L1) run faster.
         # A transposed A read in place steps a whole row of A (a page, for the
         # recommenders) per summed term: copied into panels once it outgrows the L2
         # (benchmarks/NOTES.md, "Matrix products").
-        if transposed and K >= SWAP_MIN_TERMS and (
-                _padded_work(dtype, M, R, level) <= SWAP_MAX_WORK * _padded_work(dtype, R, M, level)):
-            return Plan("swapped")
         found, tail = _gather_with_tail(dtype, M, level)
         # An A of few rows that outgrows the L2 is read from memory once per lane block
         # in one pass: in passes of K_CHUNK_BYTES of each row, a pass's slices of A and
