@@ -138,17 +138,40 @@ cdef inline void _tail_task(floating[:, ::1] out, floating[:, ::1] tail,
                             Py_ssize_t k0, Py_ssize_t nk, bint accumulate, int tail_kernel,
                             Py_ssize_t Lt) noexcept nogil:
     """The last, partial block of columns for rows r0 .. r0 + rows, summed over t in
-    k0 .. k0 + nk: B's last columns packed into this thread's buffer on its first such
-    task, the tiles into ``tail``, copied into out after the last pass."""
+    k0 .. k0 + nk, its tiles into ``tail``, copied into out after the last pass.
+
+    Where B's rows are contiguous, the tail kernel reads its Lt lanes of rows t < T - 1
+    in place: the lanes past B's last column are the next row's first values, read but
+    never stored (lanes do not mix), and within B when Lt - M % L is at most a row's
+    stride; only the last row is packed, zero-padded, into this thread's buffer, and its
+    term added after the others (the same order, the same bits).  Otherwise this
+    thread packs all of B's last columns, on its first such task."""
     cdef int me = omp_get_thread_num()
     cdef floating *packed = &tails[me, 0]
+    cdef Py_ssize_t T = b_rest.shape[0], rest = b_rest.shape[1], l, before
+    cdef Py_ssize_t row_stride = b_rest.strides[0] // sizeof(floating)
+    cdef bint in_place = (b_rest.strides[1] == sizeof(floating) and T >= 2
+                          and Lt - rest <= row_stride)
     if not tail_packed[me]:
-        _pack_block(b_rest, 0, packed, Lt)
+        if in_place:
+            for l in range(Lt):
+                packed[l] = b_rest[T - 1, l] if l < rest else 0
+        else:
+            _pack_block(b_rest, 0, packed, Lt)
         tail_packed[me] = 1
-    tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off, nk, packed + k0 * Lt,
-              Lt, 0, 1, Lt, accumulate)
-    if k0 + nk >= b_rest.shape[0]:  # the last pass
-        _copy_tail(out, tail, r0, rows, out.shape[1] - b_rest.shape[1])
+    if in_place:
+        before = max(min(nk, T - 1 - k0), 0)  # this pass's terms before the last row
+        if before > 0:
+            tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off, before,
+                      &b_rest[k0, 0], row_stride, 0, 1, Lt, accumulate)
+        if k0 + nk >= T:
+            tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off + T - 1 - k0,
+                      1, packed, Lt, 0, 1, Lt, accumulate or before > 0)
+    else:
+        tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off, nk,
+                  packed + k0 * Lt, Lt, 0, 1, Lt, accumulate)
+    if k0 + nk >= T:  # the last pass
+        _copy_tail(out, tail, r0, rows, out.shape[1] - rest)
 
 
 cdef inline void _copy_tail(floating[:, ::1] out, floating[:, ::1] tail, Py_ssize_t r0,
