@@ -74,12 +74,12 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     Block blk < M // L of B is read from ``b``, its row t at b[blk*block_stride + t*ldb]
     onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
     is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
-    divide M, ``b_rest`` (T, M % L) is B's last columns, of any layout: each thread that
-    meets them packs them, zero-padded, for ``tail_kernel`` (of Lt >= M % L lanes) into
-    a buffer of its own (read where it was written: a block packed by the calling thread
-    and read by another measured slower than packing it twice); their tiles go to
-    ``tail`` (R, Lt), scratch, and each task copies its rows' first M % L columns of it
-    into out.
+    divide M, ``b_rest`` (T, M % L) is B's last columns, of any layout, for
+    ``tail_kernel`` (of Lt >= M % L lanes): read in place where its rows are contiguous,
+    else packed, zero-padded, by each thread that meets them into a buffer of its own
+    (read where it was written: a block packed by the calling thread and read by another
+    measured slower than packing it twice); their tiles go to ``tail`` (R, Lt), scratch,
+    and each task copies its rows' first M % L columns of it into out.
 
     With ``k_chunk`` > 0 the sum over t runs in passes of k_chunk terms, in order, each
     adding to the partial sums the last one stored in out (exact: the same bits as one
