@@ -160,9 +160,9 @@ cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
 
 def images_per_task(ptrdiff_t pixels, ptrdiff_t mr):
     """Images whose pixels the forward pass (and the dilated dx) tiles together, as one
-    run of rows: the fewest whose rows, in
-    tiles of mr, waste at most 1/32 of the work (a 7x7 plane alone is 49 rows, nine
-    6-row tiles: a tenth of them computed for nothing; three planes are 147 rows in 25)."""
+    run of rows: the fewest whose rows, in tiles of mr, waste at most 1/32 of the work
+    (a 7x7 plane alone is 49 rows, nine 6-row tiles: a tenth of them computed for
+    nothing; three planes are 147 rows in 25)."""
     cdef ptrdiff_t g
     for g in range(1, mr):
         if 32 * ((g * pixels + mr - 1) // mr * mr) <= 33 * g * pixels:
