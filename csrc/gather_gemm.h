@@ -105,7 +105,17 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
         if (rows > 4) FASTNN_ROW_LOAD(V, c4, d4, C + 4 * ldc);                           \
         if (rows > 5) FASTNN_ROW_LOAD(V, c5, d5, C + 5 * ldc);                           \
     }                                                                                    \
-    for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
+    /* A tile of four rows or fewer (a batch's last rows) computes four, not six. */     \
+    if (rows <= 4) for (ptrdiff_t t = 0; t < T_count; t++) {                             \
+        V b_lo, b_hi;                                                                    \
+        const ptrdiff_t off = col_off[t];                                                \
+        FASTNN_ROW_LOAD(V, b_lo, b_hi, B + t * ldb);                                     \
+        FASTNN_ROW_FMA(c0, d0, a0[off], b_lo, b_hi);                                     \
+        FASTNN_ROW_FMA(c1, d1, a1[off], b_lo, b_hi);                                     \
+        FASTNN_ROW_FMA(c2, d2, a2[off], b_lo, b_hi);                                     \
+        FASTNN_ROW_FMA(c3, d3, a3[off], b_lo, b_hi);                                     \
+    }                                                                                    \
+    else for (ptrdiff_t t = 0; t < T_count; t++) {                                       \
         V b_lo, b_hi;                                                                    \
         const ptrdiff_t off = col_off[t];                                                \
         FASTNN_ROW_LOAD(V, b_lo, b_hi, B + t * ldb);                                     \
@@ -218,7 +228,15 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_TALL_ROW(T, V, 3) FASTNN_TALL_ROW(T, V, 4) FASTNN_TALL_ROW(T, V, 5)           \
     FASTNN_TALL_ROW(T, V, 6) FASTNN_TALL_ROW(T, V, 7) FASTNN_TALL_ROW(T, V, 8)           \
     FASTNN_TALL_ROW(T, V, 9) FASTNN_TALL_ROW(T, V, 10) FASTNN_TALL_ROW(T, V, 11)         \
-    for (ptrdiff_t t = 0; t < T_count; t++) {                                            \
+    /* A tile of six rows or fewer (the last rows) computes six, not twelve. */         \
+    if (rows <= 6) for (ptrdiff_t t = 0; t < T_count; t++) {                             \
+        V b;                                                                             \
+        const ptrdiff_t off = col_off[t];                                                \
+        memcpy(&b, B + t * ldb, sizeof(V));                                              \
+        FASTNN_TALL_FMA(0) FASTNN_TALL_FMA(1) FASTNN_TALL_FMA(2) FASTNN_TALL_FMA(3)      \
+        FASTNN_TALL_FMA(4) FASTNN_TALL_FMA(5)                                            \
+    }                                                                                    \
+    else for (ptrdiff_t t = 0; t < T_count; t++) {                                       \
         V b;                                                                             \
         const ptrdiff_t off = col_off[t];                                                \
         memcpy(&b, B + t * ldb, sizeof(V));                                              \
