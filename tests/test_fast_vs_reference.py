@@ -523,12 +523,12 @@ def test_a_swapped_product_gives_the_bits_of_the_plain_one(dtype, rng, monkeypat
 
 
 @pytest.mark.parametrize("R, K, M", [(16, 1682, 20), (100, 784, 50), (301, 900, 33), (257, 1025, 1),
-                                     (1030, 300, 3), (64, 4100, 17)])
+                                     (1030, 300, 3), (64, 4100, 17), (2000, 16, 20)])
 def test_a_tail_read_in_place_gives_the_bits_of_a_packed_one(R, K, M, dtype, rng):
     """B's last, partial block of columns is read in place where its rows are contiguous
-    (its last row packed), else packed whole (here from a Fortran-ordered copy of B): the
-    same bits, including one column (in place would read past B: packed) and a product in
-    passes over its summed index."""
+    (its last row packed) and the sum is long, else packed whole (here from a
+    Fortran-ordered copy of B): the same bits, including one column (in place would read
+    past B: packed), 16 terms (packed) and a product in passes over its summed index."""
     a = rng.standard_normal((R, K)).astype(dtype)
     b = rng.standard_normal((K, M)).astype(dtype)
     ours = fast.matmul(a, b)

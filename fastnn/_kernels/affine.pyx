@@ -28,6 +28,10 @@ cdef enum:
     TASKS_PER_THREAD = 4  # ... that is, fewer than this many per thread
     PACK_TILE = 64  # rows of a packed block filled at a time from a transposed B: 8 KiB
     TRANSPOSE_TILE = 16  # rows of the destination written at a time by transpose()
+    # The tail block is read in place only over this many terms or more: the last one,
+    # added apart, costs each tile a store and a reload of its sums, too much beside a
+    # short sum (benchmarks/NOTES.md, "Matrix products")
+    IN_PLACE_MIN_TERMS = 128
 
 
 cdef int check_operand(Py_ssize_t size, Py_ssize_t full, Py_ssize_t T, Py_ssize_t ldb,
@@ -75,8 +79,8 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
     is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
     divide M, ``b_rest`` (T, M % L) is B's last columns, of any layout, for
-    ``tail_kernel`` (of Lt >= M % L lanes): read in place where its rows are contiguous,
-    else packed, zero-padded, by each thread that meets them into a buffer of its own
+    ``tail_kernel`` (of Lt >= M % L lanes): read in place where its rows are contiguous
+    (and the sum long: _tail_task), else packed, zero-padded, by each thread that meets them into a buffer of its own
     (read where it was written: a block packed by the calling thread and read by another
     measured slower than packing it twice); their tiles go to ``tail`` (R, Lt), scratch,
     and each task copies its rows' first M % L columns of it into out.
@@ -140,8 +144,8 @@ cdef inline void _tail_task(floating[:, ::1] out, floating[:, ::1] tail,
     """The last, partial block of columns for rows r0 .. r0 + rows, summed over t in
     k0 .. k0 + nk, its tiles into ``tail``, copied into out after the last pass.
 
-    Where B's rows are contiguous, the tail kernel reads its Lt lanes of rows t < T - 1
-    in place: the lanes past B's last column are the next row's first values, read but
+    Where B's rows are contiguous and there are IN_PLACE_MIN_TERMS terms or more, the
+    tail kernel reads its Lt lanes of rows t < T - 1 in place: the lanes past B's last column are the next row's first values, read but
     never stored (lanes do not mix), and within B when Lt - M % L is at most a row's
     stride; only the last row is packed, zero-padded, into this thread's buffer, and its
     term added after the others (the same order, the same bits).  Otherwise this
@@ -150,7 +154,7 @@ cdef inline void _tail_task(floating[:, ::1] out, floating[:, ::1] tail,
     cdef floating *packed = &tails[me, 0]
     cdef Py_ssize_t T = b_rest.shape[0], rest = b_rest.shape[1], l, before
     cdef Py_ssize_t row_stride = b_rest.strides[0] // sizeof(floating)
-    cdef bint in_place = (b_rest.strides[1] == sizeof(floating) and T >= 2
+    cdef bint in_place = (b_rest.strides[1] == sizeof(floating) and T >= IN_PLACE_MIN_TERMS
                           and Lt - rest <= row_stride)
     if not tail_packed[me]:
         if in_place:
