@@ -87,4 +87,39 @@ static void fastnn_transpose_sum_##SUFFIX(const T *dout, T *doutT, T *sums, ptrd
 FASTNN_DEFINE_TRANSPOSE_SUM(f32, float, fastnn_tr_v8f, 8, fastnn_transpose_8x8)
 FASTNN_DEFINE_TRANSPOSE_SUM(f64, double, fastnn_tr_v4d, 4, fastnn_transpose_4x4)
 
+/* One block of a transposed operand packed for the matrix kernels (affine.pyx):
+ *
+ *     packed[t * L + l] = src[l * ld + t] for l < run,  0 for run <= l < L,   t < K
+ *
+ * src's rows (a weight matrix W, whose transpose is the product's B) are contiguous in t;
+ * blocks of W rows x W terms (W = 8 float32, 4 float64; L a multiple of it) are loaded
+ * as vectors over t and transposed in registers into runs of packed's rows, 64 rows of
+ * packed at a time (they stay in L1 while every lane is written), the last K % W terms
+ * a scalar loop: a copy, so the values are exact.  Float32 only: in float64 (4 x 4
+ * blocks) it measured slower than affine.pyx's scalar loop (benchmarks/NOTES.md). */
+#define FASTNN_PACK_TILE_ROWS 64
+#define FASTNN_DEFINE_PACK_TRANSPOSED(SUFFIX, T, V, W, TRANSPOSE)                        \
+FASTNN_DISPATCH                                                                          \
+static void fastnn_pack_transposed_##SUFFIX(const T *src, ptrdiff_t ld, ptrdiff_t run,    \
+                                            ptrdiff_t K, T *packed, ptrdiff_t L) {       \
+    const ptrdiff_t whole = K / W * W;                                                   \
+    for (ptrdiff_t tt = 0; tt < whole; tt += FASTNN_PACK_TILE_ROWS) {                    \
+        const ptrdiff_t end = tt + FASTNN_PACK_TILE_ROWS < whole ? tt + FASTNN_PACK_TILE_ROWS : whole; \
+        for (ptrdiff_t l0 = 0; l0 < L; l0 += W) {                                        \
+            const ptrdiff_t nl = run - l0 >= W ? W : (run - l0 > 0 ? run - l0 : 0);      \
+            V r[W], c[W];                                                                \
+            for (int k = nl; k < W; k++) r[k] = (V){0};                                  \
+            for (ptrdiff_t t0 = tt; t0 < end; t0 += W) {                                 \
+                for (int k = 0; k < nl; k++) memcpy(&r[k], src + (l0 + k) * ld + t0, sizeof(V)); \
+                TRANSPOSE(r, c);                                                         \
+                for (int q = 0; q < W; q++) memcpy(packed + (t0 + q) * L + l0, &c[q], sizeof(V)); \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+    for (ptrdiff_t t = whole; t < K; t++)                                                \
+        for (ptrdiff_t l = 0; l < L; l++) packed[t * L + l] = l < run ? src[l * ld + t] : 0; \
+}
+
+FASTNN_DEFINE_PACK_TRANSPOSED(f32, float, fastnn_tr_v8f, 8, fastnn_transpose_8x8)
+
 #endif /* FASTNN_TRANSPOSE_H */

@@ -7,6 +7,7 @@ Reading A through offset tables makes a transposed operand free: xᵀ·dout need
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+from libc.stddef cimport ptrdiff_t
 from libc.string cimport memcpy
 
 import numpy as np
@@ -236,6 +237,11 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
                            &col_off[0], 0, T, 0, tail_kernel, Lt)
 
 
+cdef extern from "transpose.h" nogil:
+    void fastnn_pack_transposed_f32(const float *src, ptrdiff_t ld, ptrdiff_t run,
+                                    ptrdiff_t K, float *packed, ptrdiff_t L)
+
+
 cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed,
                       Py_ssize_t L) noexcept nogil:
     """packed[t, l] = b[t, first + l], zero past b's columns: one block of L lanes, (T, L)
@@ -250,6 +256,11 @@ cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed
             memcpy(packed + t * L, &b[t, first], run * sizeof(floating))
             for l in range(run, L):
                 packed[t * L + l] = 0
+    elif (floating is float and b.strides[0] == sizeof(floating) and b.strides[1] > 0
+          and run > 0 and T > 0):
+        # a transposed weight matrix: its rows transposed in registers (csrc/transpose.h)
+        fastnn_pack_transposed_f32(&b[0, first], b.strides[1] // sizeof(floating), run, T,
+                                   packed, L)
     elif b.strides[1] <= b.strides[0]:
         for t in range(T):
             for l in range(L):
