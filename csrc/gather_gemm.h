@@ -10,7 +10,8 @@
  * result never depends on how work is split between threads.  The tiles (their ids
  * below; fastnn/_kernels/plan.py chooses): 6 rows x two vectors a row at every level
  * (32-byte vectors at the baseline and AVX2, 64-byte at AVX-512), and at AVX-512 also
- * 12 rows x one vector (few output columns) and 6 rows x four vectors (many), plus the
+ * 12 rows x one vector (few output columns; and of 32 bytes, for a product's last few
+ * columns) and 6 rows x four vectors (many), plus the
  * shifted form further down (lanes over output pixels).  The caller packs B with the
  * chosen kernel's lane count.  Every kernel sums over t in the same order with one FMA
  * per step (the baseline, without FMA, rounds the multiply and the add apart), so AVX2
@@ -30,7 +31,7 @@
 
 #include "simd.h"
 
-#define FASTNN_MR 6                /* rows of a tile; 12 for AVX-512 narrow tiles */
+#define FASTNN_MR 6                /* rows of a tile; 12 for AVX-512's tiles of one vector a row */
 #define FASTNN_MR_TALL 12
 #define FASTNN_MR_STRIP 16          /* the tall tile's strip of consecutive rows */
 #define FASTNN_MR_PAIR_STRIP 8      /* the pair tile's */
@@ -212,7 +213,7 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_X3_STORE(T, V, 6) FASTNN_X3_STORE(T, V, 7)                                    \
 }
 
-/* AVX-512 with a narrow row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
+/* AVX-512 with one vector a row (L = 16 floats or 8 doubles: one 64-byte vector): 12 rows,
  * so that 12 accumulators hide the FMA latency as the 6 x 2 tiles do.  For products with
  * at most 16 (8) output columns, which would waste half of a 32-lane (16-lane) tile. */
 #define FASTNN_TALL_ACC(V, i) V c##i = {0};                                             \
@@ -447,6 +448,13 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512
                                fastnn_v16f)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512, double,
                                fastnn_v8d)
+/* The tall tile on 32-byte vectors, for a product's last few columns (at most 8 float32 /
+ * 4 float64): half the lanes of the tall tile, and on CPUs that split a 64-byte FMA into
+ * two 32-byte halves (Zen 4) half the cycles. */
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_narrow, FASTNN_TARGET_AVX512, float,
+                               fastnn_v8f)
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_narrow, FASTNN_TARGET_AVX512, double,
+                               fastnn_v4d)
 #endif
 
 /* The gather kernels, named by their tile (rows x vectors a row) and instruction set: an
@@ -458,13 +466,18 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512
 #define FASTNN_KERNEL_PAIR_AVX512 2 /* 6 x 2 vectors of 64 bytes:         L = 32 / 16 */
 #define FASTNN_KERNEL_TALL_AVX512 3 /* 12 x 1 vector of 64 bytes:         L = 16 / 8 */
 #define FASTNN_KERNEL_QUAD_AVX512 4 /* 6 x 4 vectors of 64 bytes:         L = 64 / 32 */
+#define FASTNN_KERNEL_NARROW_AVX512 5 /* 12 x 1 vector of 32 bytes:       L = 8 / 4 */
+#define FASTNN_NARROW_LANES_F32 8
+#define FASTNN_NARROW_LANES_F64 4
 #if FASTNN_X86_LEVELS
-#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD)            \
+#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD, NARROW)    \
 static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_off,      \
                         const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
                         ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
     if (kernel == FASTNN_KERNEL_TALL_AVX512)                                             \
         TALL(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
+    else if (kernel == FASTNN_KERNEL_NARROW_AVX512)                                      \
+        NARROW(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);          \
     else if (kernel == FASTNN_KERNEL_QUAD_AVX512)                                        \
         QUAD(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
     else if (kernel == FASTNN_KERNEL_PAIR_AVX512)                                        \
@@ -476,10 +489,12 @@ static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_o
 }
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f32, float, fastnn_gemm_f32_base,
                             fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512,
-                            fastnn_gemm_f32_avx512_tall, fastnn_gemm_f32_avx512_quad)
+                            fastnn_gemm_f32_avx512_tall, fastnn_gemm_f32_avx512_quad,
+                            fastnn_gemm_f32_avx512_narrow)
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base,
                             fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512,
-                            fastnn_gemm_f64_avx512_tall, fastnn_gemm_f64_avx512_quad)
+                            fastnn_gemm_f64_avx512_tall, fastnn_gemm_f64_avx512_quad,
+                            fastnn_gemm_f64_avx512_narrow)
 #else
 #define fastnn_gather_gemm_f32(kernel, ...) fastnn_gemm_f32_base(__VA_ARGS__)
 #define fastnn_gather_gemm_f64(kernel, ...) fastnn_gemm_f64_base(__VA_ARGS__)

@@ -536,6 +536,51 @@ def test_a_tail_read_in_place_gives_the_bits_of_a_packed_one(R, K, M, dtype, rng
     assert rel_error(ours, a.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
 
 
+@pytest.mark.skipif("avx512" not in fastnn.simd_levels(), reason="the narrow tile is AVX-512's")
+def test_the_narrow_tail_tile_gives_the_bits_of_the_tall_one(dtype, rng, monkeypatch):
+    """A last block of at most 8 float32 / 4 float64 columns runs on AVX-512's narrow tile
+    (32-byte vectors): the bits of the tall tile it replaced, read in place or packed,
+    A transposed or not, at 1 and 2 threads."""
+    from fastnn._kernels import plan, simd
+    narrow_lanes = simd.KERNELS["narrow_avx512"][2][dtype == np.float64]  # (no other tail has as few)
+    shapes = [(16, 1682, 20), (100, 100, 100), (130, 3000, 1), (50, 640, 36), (1682, 16, 20)]
+    cases = [(rng.standard_normal((R, K)).astype(dtype), rng.standard_normal((K, M)).astype(dtype))
+             for R, K, M in shapes]
+    cases += [(a, np.asfortranarray(b)) for a, b in cases[:2]]  # the tail packed
+    level = fastnn.get_simd_level()
+    assert level == "avx512"
+    tails = [plan.plan("matmul", dtype, (a.shape[0], a.shape[1], b.shape[1])) for a, b in cases]
+    assert sum(how.tail_lanes == narrow_lanes for how in tails) >= 4
+    with_tall = plan._gather_with_tail
+
+    def tall_tail(dtype, columns, level):
+        main, tail = with_tall(dtype, columns, level)
+        return (main, plan._gather(dtype, columns % main.lanes, level)
+                if tail.kernel == "narrow_avx512" else tail)
+
+    before = fastnn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2):
+            fastnn.set_num_threads(threads)
+            runs.append([fast.matmul(a, b) for a, b in cases]
+                        + [fast.matmul(a.T.copy(), b, transpose_a=True) for a, b in cases[:3]])
+        monkeypatch.setattr(plan, "_gather_with_tail", tall_tail)
+        plan._plan.cache_clear()
+        assert all(plan.plan("matmul", dtype, (a.shape[0], a.shape[1], b.shape[1])).tail_lanes
+                   != narrow_lanes for a, b in cases)
+        runs.append([fast.matmul(a, b) for a, b in cases]
+                    + [fast.matmul(a.T.copy(), b, transpose_a=True) for a, b in cases[:3]])
+    finally:
+        fastnn.set_num_threads(before)
+        plan._plan.cache_clear()
+    for run in runs[1:]:
+        for ours, theirs in zip(runs[0], run):
+            np.testing.assert_array_equal(ours, theirs)
+    for (a, b), ours in zip(cases, runs[0]):
+        assert rel_error(ours, a.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
+
+
 def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch):
     """A product of few rows and a long summed index runs in passes over it (partial sums
     stored and reloaded): the bits of one pass, at every thread count, tails included."""

@@ -40,9 +40,9 @@ import numpy as np
 
 from fastnn.runtime.buffers import scratch
 
-from fastnn._kernels.gather_gemm cimport (KERNEL_TALL_AVX512, MR, MR_STRIP, MR_TALL,
-                                          has_windows, shifted_lanes, shifted_rows, tile_rows,
-                                          tile_strips, tile_triples)
+from fastnn._kernels.gather_gemm cimport (MR_STRIP, MR_TALL, has_windows, shifted_lanes,
+                                          shifted_rows, tile_height, tile_rows, tile_strips,
+                                          tile_triples)
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.simd cimport LEVEL_AVX512, check_kernel, cpu_runs
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
@@ -205,7 +205,7 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
     cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
     cdef ptrdiff_t n_blocks = w_packed.shape[0], K = C * HH * WW, L = w_packed.shape[2]
     cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad, ld = n_blocks * L
-    cdef int mr = MR_TALL if kernel == KERNEL_TALL_AVX512 else MR
+    cdef int mr = tile_height(kernel)
     cdef ptrdiff_t G = 1 if shifted else images_per_task(max(P, 1), mr)
     # The pixels of G consecutive images, each image's offsets from the first one's.
     cdef Py_ssize_t[::1] rows = (
@@ -339,7 +339,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     # The dilated dx tiles small planes several images at a time (as the forward pass
     # does), in the plain tiles: a strip's rows are one image row's pixels.
     cdef ptrdiff_t G = 1 if dx_via_columns else images_per_task(
-        max(H * W, 1), MR_TALL if kernel == KERNEL_TALL_AVX512 else MR)
+        max(H * W, 1), tile_height(kernel))
     cdef bint dx_windows = windows and G == 1
     cdef ptrdiff_t n_groups = (N + G - 1) // G
     if G > 1:

@@ -8,6 +8,7 @@ cdef extern from "gather_gemm.h" nogil:
     int MR "FASTNN_MR"
     int MR_TALL "FASTNN_MR_TALL"
     int KERNEL_TALL_AVX512 "FASTNN_KERNEL_TALL_AVX512"
+    int KERNEL_NARROW_AVX512 "FASTNN_KERNEL_NARROW_AVX512"
     void fastnn_gather_gemm_f32(int kernel, int rows, const float *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
@@ -60,6 +61,12 @@ cdef enum:
     B_BLOCK_BYTES = 16384
 
 
+cdef inline int tile_height(int kernel) noexcept nogil:
+    """The rows of ``kernel``'s register tile: 12 for AVX-512's tiles of one vector a row
+    (tall, narrow), else 6."""
+    return MR_TALL if kernel == KERNEL_TALL_AVX512 or kernel == KERNEL_NARROW_AVX512 else MR
+
+
 cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floating *A,
                            const Py_ssize_t *row_off, ptrdiff_t n_rows,
                            const Py_ssize_t *col_off, ptrdiff_t count,
@@ -74,7 +81,7 @@ cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floatin
     it), which runs MR or MR_TALL rows at a time."""
     cdef ptrdiff_t blk, r0, t0, n_t
     cdef int rows
-    cdef int mr = MR_TALL if kernel == KERNEL_TALL_AVX512 else MR
+    cdef int mr = tile_height(kernel)
     cdef ptrdiff_t t_block = B_BLOCK_BYTES // (L * sizeof(floating))
     for blk in range(n_blocks):
         t0 = 0

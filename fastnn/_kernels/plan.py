@@ -177,11 +177,16 @@ def _gather_with_tail(dtype, columns, level):
     partial block: of the kernels this level runs, the pair that computes the fewest
     padded columns (every kernel sums in the same order: the bits do not depend on it),
     ties to _gather's choice.  (100 float32 columns at AVX-512: 3 x 32 + 16 = 112 on the
-    6x2 and 12x1 tiles, where 6x4 tiles alone compute 128.)"""
+    6x2 and 12x1 tiles, where 6x4 tiles alone compute 128.)  Then a last block that
+    AVX-512's narrow tile holds (8 float32 / 4 float64 columns) takes it: 32-byte vectors,
+    half the lanes (and on Zen 4, which splits a 64-byte FMA in two, half the cycles).  It
+    never changes the main kernel: a 12-row tile of one vector a row in its place measured
+    slower where the 6x2 tile had been chosen (benchmarks/NOTES.md, "Matrix products")."""
     first = _gather(dtype, columns, level)
     best, best_cost = None, None
     names = [first.kernel] + [name for name, (_, need, _) in simd.KERNELS.items()
-                              if name != first.kernel and level == need]
+                              if name != first.kernel and level == need
+                              and name not in simd.TAIL_ONLY]
     for name in names:
         main = _named(dtype, name)
         rest = columns % main.lanes
@@ -191,7 +196,10 @@ def _gather_with_tail(dtype, columns, level):
         cost = columns - rest + (-(-rest // tail.lanes) * tail.lanes if rest else 0)
         if best_cost is None or cost < best_cost:
             best, best_cost = (main, tail), cost
-    return best
+    main, tail = best
+    if level == "avx512" and 0 < columns % main.lanes <= _named(dtype, "narrow_avx512").lanes:
+        tail = _named(dtype, "narrow_avx512")
+    return main, tail
 
 
 def _padded_work(dtype, rows, columns, level):

@@ -23,6 +23,9 @@ cdef extern from "gather_gemm.h" nogil:
     int _KERNEL_PAIR_AVX512 "FASTNN_KERNEL_PAIR_AVX512"
     int _KERNEL_TALL_AVX512 "FASTNN_KERNEL_TALL_AVX512"
     int _KERNEL_QUAD_AVX512 "FASTNN_KERNEL_QUAD_AVX512"
+    int _KERNEL_NARROW_AVX512 "FASTNN_KERNEL_NARROW_AVX512"
+    int _NARROW_LANES_F32 "FASTNN_NARROW_LANES_F32"
+    int _NARROW_LANES_F64 "FASTNN_NARROW_LANES_F64"
     int _LANES_F32 "FASTNN_LANES_F32"
     int _LANES_F64 "FASTNN_LANES_F64"
     int _WIDE_LANES_F32 "FASTNN_WIDE_LANES_F32"
@@ -80,9 +83,13 @@ KERNELS = {
     "pair_avx512": (_KERNEL_PAIR_AVX512, "avx512", (_WIDE_LANES_F32, _WIDE_LANES_F64)),
     "tall_avx512": (_KERNEL_TALL_AVX512, "avx512", (_LANES_F32, _LANES_F64)),
     "quad_avx512": (_KERNEL_QUAD_AVX512, "avx512", (_QUAD_LANES_F32, _QUAD_LANES_F64)),
+    "narrow_avx512": (_KERNEL_NARROW_AVX512, "avx512", (_NARROW_LANES_F32, _NARROW_LANES_F64)),
 }
+# The kernels only a product's last, partial block of columns may take (fastnn._kernels.plan).
+TAIL_ONLY = ("narrow_avx512",)
 # The rows of each kernel's register tile.
-TILE_ROWS = {name: _MR_TALL if name == "tall_avx512" else _MR for name in KERNELS}
+TILE_ROWS = {name: _MR_TALL if name in ("tall_avx512", "narrow_avx512") else _MR
+             for name in KERNELS}
 # Output pixels per register row of AVX-512's shifted form (float32, float64).
 SHIFTED_LANES = (_SHIFTED_LANES_F32, _SHIFTED_LANES_F64)
 
@@ -101,6 +108,8 @@ cdef int check_kernel(int kernel, Py_ssize_t lanes, bint single) except -1:
         expected = _WIDE_LANES_F32 if single else _WIDE_LANES_F64
     elif kernel == _KERNEL_QUAD_AVX512:
         expected = _QUAD_LANES_F32 if single else _QUAD_LANES_F64
+    elif kernel == _KERNEL_NARROW_AVX512:
+        expected = _NARROW_LANES_F32 if single else _NARROW_LANES_F64
     elif kernel != _KERNEL_TALL_AVX512:
         raise ValueError(f"unknown kernel id {kernel}")
     if need > _cpu_level:
