@@ -22,6 +22,12 @@
 
 typedef float fastnn_tr_v8f __attribute__((vector_size(32)));
 typedef double fastnn_tr_v4d __attribute__((vector_size(32)));
+/* The same, unaligned and aliasing their elements (as immintrin.h's __m256_u): one
+ * 32-byte load or store each, where a memcpy into an array of vectors compiled as two
+ * 16-byte moves through the stack, whose 32-byte reload then waited (a store-forwarding
+ * stall: the transposes ran at a third of their speed, benchmarks/NOTES.md). */
+typedef float fastnn_tr_v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double fastnn_tr_v4d_u __attribute__((vector_size(32), aligned(8), may_alias));
 
 /* r[0..7] (vectors over 8 pixels, one a channel) -> c[0..7] (over 8 channels, one a pixel) */
 static inline void fastnn_transpose_8x8(const fastnn_tr_v8f r[8], fastnn_tr_v8f c[8]) {
@@ -54,7 +60,7 @@ static inline void fastnn_transpose_4x4(const fastnn_tr_v4d r[4], fastnn_tr_v4d 
     c[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
-#define FASTNN_DEFINE_TRANSPOSE_SUM(SUFFIX, T, V, L, TRANSPOSE)                          \
+#define FASTNN_DEFINE_TRANSPOSE_SUM(SUFFIX, T, V, VU, L, TRANSPOSE)                      \
 FASTNN_DISPATCH                                                                          \
 static void fastnn_transpose_sum_##SUFFIX(const T *dout, T *doutT, T *sums, ptrdiff_t F, \
                                           ptrdiff_t P, ptrdiff_t ld) {                   \
@@ -64,11 +70,11 @@ static void fastnn_transpose_sum_##SUFFIX(const T *dout, T *doutT, T *sums, ptrd
         ptrdiff_t p0 = 0;                                                                \
         for (int k = nf; k < L; k++) r[k] = (V){0};                                      \
         for (; p0 + L <= P; p0 += L) {                                                   \
-            for (int k = 0; k < nf; k++) memcpy(&r[k], dout + (f0 + k) * P + p0, sizeof(V)); \
+            for (int k = 0; k < nf; k++) r[k] = *(const VU *)(dout + (f0 + k) * P + p0); \
             TRANSPOSE(r, c);                                                             \
             for (int q = 0; q < L; q++) {                                                \
                 total += c[q];                                                           \
-                memcpy(doutT + (p0 + q) * ld + f0, &c[q], sizeof(V));                    \
+                *(VU *)(doutT + (p0 + q) * ld + f0) = c[q];                              \
             }                                                                            \
         }                                                                                \
         T s[L];                                                                          \
@@ -84,8 +90,8 @@ static void fastnn_transpose_sum_##SUFFIX(const T *dout, T *doutT, T *sums, ptrd
     }                                                                                    \
 }
 
-FASTNN_DEFINE_TRANSPOSE_SUM(f32, float, fastnn_tr_v8f, 8, fastnn_transpose_8x8)
-FASTNN_DEFINE_TRANSPOSE_SUM(f64, double, fastnn_tr_v4d, 4, fastnn_transpose_4x4)
+FASTNN_DEFINE_TRANSPOSE_SUM(f32, float, fastnn_tr_v8f, fastnn_tr_v8f_u, 8, fastnn_transpose_8x8)
+FASTNN_DEFINE_TRANSPOSE_SUM(f64, double, fastnn_tr_v4d, fastnn_tr_v4d_u, 4, fastnn_transpose_4x4)
 
 /* One block of a transposed operand packed for the matrix kernels (affine.pyx):
  *
@@ -95,10 +101,9 @@ FASTNN_DEFINE_TRANSPOSE_SUM(f64, double, fastnn_tr_v4d, 4, fastnn_transpose_4x4)
  * blocks of W rows x W terms (W = 8 float32, 4 float64; L a multiple of it) are loaded
  * as vectors over t and transposed in registers into runs of packed's rows, 64 rows of
  * packed at a time (they stay in L1 while every lane is written), the last K % W terms
- * a scalar loop: a copy, so the values are exact.  Float32 only: in float64 (4 x 4
- * blocks) it measured slower than affine.pyx's scalar loop (benchmarks/NOTES.md). */
+ * a scalar loop: a copy, so the values are exact. */
 #define FASTNN_PACK_TILE_ROWS 64
-#define FASTNN_DEFINE_PACK_TRANSPOSED(SUFFIX, T, V, W, TRANSPOSE)                        \
+#define FASTNN_DEFINE_PACK_TRANSPOSED(SUFFIX, T, V, VU, W, TRANSPOSE)                    \
 FASTNN_DISPATCH                                                                          \
 static void fastnn_pack_transposed_##SUFFIX(const T *src, ptrdiff_t ld, ptrdiff_t run,    \
                                             ptrdiff_t K, T *packed, ptrdiff_t L) {       \
@@ -110,9 +115,9 @@ static void fastnn_pack_transposed_##SUFFIX(const T *src, ptrdiff_t ld, ptrdiff_
             V r[W], c[W];                                                                \
             for (int k = nl; k < W; k++) r[k] = (V){0};                                  \
             for (ptrdiff_t t0 = tt; t0 < end; t0 += W) {                                 \
-                for (int k = 0; k < nl; k++) memcpy(&r[k], src + (l0 + k) * ld + t0, sizeof(V)); \
+                for (int k = 0; k < nl; k++) r[k] = *(const VU *)(src + (l0 + k) * ld + t0); \
                 TRANSPOSE(r, c);                                                         \
-                for (int q = 0; q < W; q++) memcpy(packed + (t0 + q) * L + l0, &c[q], sizeof(V)); \
+                for (int q = 0; q < W; q++) *(VU *)(packed + (t0 + q) * L + l0) = c[q]; \
             }                                                                            \
         }                                                                                \
     }                                                                                    \
@@ -120,6 +125,39 @@ static void fastnn_pack_transposed_##SUFFIX(const T *src, ptrdiff_t ld, ptrdiff_
         for (ptrdiff_t l = 0; l < L; l++) packed[t * L + l] = l < run ? src[l * ld + t] : 0; \
 }
 
-FASTNN_DEFINE_PACK_TRANSPOSED(f32, float, fastnn_tr_v8f, 8, fastnn_transpose_8x8)
+FASTNN_DEFINE_PACK_TRANSPOSED(f32, float, fastnn_tr_v8f, fastnn_tr_v8f_u, 8, fastnn_transpose_8x8)
+FASTNN_DEFINE_PACK_TRANSPOSED(f64, double, fastnn_tr_v4d, fastnn_tr_v4d_u, 4, fastnn_transpose_4x4)
+
+/* A matrix transposed, a strip of its columns at a time (affine.transpose, whose threads
+ * take strips):
+ *
+ *     dst[c * R + r] = src[r * C + c]   for r < R, c0 <= c < c1
+ *
+ * in blocks of W x W (8 float32, 4 float64) loaded as W rows of src and transposed in
+ * registers into W runs of dst's rows; the last R % W rows and a last strip narrower
+ * than W a scalar loop: a copy, exact.  A strip's W rows of dst are written in order,
+ * and its rows of src stay in the L2 for the next strip. */
+#define FASTNN_DEFINE_TRANSPOSE(SUFFIX, T, V, VU, W, TRANSPOSE)                          \
+FASTNN_DISPATCH                                                                          \
+static void fastnn_transpose_##SUFFIX(const T *src, ptrdiff_t R, ptrdiff_t C,            \
+                                      ptrdiff_t c0, ptrdiff_t c1, T *dst) {              \
+    for (ptrdiff_t cb = c0; cb < c1; cb += W) {                                          \
+        const ptrdiff_t nc = c1 - cb < W ? c1 - cb : W;                                  \
+        ptrdiff_t r0 = 0;                                                                \
+        if (nc == W) {                                                                   \
+            V r[W], c[W];                                                                \
+            for (; r0 + W <= R; r0 += W) {                                               \
+                for (int k = 0; k < W; k++) r[k] = *(const VU *)(src + (r0 + k) * C + cb); \
+                TRANSPOSE(r, c);                                                         \
+                for (int k = 0; k < W; k++) *(VU *)(dst + (cb + k) * R + r0) = c[k];    \
+            }                                                                            \
+        }                                                                                \
+        for (ptrdiff_t x = cb; x < cb + nc; x++)                                         \
+            for (ptrdiff_t y = r0; y < R; y++) dst[x * R + y] = src[y * C + x];          \
+    }                                                                                    \
+}
+
+FASTNN_DEFINE_TRANSPOSE(f32, float, fastnn_tr_v8f, fastnn_tr_v8f_u, 8, fastnn_transpose_8x8)
+FASTNN_DEFINE_TRANSPOSE(f64, double, fastnn_tr_v4d, fastnn_tr_v4d_u, 4, fastnn_transpose_4x4)
 
 #endif /* FASTNN_TRANSPOSE_H */

@@ -7,9 +7,9 @@ and reject the same inputs.  ReLU is compiled too, and so are the matrix product
 (NumPy's BLAS gives other bits at other thread counts; benchmarks/NOTES.md, "Matrix
 products"); ``fastnn._kernels.plan`` decides, call by call, what runs.  Sigmoid is
 compiled (one pass, its own exp: within a few ulp of the reference's, not its bits;
-csrc/sigmoid.h).  Tanh, dropout and the losses are the reference functions themselves:
-elementwise NumPy expressions that are not hot spots of the seed networks
-(benchmarks/NOTES.md, "Small calls").
+csrc/sigmoid.h), and so are the softmax and squared-error losses.  Tanh, dropout and
+the SVM loss are the reference functions themselves: elementwise NumPy expressions that
+are not hot spots of the seed networks (benchmarks/NOTES.md, "Small calls").
 
 ``conv_param`` takes an optional ``'algo'``: ``'direct'`` (no im2col buffer),
 ``'im2col'`` (im2col + one BLAS matrix product), or ``'auto'`` (the default; see
@@ -35,11 +35,12 @@ from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import losses as _losses
 from fastnn._kernels import pool as _pool
+from fastnn._kernels import simd as _simd
 from fastnn._kernels.plan import plan
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
-    dropout_backward, dropout_forward, mse_loss, svm_loss, tanh_backward, tanh_forward)
+    dropout_backward, dropout_forward, svm_loss, tanh_backward, tanh_forward)
 
 # The reference's names, plus the convolution algorithm chooser and the optimizers' steps.
 __all__ = list(_reference_names) + ["choose_conv_algo", "adam_update", "rmsprop_update"]
@@ -108,13 +109,17 @@ def _matmul(a, b, transpose_a=False):
     says."""
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
-    how = plan("matmul", a.dtype, (R, K, M), transposed=transpose_a,
-               b_rows_contiguous=b.flags.c_contiguous)
+    how, row_off, col_off = _product_plan(R, K, M, a.dtype, transpose_a, b.flags.c_contiguous,
+                                          b.flags.f_contiguous)
     if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
-    if how.form == "swapped":  # a.T @ b as (b.T @ a).T: the same sums in the same order
+    if how.form == "swapped":  # as (b.T @ a.T).T: the same sums in the same order
         out = _empty((R, M), a.dtype)
-        _affine.transpose(_matmul(np.ascontiguousarray(b), a, transpose_a=True), out)
+        if transpose_a:  # b.T read through b
+            product = _matmul(np.ascontiguousarray(b), a, transpose_a=True)
+        else:  # b = W.T: W read as it lies, a.T packed
+            product = _matmul(b.T, a.T)
+        _affine.transpose(product, out)
         return out
     a = np.ascontiguousarray(a)
     L, Lt = how.lanes, how.tail_lanes
@@ -127,15 +132,37 @@ def _matmul(a, b, transpose_a=False):
     else:  # B's rows as they are
         b_flat, ldb, block_stride = b.reshape(-1), M, L
     out = _empty((R, M), a.dtype)
-    tail = _reused("matmul-tail", (R if M % L else 0, Lt), a.dtype)
+    tail = _reused("matmul-tail", (R, Lt), a.dtype) if M % L else _NO_TAIL[a.dtype]
     if how.a_panels:  # a (K, R): its columns copied into panels first
         _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_rest, out, tail,
                                 how.kernel_id, L, how.tail_kernel_id, Lt)
     else:
-        row_off, col_off = _offsets(R, K, transpose_a)
         _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_rest,
                      out, tail, how.kernel_id, L, how.tail_kernel_id, Lt, how.k_chunk)
     return out
+
+
+# The scratch for the tail block's tiles of a product without one.
+_NO_TAIL = {np.dtype(t): np.empty((0, 0), t) for t in (np.float32, np.float64)}
+_PRODUCT_PLANS = {}
+
+
+def _product_plan(R, K, M, dtype, transposed, b_rows_contiguous, b_columns_contiguous):
+    """(plan, row_off, col_off) of a product, looked up once per shape, layout and SIMD
+    level: a product's call costs microseconds beside the kernel's (the small products
+    of a recommender's batch take 10-20)."""
+    key = (R, K, M, dtype, transposed, b_rows_contiguous, b_columns_contiguous,
+           _simd.get_level())
+    found = _PRODUCT_PLANS.get(key)
+    if found is None:
+        how = plan("matmul", dtype, (R, K, M), transposed=transposed,
+                   b_rows_contiguous=b_rows_contiguous, b_columns_contiguous=b_columns_contiguous)
+        read_in_place = how.form == "gather" and not how.a_panels
+        offsets = _offsets(R, K, transposed) if read_in_place else (None, None)
+        if len(_PRODUCT_PLANS) > 4096:
+            _PRODUCT_PLANS.clear()
+        found = _PRODUCT_PLANS[key] = (how, *offsets)
+    return found
 
 
 def affine_forward(x, w, b):
@@ -579,8 +606,9 @@ def spatial_groupnorm_backward(dout, cache):
 
 
 # ----------------------------------------------------------------------------------
-# Softmax losses: compiled a row at a time (csrc/softmax.h; not the reference's bits:
-# its own exp, and the mean taken in float64, docs/compat.md)
+# Losses: compiled (csrc/softmax.h, a row at a time, and csrc/squared_error.h, one pass;
+# their losses are not the reference's bits: summed in float64 in orders of their own,
+# and softmax's own exp, docs/compat.md)
 # ----------------------------------------------------------------------------------
 
 def softmax_loss(x, y):
@@ -601,6 +629,20 @@ def softmax_cross_entropy(x, t):
     dx, probs = _empty(x.shape, x.dtype), _empty(x.shape, x.dtype)
     loss = _losses.softmax_targets(x, t, dx, probs)
     return x.dtype.type(loss), dx, probs
+
+
+def mse_loss(x, y, mask=None):
+    """x (N, ...) predictions, y and ``mask`` (optional) of its shape -> (loss, dx): half
+    the squared error (where mask marks) summed and averaged over the batch.  As the
+    reference, in one compiled pass (csrc/squared_error.h): dx its bits, the loss summed
+    in double precision in an order of its own."""
+    x, y, mask = _reference._mse_arrays("mse_loss", x, y, mask)
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    dx = _empty(x.shape, x.dtype)
+    flat_mask = None if mask is None else np.ascontiguousarray(mask).reshape(-1)
+    total = _losses.squared_error(x.reshape(-1), y.reshape(-1), flat_mask, dx.reshape(-1),
+                                  x.shape[0])
+    return x.dtype.type(0.5 * total / x.shape[0]), dx
 
 
 # ----------------------------------------------------------------------------------

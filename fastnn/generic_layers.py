@@ -388,10 +388,10 @@ class _LossLayer(Layer):
         """What the backend's loss function takes as its second argument."""
         return _integer_labels(self.loss_fn, t, x)
 
-    def forward(self, x, t):
+    def forward(self, x, t, **options):
         x = np.asarray(x)
         self.t = t
-        self.loss, self.dx = getattr(self.F, self.loss_fn)(x, self.targets(t, x))
+        self.loss, self.dx = getattr(self.F, self.loss_fn)(x, self.targets(t, x), **options)
         self.cache = True
         return self.loss
 
@@ -458,9 +458,14 @@ class SVMWithLoss(_LossLayer):
 class MSEWithLoss(_LossLayer):
     """Half the squared error, summed over features, averaged over the batch:
     ``forward(y, t)`` -> loss = 0.5 * sum((y - t)**2) / N; ``backward(dout=1)`` -> dy.
-    y and t of the same shape (N, ...); the loss of an autoencoder, with t = its input."""
+    y and t of the same shape (N, ...); the loss of an autoencoder, with t = its input.
+    ``forward(y, t, mask)``: only the entries mask (y's shape, 0/1) marks count, loss =
+    0.5 * sum(mask * (y - t)**2) / N (a recommender's rated movies)."""
 
     loss_fn = "mse_loss"
+
+    def forward(self, x, t, mask=None):
+        return super().forward(x, t, mask=mask)
 
     def targets(self, t, x):
         return t  # real-valued targets, checked against y's shape by mse_loss

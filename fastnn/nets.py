@@ -405,9 +405,7 @@ class AutoEncoder(Network):
         x = np.asarray(x)
         t = x if t is None else np.asarray(t)
         y = self.predict(x, train_flg)
-        if mask is not None:
-            y, t = y * mask, t * mask  # (x_hat - t) * mask, as mask is 0/1
-        return self.last_layer.forward(y, t) + self.sparsity_penalty()[0]
+        return self.last_layer.forward(y, t, mask) + self.sparsity_penalty()[0]
 
     def corrupt(self, x):
         """x with each element zeroed with probability ``corruption`` (a copy; x itself
@@ -425,8 +423,6 @@ class AutoEncoder(Network):
         x_in = self.corrupt(x) if corrupted is None else corrupted
         self.last_loss = float(self.loss(x_in, t, mask))
         dout = self.last_layer.backward(1)
-        if mask is not None:
-            dout = dout * mask
         penalty_grad = self.sparsity_penalty()[1]
         extra = None if penalty_grad is None else {f"Activation{self.code_layer}": penalty_grad}
         return self._backpropagate(dout, extra)

@@ -484,40 +484,58 @@ def test_products_give_the_same_bits_at_every_thread_count(dtype, rng):
 
 
 def test_a_swapped_product_gives_the_bits_of_the_plain_one(dtype, rng, monkeypatch):
-    """x.T @ dout with few columns and many terms runs as (dout.T @ x).T (lanes over its
-    rows): each sum is the same terms in the same order (a * b is b * a exactly), so the
-    same bits as the plain product, at 1 and 2 threads."""
+    """x.T @ dout and dout @ W.T with few columns run as (dout.T @ x).T and (W @ dout.T).T
+    (lanes over out's rows): each sum is the same terms in the same order (a * b is b * a
+    exactly), so the same bits as the plain product, at 1 and 2 threads; and the transpose
+    back (blocks in registers, scalar edges) is a copy."""
     from fastnn._kernels import affine, plan
-    shapes = [(943, 1682, 10), (300, 1001, 5), (943, 1682, 20)]  # (the last: float32 only)
+    shapes = [(943, 1682, 10), (300, 1001, 5), (943, 1682, 20), (16, 1682, 20)]
     cases = [(rng.standard_normal((K, R)).astype(dtype), rng.standard_normal((K, M)).astype(dtype))
              for K, R, M in shapes]
+    weights = [rng.standard_normal((M, K)).astype(dtype) for K, M in ((1682, 20), (2000, 6))]
+    outs = [rng.standard_normal((R, K)).astype(dtype) for R, K in ((16, 1682), (31, 2000))]
     swapped = [plan.plan("matmul", dtype, (a.shape[1], a.shape[0], b.shape[1]),
                          transposed=True, b_rows_contiguous=True).form == "swapped"
                for a, b in cases]
-    assert swapped[:2] == [True, True] and swapped[2] == (dtype == np.float32)
-    assert plan.plan("matmul", dtype, (1682, 16, 20), transposed=True).form != "swapped"
+    single = dtype == np.float32
+    assert swapped == [True, True, single, single]
+    assert [plan.plan("matmul", dtype, (d.shape[0], d.shape[1], w.shape[0]),
+                      b_columns_contiguous=True).form == "swapped"
+            for d, w in zip(outs, weights)] == [single, True]
+    assert plan.plan("matmul", dtype, (16, 1682, 20), b_rows_contiguous=True).form != "swapped"
+
+    def products():
+        return ([fast.matmul(a, b, transpose_a=True) for a, b in cases]
+                + [fast.matmul(d, w.T) for d, w in zip(outs, weights)])
+
     before = fastnn.get_num_threads()
     try:
         runs = []
         for threads in (1, 2):
             fastnn.set_num_threads(threads)
-            runs.append([fast.matmul(a, b, transpose_a=True) for a, b in cases])
+            runs.append(products())
         monkeypatch.setattr(plan, "SWAP_MAX_WORK", 0.0)  # never swapped
         plan._plan.cache_clear()
-        runs.append([fast.matmul(a, b, transpose_a=True) for a, b in cases])
+        fast._PRODUCT_PLANS.clear()
+        runs.append(products())
     finally:
         fastnn.set_num_threads(before)
         plan._plan.cache_clear()
+        fast._PRODUCT_PLANS.clear()
     for run in runs[1:]:
         for ours, theirs in zip(runs[0], run):
             np.testing.assert_array_equal(ours, theirs)
     for (a, b), ours in zip(cases, runs[0]):
         assert ours.shape == (a.shape[1], b.shape[1])
         assert rel_error(ours, a.T.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
-    src = rng.standard_normal((37, 21)).astype(dtype)
+    for d, w, ours in zip(outs, weights, runs[0][len(cases):]):
+        assert rel_error(ours, d.astype(np.float64) @ w.T.astype(np.float64)) < TOL[dtype]
+    for shape in ((37, 21), (1, 9), (64, 40), (300, 129), (1682, 20)):
+        src = rng.standard_normal(shape).astype(dtype)
+        dst = np.empty(shape[::-1], dtype)
+        affine.transpose(src, dst)
+        np.testing.assert_array_equal(dst, src.T)
     dst = np.empty((21, 37), dtype)
-    affine.transpose(src, dst)
-    np.testing.assert_array_equal(dst, src.T)
     with pytest.raises(ValueError, match=r"dst is \(21, 37\); src.T is \(37, 21\)"):
         affine.transpose(dst, dst)
 
@@ -687,6 +705,26 @@ def test_softmax_losses_match_the_reference(N, C, dtype, rng):
         labels_as_rows = fast.softmax_cross_entropy(x[1:], np.eye(C)[y[1:]])
         for a, b in zip(labels_as_rows[:2], fast.softmax_loss(x[1:], y[1:])):
             assert rel_error(a, b) < tol
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3, 2), (16, 1682), (7, 13)])
+def test_the_squared_error_matches_the_reference(shape, dtype, rng):
+    """The compiled mse_loss (csrc/squared_error.h: one pass, the sum in float64 in 8
+    partial sums) against the reference: dx its bits, the loss to rounding, masked (0/1 as
+    floats or bools, or weights) or not, from a strided x too."""
+    x = rng.standard_normal(shape).astype(dtype)
+    y = rng.standard_normal(shape).astype(dtype)
+    masks = [None, (rng.random(shape) < 0.3).astype(dtype), rng.random(shape) < 0.5,
+             rng.random(shape).astype(dtype)]
+    strided = np.asfortranarray(x)
+    for mask in masks:
+        for xs in (x, strided):
+            ours, theirs = fast.mse_loss(xs, y, mask), ref.mse_loss(xs, y, mask)
+            assert ours[0].dtype == theirs[0].dtype == dtype
+            assert rel_error(ours[0], theirs[0]) < TOL[dtype]
+            np.testing.assert_array_equal(ours[1], theirs[1])
+    with pytest.raises(ValueError, match=r"mse_loss: mask must have shape"):
+        fast.mse_loss(x, y, np.ones(shape[:-1] + (shape[-1] + 1,)))
 
 
 def test_softmax_cross_entropy_checks_its_arguments(functional):

@@ -147,6 +147,10 @@ def test_mse_loss(rng):
     x, y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 3, 2))
     _, dx = F.mse_loss(x, y)
     assert scaled_error(dx, numerical_gradient(lambda: F.mse_loss(x, y)[0], x)) < TOL
+    for mask in ((rng.random(x.shape) < 0.5).astype(float), rng.random(x.shape)):  # 0/1, weights
+        _, dx = F.mse_loss(x, y, mask)
+        assert scaled_error(dx, numerical_gradient(lambda: F.mse_loss(x, y, mask)[0], x)) < TOL
+        assert np.all(dx[mask == 0] == 0)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

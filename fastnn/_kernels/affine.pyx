@@ -8,6 +8,7 @@ Reading A through offset tables makes a transposed operand free: xᵀ·dout need
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stddef cimport ptrdiff_t
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 
 import numpy as np
@@ -17,6 +18,9 @@ from fastnn.runtime.buffers import POISON, empty, scratch
 from fastnn._kernels.plan import SMALL_PRODUCT
 
 cnp.import_array()
+
+_NO_TAILS_F32 = np.empty((1, 0), np.float32)  # (the tail buffers of a product without a tail)
+_NO_TAILS_F64 = np.empty((1, 0), np.float64)
 
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
@@ -28,7 +32,7 @@ cdef enum:
     MIN_ROW_CHUNK = 12  # ... halved down to this while there are too few tasks
     TASKS_PER_THREAD = 4  # ... that is, fewer than this many per thread
     PACK_TILE = 64  # rows of a packed block filled at a time from a transposed B: 8 KiB
-    TRANSPOSE_TILE = 16  # rows of the destination written at a time by transpose()
+    TRANSPOSE_TILE = 16  # columns of the source a task of transpose() takes
     # The tail block is read in place only over this many terms or more: the last one,
     # added apart, costs each tile a store and a reload of its sums, too much beside a
     # short sum (benchmarks/NOTES.md, "Matrix products")
@@ -101,7 +105,7 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
     cdef Py_ssize_t kc = k_chunk if k_chunk > 0 else max(T, 1)
     cdef Py_ssize_t passes = max((T + kc - 1) // kc, 1)  # (one pass of none: zeros)
-    cdef Py_ssize_t task, p, k0, nk, blk, r0
+    cdef Py_ssize_t task, p
     cdef int threads = num_threads_for_product(R * T * blocks * L)
     check_kernel(kernel, L, floating is float)
     check_rest(kernel, L, tail_kernel, Lt, M, T, b_rest.shape[0], b_rest.shape[1],
@@ -112,33 +116,76 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     cdef Py_ssize_t rows = rows_per_task(R, blocks, threads)
     cdef Py_ssize_t chunks = (R + rows - 1) // rows
     cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
-    cdef floating[:, ::1] tails = scratch((threads, max(T, 1) * Lt if full < blocks else 0),
-                                       np.float32 if floating is float else np.float64)
-    cdef int[::1] tail_packed = np.zeros(threads, dtype=np.intc)
-    with nogil, parallel(num_threads=threads):
-        for p in range(passes):  # every thread; the end of each prange is a barrier
-            k0 = p * kc
-            nk = min(kc, T - k0)
-            for task in prange(blocks * chunks, schedule="dynamic"):
-                if passes == 1:
-                    blk = task // chunks
-                    r0 = (task % chunks) * rows
-                else:
-                    blk = task % blocks
-                    r0 = (task // blocks) * rows
-                if blk < full:
-                    tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0],
-                              min(rows, R - r0), &col_off[k0], nk,
-                              bp + blk * block_stride + k0 * ldb, ldb, 0, 1, L, p > 0)
-                else:
-                    _tail_task(out, tail, b_rest, tails, tail_packed, &a[0], &row_off[r0],
-                               r0, min(rows, R - r0), &col_off[k0], k0, nk, p > 0,
-                               tail_kernel, Lt)
+    cdef floating[:, ::1] tails = _tail_buffers(threads, T, Lt, full < blocks, <floating>0)
+    cdef int *tail_packed = _packed_flags(threads, full < blocks)
+    try:
+        if threads == 1:  # (a parallel region of one thread costs more than a small product)
+            with nogil:
+                for p in range(passes):
+                    for task in range(blocks * chunks):
+                        _gemm_task(0, task, p, kc, passes, chunks, rows, full, a, row_off,
+                                   col_off, bp, ldb, block_stride, b_rest, out, tail, tails,
+                                   tail_packed, kernel, L, tail_kernel, Lt)
+        else:
+            with nogil, parallel(num_threads=threads):
+                for p in range(passes):  # every thread; the end of each prange is a barrier
+                    for task in prange(blocks * chunks, schedule="dynamic"):
+                        _gemm_task(omp_get_thread_num(), task, p, kc, passes, chunks, rows,
+                                   full, a, row_off, col_off, bp, ldb, block_stride, b_rest, out,
+                                   tail, tails, tail_packed, kernel, L, tail_kernel, Lt)
+    finally:
+        free(tail_packed)
 
 
-cdef inline void _tail_task(floating[:, ::1] out, floating[:, ::1] tail,
+cdef inline void _gemm_task(int me, Py_ssize_t task, Py_ssize_t p, Py_ssize_t kc, Py_ssize_t passes,
+                            Py_ssize_t chunks, Py_ssize_t rows, Py_ssize_t full,
+                            const floating[::1] a, const Py_ssize_t[::1] row_off,
+                            const Py_ssize_t[::1] col_off, const floating *bp, Py_ssize_t ldb,
+                            Py_ssize_t block_stride, const floating[:, :] b_rest,
+                            floating[:, ::1] out, floating[:, ::1] tail,
+                            floating[:, ::1] tails, int *tail_packed, int kernel, Py_ssize_t L,
+                            int tail_kernel, Py_ssize_t Lt) noexcept nogil:
+    """Task ``task`` of :func:`gemm`'s pass p, a (lane block, row chunk) pair, on thread
+    ``me`` (its tail buffer)."""
+    cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
+    cdef Py_ssize_t k0 = p * kc, nk = min(kc, T - p * kc), blk, r0
+    if passes == 1:
+        blk = task // chunks
+        r0 = (task % chunks) * rows
+    else:
+        blk = task % ((M + L - 1) // L)
+        r0 = (task // ((M + L - 1) // L)) * rows
+    if blk < full:
+        tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0], min(rows, R - r0),
+                  &col_off[k0], nk, bp + blk * block_stride + k0 * ldb, ldb, 0, 1, L, p > 0)
+    else:
+        _tail_task(me, out, tail, b_rest, tails, tail_packed, &a[0], &row_off[r0], r0,
+                   min(rows, R - r0), &col_off[k0], k0, nk, p > 0, tail_kernel, Lt)
+
+
+cdef floating[:, ::1] _tail_buffers(int threads, Py_ssize_t T, Py_ssize_t Lt, bint needed,
+                                    floating kind):
+    """Each thread's buffer for B's last columns packed (T, Lt): scratch where there is a
+    tail block, else an empty one (no allocation)."""
+    if floating is float:
+        return scratch((threads, max(T, 1) * Lt), np.float32) if needed else _NO_TAILS_F32
+    else:
+        return scratch((threads, max(T, 1) * Lt), np.float64) if needed else _NO_TAILS_F64
+
+
+cdef int *_packed_flags(int threads, bint needed) except? NULL:
+    """Each thread's "tail packed" flag, zeroed (free() it), or NULL without a tail."""
+    if not needed:
+        return NULL
+    cdef int *flags = <int *>calloc(threads, sizeof(int))
+    if flags == NULL:
+        raise MemoryError()
+    return flags
+
+
+cdef inline void _tail_task(int me, floating[:, ::1] out, floating[:, ::1] tail,
                             const floating[:, :] b_rest, floating[:, ::1] tails,
-                            int[::1] tail_packed, const floating *a, const Py_ssize_t *row_off,
+                            int *tail_packed, const floating *a, const Py_ssize_t *row_off,
                             Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *col_off,
                             Py_ssize_t k0, Py_ssize_t nk, bint accumulate, int tail_kernel,
                             Py_ssize_t Lt) noexcept nogil:
@@ -151,7 +198,6 @@ cdef inline void _tail_task(floating[:, ::1] out, floating[:, ::1] tail,
     stride; only the last row is packed, zero-padded, into this thread's buffer, and its
     term added after the others (the same order, the same bits).  Otherwise this
     thread packs all of B's last columns, on its first such task."""
-    cdef int me = omp_get_thread_num()
     cdef floating *packed = &tails[me, 0]
     cdef Py_ssize_t T = b_rest.shape[0], rest = b_rest.shape[1], l, before
     cdef Py_ssize_t row_stride = b_rest.strides[0] // sizeof(floating)
@@ -216,30 +262,41 @@ def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t 
     cdef Py_ssize_t chunks = (R + rows - 1) // rows
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] panels = scratch((threads, max(T, 1) * rows), dtype)
-    cdef floating[:, ::1] tails = scratch((threads, max(T, 1) * Lt if full < blocks else 0), dtype)
-    cdef int[::1] tail_packed = np.zeros(threads, dtype=np.intc)
+    cdef floating[:, ::1] tails = _tail_buffers(threads, T, Lt, full < blocks, <floating>0)
     cdef Py_ssize_t[::1] row_off = np.arange(rows, dtype=np.intp)
     cdef Py_ssize_t[::1] col_off = np.arange(max(T, 1), dtype=np.intp) * rows
     cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
     cdef floating *panel
-    with nogil, parallel(num_threads=threads):
-        panel = &panels[omp_get_thread_num(), 0]
-        for c in prange(chunks, schedule="dynamic"):
-            r0 = c * rows
-            n = min(rows, R - r0)
-            for t in range(T):
-                memcpy(panel + t * rows, &a[t, r0], n * sizeof(floating))
-            for blk in range(full):
-                tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], n,
-                          &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
-            if full < blocks:
-                _tail_task(out, tail, b_rest, tails, tail_packed, panel, &row_off[0], r0, n,
-                           &col_off[0], 0, T, 0, tail_kernel, Lt)
+    cdef int me
+    cdef int *tail_packed = _packed_flags(threads, full < blocks)
+    try:
+        with nogil, parallel(num_threads=threads):
+            me = omp_get_thread_num()
+            panel = &panels[me, 0]
+            for c in prange(chunks, schedule="dynamic"):
+                r0 = c * rows
+                n = min(rows, R - r0)
+                for t in range(T):
+                    memcpy(panel + t * rows, &a[t, r0], n * sizeof(floating))
+                for blk in range(full):
+                    tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], n,
+                              &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
+                if full < blocks:
+                    _tail_task(me, out, tail, b_rest, tails, tail_packed, panel, &row_off[0],
+                               r0, n, &col_off[0], 0, T, 0, tail_kernel, Lt)
+    finally:
+        free(tail_packed)
 
 
 cdef extern from "transpose.h" nogil:
     void fastnn_pack_transposed_f32(const float *src, ptrdiff_t ld, ptrdiff_t run,
                                     ptrdiff_t K, float *packed, ptrdiff_t L)
+    void fastnn_pack_transposed_f64(const double *src, ptrdiff_t ld, ptrdiff_t run,
+                                    ptrdiff_t K, double *packed, ptrdiff_t L)
+    void fastnn_transpose_f32(const float *src, ptrdiff_t R, ptrdiff_t C, ptrdiff_t c0,
+                              ptrdiff_t c1, float *dst)
+    void fastnn_transpose_f64(const double *src, ptrdiff_t R, ptrdiff_t C, ptrdiff_t c0,
+                              ptrdiff_t c1, double *dst)
 
 
 cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed,
@@ -256,11 +313,14 @@ cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed
             memcpy(packed + t * L, &b[t, first], run * sizeof(floating))
             for l in range(run, L):
                 packed[t * L + l] = 0
-    elif (floating is float and b.strides[0] == sizeof(floating) and b.strides[1] > 0
-          and run > 0 and T > 0):
+    elif b.strides[0] == sizeof(floating) and b.strides[1] > 0 and run > 0 and T > 0:
         # a transposed weight matrix: its rows transposed in registers (csrc/transpose.h)
-        fastnn_pack_transposed_f32(&b[0, first], b.strides[1] // sizeof(floating), run, T,
-                                   packed, L)
+        if floating is float:
+            fastnn_pack_transposed_f32(&b[0, first], b.strides[1] // sizeof(floating), run, T,
+                                       packed, L)
+        else:
+            fastnn_pack_transposed_f64(&b[0, first], b.strides[1] // sizeof(floating), run, T,
+                                       packed, L)
     elif b.strides[1] <= b.strides[0]:
         for t in range(T):
             for l in range(L):
@@ -279,19 +339,30 @@ cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed
 
 
 def transpose(const floating[:, ::1] src, floating[:, ::1] dst):
-    """dst (C, R) = src (R, C).T, in blocks of TRANSPOSE_TILE rows of dst (the block's
-    rows stay in L1 while each row of src gives one contiguous run of them)."""
-    cdef Py_ssize_t R = src.shape[0], C = src.shape[1], block, r, c, c0, c1
+    """dst (C, R) = src (R, C).T, in strips of TRANSPOSE_TILE columns of src, one a task
+    (csrc/transpose.h: blocks transposed in registers)."""
+    cdef Py_ssize_t R = src.shape[0], C = src.shape[1], strip, c0
     if dst.shape[0] != C or dst.shape[1] != R:
         raise ValueError(f"dst is ({dst.shape[0]}, {dst.shape[1]}); src.T is ({C}, {R})")
+    if R == 0 or C == 0:
+        return
     cdef int threads = num_threads_for(R * C)
-    for block in prange((C + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE, nogil=True,
+    if threads == 1:
+        with nogil:
+            _transpose_columns(src, 0, C, dst)
+        return
+    for strip in prange((C + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE, nogil=True,
                         schedule="static", num_threads=threads):
-        c0 = block * TRANSPOSE_TILE
-        c1 = min(c0 + TRANSPOSE_TILE, C)
-        for r in range(R):
-            for c in range(c0, c1):
-                dst[c, r] = src[r, c]
+        c0 = strip * TRANSPOSE_TILE
+        _transpose_columns(src, c0, min(c0 + TRANSPOSE_TILE, C), dst)
+
+
+cdef inline void _transpose_columns(const floating[:, ::1] src, Py_ssize_t c0, Py_ssize_t c1,
+                                    floating[:, ::1] dst) noexcept nogil:
+    if floating is float:
+        fastnn_transpose_f32(&src[0, 0], src.shape[0], src.shape[1], c0, c1, &dst[0, 0])
+    else:
+        fastnn_transpose_f64(&src[0, 0], src.shape[0], src.shape[1], c0, c1, &dst[0, 0])
 
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):

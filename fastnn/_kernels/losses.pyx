@@ -1,6 +1,8 @@
-"""Softmax cross-entropy, a row at a time (csrc/softmax.h): against integer labels
-(softmax_loss) or target rows (softmax_cross_entropy).  One thread: a classifier's scores
-are small, and the mean loss is summed in row order."""
+"""The compiled losses, on one thread: softmax cross-entropy a row at a time
+(csrc/softmax.h), against integer labels (softmax_loss) or target rows
+(softmax_cross_entropy), its mean summed in row order; and half the squared error, masked
+or not, in one pass (csrc/squared_error.h).  A loss's arrays are a batch's outputs: too
+small for a second thread to pay."""
 from cython cimport floating
 
 
@@ -13,6 +15,12 @@ cdef extern from "softmax.h" nogil:
                                       double *probs, Py_ssize_t N, Py_ssize_t C)
     double fastnn_softmax_targets_f32(const float *x, const float *t, float *dx,
                                       float *probs, Py_ssize_t N, Py_ssize_t C)
+
+cdef extern from "squared_error.h" nogil:
+    double fastnn_squared_error_f64(const double *x, const double *y, const double *mask,
+                                    double *dx, Py_ssize_t n, double N)
+    double fastnn_squared_error_f32(const float *x, const float *y, const float *mask,
+                                    float *dx, Py_ssize_t n, float N)
 
 
 def softmax_labels(const floating[:, ::1] x, const Py_ssize_t[::1] y, floating[:, ::1] dx):
@@ -49,3 +57,23 @@ def softmax_targets(const floating[:, ::1] x, const floating[:, ::1] t, floating
         else:
             loss = fastnn_softmax_targets_f64(&x[0, 0], &t[0, 0], &dx[0, 0], &probs[0, 0], N, C)
     return loss
+
+
+def squared_error(const floating[::1] x, const floating[::1] y, const floating[::1] mask,
+                  floating[::1] dx, Py_ssize_t N):
+    """dx = mask * (x - y) / N (mask None: all ones) over the flattened arrays (one size,
+    N >= 1, checked by the caller); returns sum(mask * (x - y)**2), summed in double
+    precision in the fixed order of csrc/squared_error.h."""
+    cdef Py_ssize_t n = x.shape[0]
+    if y.shape[0] != n or dx.shape[0] != n or (mask is not None and mask.shape[0] != n) or N < 1:
+        raise ValueError("squared_error: x, y, mask and dx must be of one size, N >= 1")
+    cdef const floating *m = &mask[0] if mask is not None and n > 0 else NULL
+    cdef double total = 0
+    if n == 0:
+        return total
+    with nogil:
+        if floating is float:
+            total = fastnn_squared_error_f32(&x[0], &y[0], m, &dx[0], n, <float>N)
+        else:
+            total = fastnn_squared_error_f64(&x[0], &y[0], m, &dx[0], n, <double>N)
+    return total

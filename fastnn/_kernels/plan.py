@@ -32,14 +32,15 @@ K_CHUNK_BYTES = 2048
 # gives the same bits.
 SMALL_ELEMENTWISE = 32768
 
-# A transposed product A.T @ B is computed as its transpose B.T @ A (lanes over out's
-# rows instead of its columns, then out transposed back) where that pads the register
-# tiles to at most this fraction of the work, over a summed index at least this long:
-# the transposition is a pass over out, and with few terms the tiles' work is too short
-# to pay for it (measured: the recommenders' 1682 x 943 x 20 gains a third; at 784 x 100
-# x 50, 0.84 of the work, and 1682 x 16 x 20 it lost).
+# A transposed product A.T @ B, or A @ B with B a row-major array's transpose (dout @ W.T),
+# is computed as its transpose B.T @ A.T (lanes over out's rows instead of its columns,
+# then out transposed back; in the second, A.T is packed in B's place) where that pads
+# the register tiles to at most this fraction of the work, over a summed index at least
+# this long: the transposition is a pass over out (measured: the recommenders' 1682 x
+# 943 x 20 gains a third, the autoencoder's 1682 x 16 x 20 and 16 x 1682 x 20 (float32)
+# an eighth; at 784 x 100 x 50, 0.84 of the work, it lost).
 SWAP_MAX_WORK = 0.8
-SWAP_MIN_TERMS = 256
+SWAP_MIN_TERMS = 16
 
 # The "dilated" backward-data form puts input channels in the lanes: it needs at least
 # AVX2's lane count of them at every level, so that every level takes the same form and
@@ -53,7 +54,7 @@ class Plan(NamedTuple):
     """How one call runs.
 
     ``form``: 'numpy' (the reference's NumPy expression) or 'kernel' for relu;
-    'numpy', 'gather' or 'swapped' (out.T = B.T @ A, by the plan of that product) for
+    'numpy', 'gather' or 'swapped' (out.T = B.T @ A.T, by the plan of that product) for
     matmul; 'gather' or 'shifted' for conv_forward; 'columns'
     or 'dilated' for conv_backward's dx.  ``kernel``: the gather kernel's name
     (``fastnn._kernels.simd.KERNELS``) or None; ``kernel_id`` its number for the .pyx
@@ -82,14 +83,16 @@ _NUMPY = Plan("numpy")
 
 
 def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True,
-         transposed=False, b_rows_contiguous=False):
+         transposed=False, b_rows_contiguous=False, b_columns_contiguous=False):
     """The plan for ``op`` (one of ``OPS``) on ``dtype`` at ``level`` (default: the level
     the kernels run at now, ``fastnn.get_simd_level()``).
 
     ``shape``: relu ``(size,)``; matmul ``(R, K, M)`` for (R, K) @ (K, M);
     conv_forward and conv_backward ``(C, H, W, F, HH, WW)`` with ``stride`` and ``pad``.
     ``finite_weights`` (conv_backward): whether every weight is finite.  matmul:
-    ``transposed``, the product is A.T @ B with A stored (K, R); ``b_rows_contiguous``,
+    ``transposed``, the product is A.T @ B with A stored (K, R); ``b_columns_contiguous``,
+    B is the transpose of a row-major array (a weight matrix's, in ``dout @ W.T``);
+    ``b_rows_contiguous``,
     B's rows are contiguous in memory.
     """
     # The NumPy forms first, with no lookup: they are the small calls, whose cost is
@@ -101,11 +104,13 @@ def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True,
     if op not in OPS:
         raise ValueError(f"plan: op must be one of {OPS}, got {op!r}")
     return _plan(op, np.dtype(dtype).type, tuple(shape), level or simd.get_level(),
-                 stride, pad, bool(finite_weights), bool(transposed), bool(b_rows_contiguous))
+                 stride, pad, bool(finite_weights), bool(transposed), bool(b_rows_contiguous),
+                 bool(b_columns_contiguous))
 
 
 @lru_cache(maxsize=4096)
-def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_rows):
+def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_rows,
+          b_columns=False):
     if op == "relu":
         (size,) = shape
         return Plan("numpy" if size < SMALL_ELEMENTWISE else "kernel")
@@ -113,7 +118,7 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         R, K, M = shape
         if R * K * M <= SMALL_PRODUCT:
             return Plan("numpy")
-        if transposed and K >= SWAP_MIN_TERMS and (
+        if (transposed or b_columns) and K >= SWAP_MIN_TERMS and (
                 _padded_work(dtype, M, R, level) <= SWAP_MAX_WORK * _padded_work(dtype, R, M, level)):
             return Plan("swapped")  # (the swapped product's own plan never swaps back)
         itemsize = np.dtype(dtype).itemsize

@@ -567,17 +567,29 @@ def svm_loss(x, y):
     return loss, positive / N
 
 
-def mse_loss(x, y):
-    """Half the squared error, summed over features and averaged over the batch.
-
-    x (N, ...) predictions, y (same shape) targets -> (loss, dx).
-    loss = 0.5 * sum((x - y)**2) / N, dx = (x - y) / N.
-    """
-    func = "mse_loss"
-    x, y = checks.as_float_arrays(func, x=x, y=y)
+def _mse_arrays(func, x, y, mask):
+    """x, y and mask (or None) checked and of one float dtype: x (N, ...) with N >= 1, y
+    and mask of its shape."""
+    arrays = checks.as_float_arrays(func, x=x, y=y, **({} if mask is None else {"mask": mask}))
+    x, y = arrays[:2]
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"{func}: x must hold at least one sample (N, ...), got shape {x.shape}")
     checks.check_shape(func, "y", y, x.shape, "(the shape of x)")
+    if mask is not None:
+        checks.check_shape(func, "mask", arrays[2], x.shape, "(the shape of x)")
+    return x, y, (None if mask is None else arrays[2])
+
+
+def mse_loss(x, y, mask=None):
+    """Half the squared error, summed over features and averaged over the batch.
+
+    x (N, ...) predictions, y (same shape) targets -> (loss, dx).
+    loss = 0.5 * sum((x - y)**2) / N, dx = (x - y) / N.  With ``mask`` (x's shape, 0/1
+    or weights): loss = 0.5 * sum(mask * (x - y)**2) / N, dx = mask * (x - y) / N, so
+    that only the entries it marks count (a recommender's rated movies).
+    """
+    x, y, mask = _mse_arrays("mse_loss", x, y, mask)
     diff = x - y
+    weighted = diff if mask is None else diff * mask
     N = x.shape[0]
-    return 0.5 * (diff * diff).sum() / N, diff / N
+    return 0.5 * (weighted * diff).sum() / N, weighted / N

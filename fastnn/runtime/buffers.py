@@ -41,9 +41,11 @@ def reused(tag, shape, dtype):
     when they are freed; benchmarks/NOTES.md, "Recommenders", measured it for their
     products).  Never part of a result or a cache; NaN-filled under FASTNN_POISON like
     every scratch buffer."""
-    arrays = _local.__dict__.setdefault("arrays", {})
+    arrays = getattr(_local, "arrays", None)
+    if arrays is None:
+        arrays = _local.arrays = {}
     a = arrays.get(tag)
-    if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
+    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
         a = arrays[tag] = np.empty(shape, dtype=dtype)
     if POISON:
         a.fill(_poison_value(dtype))
