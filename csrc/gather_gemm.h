@@ -1,6 +1,6 @@
 /* The gather-GEMM micro-kernels behind fastnn's direct convolution and affine products.
  *
- *     C[i][0:L] (+)= sum_{t < T} A[row_off[i] + col_off[t]] * B[t*ldb + 0:L],   i < rows <= MR
+ *     C[i][0:L] (+)= sum_{t < T} A[row_off[i] + col_off[t]] * B[t*ldb + 0:L],   i < rows
  *
  * A is an image (a zero-padded input, or a dilated output gradient) read through two
  * offset tables, so no im2col matrix is ever built: forward, backward-data and
@@ -73,7 +73,31 @@ typedef double fastnn_v8d __attribute__((vector_size(64)));
 #define FASTNN_ROW_STORE(V, p, lo, hi) do { memcpy((p), &(lo), sizeof(V)); \
         memcpy((p) + sizeof(V) / sizeof((p)[0]), &(hi), sizeof(V)); } while (0)
 
-/* The micro-kernels' common head: one signature, contraction on. */
+/* The plain tiles' head (pair, quad, tall): one tile of at most MR rows, inlined into
+ * NAME (FASTNN_TILE_ROWS), which runs every row of a block of lanes in tiles: one call
+ * per block, not per tile (a sum of 16 or 20 terms, a recommender's batch, spent a third
+ * of its time entering and leaving the tile). */
+#define FASTNN_TILE_HEAD(NAME, TARGET, T)                                               \
+TARGET FASTNN_CONTRACT __attribute__((always_inline))                                    \
+static inline void NAME##_tile(int rows, const T *A, const ptrdiff_t *row_off,           \
+                               const ptrdiff_t *col_off, ptrdiff_t T_count,              \
+                               const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc,           \
+                               int accumulate)                                           \
+{                                                                                        \
+    FASTNN_CONTRACT_BODY
+#define FASTNN_TILE_ROWS(NAME, TARGET, T, MR)                                            \
+TARGET FASTNN_CONTRACT                                                                   \
+static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
+                 const ptrdiff_t *col_off, ptrdiff_t T_count,                            \
+                 const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)         \
+{                                                                                        \
+    FASTNN_CONTRACT_BODY                                                                 \
+    for (int r0 = 0; r0 < rows; r0 += MR)                                                \
+        NAME##_tile(rows - r0 < MR ? rows - r0 : MR, A, row_off + r0, col_off, T_count,  \
+                    B, ldb, C + r0 * ldc, ldc, accumulate);                              \
+}
+
+/* The other micro-kernels' common head: one signature, contraction on. */
 #define FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               \
 TARGET FASTNN_CONTRACT                                                                   \
 static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                         \
@@ -87,7 +111,7 @@ static void NAME(int rows, const T *A, const ptrdiff_t *row_off,                
  * not an array, so that GCC keeps them in registers (an array indexed by a loop
  * variable is spilled to the stack). */
 #define FASTNN_DEFINE_GATHER_GEMM(NAME, TARGET, T, V)                                   \
-FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+FASTNN_TILE_HEAD(NAME, TARGET, T)                                                        \
     /* Missing rows repeat the last one; their results are never stored. */              \
     const ptrdiff_t last = rows - 1;                                                     \
     const T *a0 = A + row_off[0];                                                        \
@@ -133,7 +157,8 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     if (rows > 3) FASTNN_ROW_STORE(V, C + 3 * ldc, c3, d3);                              \
     if (rows > 4) FASTNN_ROW_STORE(V, C + 4 * ldc, c4, d4);                              \
     if (rows > 5) FASTNN_ROW_STORE(V, C + 5 * ldc, c5, d5);                              \
-}
+}                                                                                       \
+FASTNN_TILE_ROWS(NAME, TARGET, T, FASTNN_MR)
 
 /* AVX-512 with four vectors a row ("quad"): 6 rows x 4 vectors (L = 64 float32 / 32
  * float64), 24 of the 32 registers accumulating, so that a step loads 4 vectors of B and
@@ -153,7 +178,7 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     memcpy(o, &c##i, sizeof(V)); memcpy(o + W, &d##i, sizeof(V));                       \
     memcpy(o + 2 * W, &e##i, sizeof(V)); memcpy(o + 3 * W, &f##i, sizeof(V)); }
 #define FASTNN_DEFINE_GATHER_GEMM_QUAD(NAME, TARGET, T, V)                              \
-FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+FASTNN_TILE_HEAD(NAME, TARGET, T)                                                        \
     enum { W = sizeof(V) / sizeof(T) };                                                  \
     const ptrdiff_t last = rows - 1;                                                     \
     FASTNN_X4_ROW(T, V, 0) FASTNN_X4_ROW(T, V, 1) FASTNN_X4_ROW(T, V, 2)                 \
@@ -169,7 +194,8 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     }                                                                                    \
     FASTNN_X4_STORE(T, V, 0) FASTNN_X4_STORE(T, V, 1) FASTNN_X4_STORE(T, V, 2)           \
     FASTNN_X4_STORE(T, V, 3) FASTNN_X4_STORE(T, V, 4) FASTNN_X4_STORE(T, V, 5)           \
-}
+}                                                                                       \
+FASTNN_TILE_ROWS(NAME, TARGET, T, FASTNN_MR)
 
 /* The shifted form, lanes over output pixels, for AVX-512:
  *
@@ -223,7 +249,7 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
 #define FASTNN_TALL_FMA(i) c##i += a##i[off] * b;
 #define FASTNN_TALL_STORE(V, i) if (i <= last) memcpy(C + i * ldc, &c##i, sizeof(V));
 #define FASTNN_DEFINE_GATHER_GEMM_TALL(NAME, TARGET, T, V)                              \
-FASTNN_GEMM_HEAD(NAME, TARGET, T)                                                        \
+FASTNN_TILE_HEAD(NAME, TARGET, T)                                                        \
     const ptrdiff_t last = rows - 1;                                                     \
     FASTNN_TALL_ROW(T, V, 0) FASTNN_TALL_ROW(T, V, 1) FASTNN_TALL_ROW(T, V, 2)           \
     FASTNN_TALL_ROW(T, V, 3) FASTNN_TALL_ROW(T, V, 4) FASTNN_TALL_ROW(T, V, 5)           \
@@ -249,7 +275,8 @@ FASTNN_GEMM_HEAD(NAME, TARGET, T)                                               
     FASTNN_TALL_STORE(V, 3) FASTNN_TALL_STORE(V, 4) FASTNN_TALL_STORE(V, 5)              \
     FASTNN_TALL_STORE(V, 6) FASTNN_TALL_STORE(V, 7) FASTNN_TALL_STORE(V, 8)              \
     FASTNN_TALL_STORE(V, 9) FASTNN_TALL_STORE(V, 10) FASTNN_TALL_STORE(V, 11)            \
-}
+}                                                                                       \
+FASTNN_TILE_ROWS(NAME, TARGET, T, FASTNN_MR_TALL)
 
 /* The tall tile where the offsets come in windows three wide (a 3-wide filter at stride
  * 1), so that one broadcast of A serves three FMAs instead of one: the tall tile loads a

@@ -459,8 +459,10 @@ def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):
 def test_products_give_the_same_bits_at_every_thread_count(dtype, rng):
     """a @ b, a.T @ b and a @ w.T (B transposed: its last, partial block of columns packed
     by each thread that needs it) at 1, 2 and 3 threads, where the tasks are few (one or
-    two lane blocks: shorter row chunks) or many, with and without a tail block."""
-    shapes = [(100, 784, 50), (100, 100, 100), (100, 784, 64), (31, 3001, 17), (301, 943, 20)]
+    two lane blocks: shorter row chunks) or many, with and without a tail block, and
+    whole rows a task (all of B in the L2: a short sum into a wide out)."""
+    shapes = [(100, 784, 50), (100, 100, 100), (100, 784, 64), (31, 3001, 17), (301, 943, 20),
+              (301, 20, 1682), (97, 16, 333)]
     cases = []
     for R, K, M in shapes:
         a = rng.standard_normal((R, K)).astype(dtype)

@@ -78,22 +78,18 @@ cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floatin
     An empty sum (count == 0) is zero: without ``accumulate`` the tile is still written,
     so C never keeps what its memory held before.  B is packed with the lanes L of
     ``kernel`` (a gather kernel id of csrc/gather_gemm.h, as fastnn._kernels.plan chose
-    it), which runs MR or MR_TALL rows at a time."""
-    cdef ptrdiff_t blk, r0, t0, n_t
-    cdef int rows
-    cdef int mr = tile_height(kernel)
+    it), which runs all n_rows in tiles of MR or MR_TALL rows."""
+    cdef ptrdiff_t blk, t0, n_t
     cdef ptrdiff_t t_block = B_BLOCK_BYTES // (L * sizeof(floating))
+    if n_rows <= 0:
+        return
     for blk in range(n_blocks):
         t0 = 0
         while True:  # at least one pass, so that count == 0 stores zeros
             n_t = count - t0 if count - t0 < t_block else t_block
-            r0 = 0
-            while r0 < n_rows:
-                rows = <int>(n_rows - r0 if n_rows - r0 < mr else mr)
-                gemm(kernel, rows, A, <const ptrdiff_t *>row_off + r0, <const ptrdiff_t *>col_off + t0,
-                     n_t, B + blk * block_stride + t0 * ldb, ldb, C + r0 * ldc + blk * L, ldc,
-                     1 if accumulate or t0 > 0 else 0)
-                r0 += mr
+            gemm(kernel, <int>n_rows, A, <const ptrdiff_t *>row_off, <const ptrdiff_t *>col_off + t0,
+                 n_t, B + blk * block_stride + t0 * ldb, ldb, C + blk * L, ldc,
+                 1 if accumulate or t0 > 0 else 0)
             t0 += t_block
             if t0 >= count:
                 break
