@@ -8,7 +8,8 @@ users x 1,682 movies, ~100,000 ratings; tests/movielens_files.py).  The models:
 the RBM (100 hidden units, CD-1, batch 100, unrated units kept out) and the stacked
 autoencoder (1682-20-10-20-1682, sigmoid, linear output, RMSprop lr 0.01, batch 16, the
 squared error of the rated entries).  Medians of ``--repeats`` epochs, spread in
-parentheses; the same thread count for every framework.  Each epoch ends, in every
+parentheses, the frameworks' epochs taken in turn; the same thread count for every
+framework.  Each epoch ends, in every
 framework, with the training loss over all users (one more forward pass), as
 ``fit_epoch`` reports it.
 """
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -23,8 +25,6 @@ import fastnn
 from fastnn.datasets import movielens
 from fastnn import recommend as rc
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_epoch import median_spread  # noqa: E402 (a sibling script)
 
 
 def ratings(data_dir):
@@ -36,8 +36,21 @@ def ratings(data_dir):
     return planted_ratings()
 
 
-def timed_epochs(fit, repeats):
-    return tuple(float(t) for t in median_spread(fit, repeats))
+def timed_epochs(fits, repeats):
+    """{framework: (median, min, max) seconds an epoch}: one warm-up epoch each, then the
+    frameworks' epochs in turn, ``repeats`` rounds, so that none runs on a colder heap or
+    caches than the others (timed one framework after another, fastnn's autoencoder, run
+    first, took 0.059 s an epoch against the reference's 0.051; in turn, 0.052 and 0.055,
+    benchmarks/NOTES.md, "Recommenders")."""
+    for fit in fits.values():
+        fit()
+    times = {name: [] for name in fits}
+    for _ in range(repeats):
+        for name, fit in fits.items():
+            start = time.perf_counter()
+            fit()
+            times[name].append(time.perf_counter() - start)
+    return {name: (float(np.median(t)), min(t), max(t)) for name, t in times.items()}
 
 
 def torch_models(train, threads):
@@ -93,20 +106,19 @@ def main():
     args = parser.parse_args()
     train, _ = ratings(args.data_dir)
     threads = fastnn.get_num_threads()
-    rows = {}
+    fits = {"RBM (CD-1, 100 hidden)": {}, "autoencoder 1682-20-10-20": {}}
     for backend in ("fast", "reference"):
         rbm = rc.RBMRecommender(train.shape[1], seed=0, backend=backend)
         ae = rc.AutoEncoderRecommender(train.shape[1], seed=0, backend=backend)
-        rows.setdefault("RBM (CD-1, 100 hidden)", {})[backend] = timed_epochs(
-            lambda: rbm.fit_epoch(train), args.repeats)
-        rows.setdefault("autoencoder 1682-20-10-20", {})[backend] = timed_epochs(
-            lambda: ae.fit_epoch(train), args.repeats)
+        fits["RBM (CD-1, 100 hidden)"][backend] = lambda rbm=rbm: rbm.fit_epoch(train)
+        fits["autoencoder 1682-20-10-20"][backend] = lambda ae=ae: ae.fit_epoch(train)
     try:
         rbm_epoch, ae_epoch = torch_models(train, threads)
-        rows["RBM (CD-1, 100 hidden)"]["pytorch"] = timed_epochs(rbm_epoch, args.repeats)
-        rows["autoencoder 1682-20-10-20"]["pytorch"] = timed_epochs(ae_epoch, args.repeats)
+        fits["RBM (CD-1, 100 hidden)"]["pytorch"] = rbm_epoch
+        fits["autoencoder 1682-20-10-20"]["pytorch"] = ae_epoch
     except ImportError:
         print("# PyTorch not installed: its column is empty")
+    rows = {name: timed_epochs(model_fits, args.repeats) for name, model_fits in fits.items()}
     print(f"# {train.shape[0]} users x {train.shape[1]} movies, {int((train > 0).sum())} "
           f"training ratings; {threads} threads; SIMD {fastnn.get_simd_level()}; seconds per "
           f"epoch, median (min-max) of {args.repeats}")
