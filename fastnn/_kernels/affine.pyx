@@ -103,7 +103,9 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     reduction, any thread count.  They are unequal (a narrower tail block, a short last
     row chunk) and go to whichever thread is free, in order: in one pass, a block's row
     chunks one after another (they share the block of B); over several, a row chunk's
-    blocks (they share its slice of A).
+    blocks (they share its slice of A).  Two exceptions, below: with all of B in the L2 a
+    task is a row chunk's every block (whole rows of out), and a B packed in many blocks
+    goes out in the runs of blocks each thread packed.
     """
     cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
     cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
