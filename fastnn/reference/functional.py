@@ -592,4 +592,5 @@ def mse_loss(x, y, mask=None):
     diff = x - y
     weighted = diff if mask is None else diff * mask
     N = x.shape[0]
-    return 0.5 * (weighted * diff).sum() / N, weighted / N
+    half, count = x.dtype.type(0.5), x.dtype.type(N)  # (the loss in x's dtype, NumPy 1 too)
+    return half * (weighted * diff).sum() / count, weighted / N
