@@ -35,8 +35,7 @@ from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import losses as _losses
 from fastnn._kernels import pool as _pool
-from fastnn._kernels import simd as _simd
-from fastnn._kernels.plan import plan
+from fastnn._kernels.plan import matmul_plan, plan
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
@@ -109,8 +108,8 @@ def _matmul(a, b, transpose_a=False):
     says."""
     R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     M = b.shape[1]
-    how, row_off, col_off = _product_plan(R, K, M, a.dtype, transpose_a, b.flags.c_contiguous,
-                                          b.flags.f_contiguous)
+    how = matmul_plan(a.dtype, R, K, M, transpose_a, b.flags.c_contiguous,
+                      b.flags.f_contiguous)
     if how.form == "numpy":
         return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
     if how.form == "swapped":  # as (b.T @ a.T).T: the same sums in the same order
@@ -137,6 +136,7 @@ def _matmul(a, b, transpose_a=False):
         _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_rest, out, tail,
                                 how.kernel_id, L, how.tail_kernel_id, Lt)
     else:
+        row_off, col_off = _offsets(R, K, transpose_a)
         _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_rest,
                      out, tail, how.kernel_id, L, how.tail_kernel_id, Lt, how.k_chunk)
     return out
@@ -144,25 +144,6 @@ def _matmul(a, b, transpose_a=False):
 
 # The scratch for the tail block's tiles of a product without one.
 _NO_TAIL = {np.dtype(t): np.empty((0, 0), t) for t in (np.float32, np.float64)}
-_PRODUCT_PLANS = {}
-
-
-def _product_plan(R, K, M, dtype, transposed, b_rows_contiguous, b_columns_contiguous):
-    """(plan, row_off, col_off) of a product, looked up once per shape, layout and SIMD
-    level: a product's call costs microseconds beside the kernel's (the small products
-    of a recommender's batch take 10-20)."""
-    key = (R, K, M, dtype, transposed, b_rows_contiguous, b_columns_contiguous,
-           _simd.get_level())
-    found = _PRODUCT_PLANS.get(key)
-    if found is None:
-        how = plan("matmul", dtype, (R, K, M), transposed=transposed,
-                   b_rows_contiguous=b_rows_contiguous, b_columns_contiguous=b_columns_contiguous)
-        read_in_place = how.form == "gather" and not how.a_panels
-        offsets = _offsets(R, K, transposed) if read_in_place else (None, None)
-        if len(_PRODUCT_PLANS) > 4096:
-            _PRODUCT_PLANS.clear()
-        found = _PRODUCT_PLANS[key] = (how, *offsets)
-    return found
 
 
 def affine_forward(x, w, b):

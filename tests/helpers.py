@@ -75,6 +75,14 @@ def assert_report_below(report, tol):
     assert not failing, f"errors not below {tol}: {failing} (report: {report})"
 
 
+def assert_same_bits(runs):
+    """Every run (a list of arrays) is bitwise the first one, array by array."""
+    for run in runs[1:]:
+        assert len(run) == len(runs[0])
+        for ours, theirs in zip(runs[0], run):
+            np.testing.assert_array_equal(ours, theirs)
+
+
 def assert_same_values(ours, theirs, tol, scale=None):
     """ours equals theirs up to a relative error tol (against theirs' largest finite
     magnitude, or against ``scale``: the size of the terms of a sum that may cancel),

@@ -2,7 +2,7 @@
 0-2, 1x1 and non-square windows, batch of one), fresh values, both dtypes."""
 import numpy as np
 import pytest
-from helpers import conv_case, pool_case, rel_error, run_everything
+from helpers import assert_same_bits, conv_case, pool_case, rel_error, run_everything
 
 import fastnn
 from fastnn import functional as fast
@@ -70,9 +70,7 @@ def test_conv_tiles_several_images_as_one(N, C, F, stride, dtype, rng):
             runs.append((out,) + fast.conv_backward(dout, cache))
     finally:
         fastnn.set_num_threads(before)
-    for run in runs[1:]:
-        for ours, theirs in zip(runs[0], run):
-            np.testing.assert_array_equal(ours, theirs)
+    assert_same_bits(runs)
     for n in range(N):  # one image alone: a group of one
         alone, cache = fast.conv_forward(x[n:n + 1], w, b, conv_param)
         np.testing.assert_array_equal(alone[0], runs[0][0][n])
@@ -477,9 +475,7 @@ def test_products_give_the_same_bits_at_every_thread_count(dtype, rng):
             runs.append([fast.matmul(a, b, transpose_a=t) for a, b, t in cases])
     finally:
         fastnn.set_num_threads(before)
-    for run in runs[1:]:
-        for ours, theirs in zip(runs[0], run):
-            np.testing.assert_array_equal(ours, theirs)
+    assert_same_bits(runs)
     for (a, b, t), ours in zip(cases, runs[0]):
         expected = (a.T if t else a).astype(np.float64) @ b.astype(np.float64)
         assert rel_error(ours, expected) < TOL[dtype]
@@ -518,15 +514,11 @@ def test_a_swapped_product_gives_the_bits_of_the_plain_one(dtype, rng, monkeypat
             runs.append(products())
         monkeypatch.setattr(plan, "SWAP_MAX_WORK", 0.0)  # never swapped
         plan._plan.cache_clear()
-        fast._PRODUCT_PLANS.clear()
         runs.append(products())
     finally:
         fastnn.set_num_threads(before)
         plan._plan.cache_clear()
-        fast._PRODUCT_PLANS.clear()
-    for run in runs[1:]:
-        for ours, theirs in zip(runs[0], run):
-            np.testing.assert_array_equal(ours, theirs)
+    assert_same_bits(runs)
     for (a, b), ours in zip(cases, runs[0]):
         assert ours.shape == (a.shape[1], b.shape[1])
         assert rel_error(ours, a.T.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
@@ -594,9 +586,7 @@ def test_the_narrow_tail_tile_gives_the_bits_of_the_tall_one(dtype, rng, monkeyp
     finally:
         fastnn.set_num_threads(before)
         plan._plan.cache_clear()
-    for run in runs[1:]:
-        for ours, theirs in zip(runs[0], run):
-            np.testing.assert_array_equal(ours, theirs)
+    assert_same_bits(runs)
     for (a, b), ours in zip(cases, runs[0]):
         assert rel_error(ours, a.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
 
@@ -623,9 +613,7 @@ def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch)
     finally:
         fastnn.set_num_threads(before)
         plan._plan.cache_clear()
-    for run in runs[1:]:
-        for ours, theirs in zip(runs[0], run):
-            np.testing.assert_array_equal(ours, theirs)
+    assert_same_bits(runs)
     for (a, b), ours in zip(cases, runs[0]):
         assert rel_error(ours, a @ b) < TOL[dtype]
 

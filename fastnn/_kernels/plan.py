@@ -108,6 +108,16 @@ def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True,
                  bool(b_columns_contiguous))
 
 
+def matmul_plan(dtype, R, K, M, transposed, b_rows_contiguous, b_columns_contiguous):
+    """``plan("matmul", dtype, (R, K, M), ...)`` for a product's checked operands (dtype a
+    NumPy float dtype, the layout flags bools), with the least work a call: the matrix
+    products' path (a product's call costs microseconds beside its kernel's)."""
+    if R * K * M <= SMALL_PRODUCT:
+        return _NUMPY
+    return _plan("matmul", dtype.type, (R, K, M), simd.get_level(), 1, 0, True, transposed,
+                 b_rows_contiguous, b_columns_contiguous)
+
+
 @lru_cache(maxsize=4096)
 def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_rows,
           b_columns=False):
