@@ -20,13 +20,11 @@ either backend's backward pass takes either backend's cache.  Outputs come from
 ``fastnn.runtime.buffers.empty``: NaN-filled under ``FASTNN_POISON=1``, so a kernel that
 leaves an output element unwritten cannot go unnoticed in the tests.
 """
-import functools
 
 import numpy as np
 
 from fastnn import checks, norms
 from fastnn.runtime.buffers import empty as _empty
-from fastnn.runtime.buffers import reused as _reused
 from fastnn.runtime.buffers import scratch as _scratch
 from fastnn._kernels import affine as _affine
 from fastnn._kernels import batchnorm as _bn
@@ -35,7 +33,7 @@ from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import losses as _losses
 from fastnn._kernels import pool as _pool
-from fastnn._kernels.plan import matmul_plan, plan
+from fastnn._kernels.plan import plan
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
@@ -83,67 +81,10 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
 def matmul(a, b, transpose_a=False):
     """a @ b, or a.T @ b with ``transpose_a``: a (R, K) (or (K, R)), b (K, M) -> (R, M).
     As the reference; no thread count changes a bit of it."""
-    small = _affine.small_matmul(a, b, transpose_a)  # the common small call, checked in C
-    if small is not None:
-        return small
-    a, b = checks.matmul_args("matmul", a, b, transpose_a)
-    return _matmul(a, b, transpose_a)
-
-
-@functools.lru_cache(maxsize=256)
-def _offsets(R, K, transposed):
-    """The offset tables (row_off, col_off) of a (R, K) operand read from a row-major
-    array: itself (row r at r*K, column t at t) or, ``transposed``, the transpose of a
-    (K, R) array (row r at r, column t at t*R).  Read-only: shared by every call of
-    that shape."""
-    rows, cols = np.arange(R, dtype=np.intp), np.arange(K, dtype=np.intp)
-    row_off, col_off = (rows, cols * R) if transposed else (rows * K, cols)
-    row_off.flags.writeable = col_off.flags.writeable = False
-    return row_off, col_off
-
-
-def _matmul(a, b, transpose_a=False):
-    """a @ b (or a.T @ b) for checked 2-D arrays of one dtype, in fastnn's thread pool
-    (or, for small products, NumPy's single-threaded BLAS call): as ``plan("matmul")``
-    says."""
-    R, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
-    M = b.shape[1]
-    how = matmul_plan(a.dtype, R, K, M, transpose_a, b.flags.c_contiguous,
-                      b.flags.f_contiguous)
-    if how.form == "numpy":
-        return np.dot(a.T if transpose_a else a, b)  # (np.dot: less overhead than matmul)
-    if how.form == "swapped":  # as (b.T @ a.T).T: the same sums in the same order
-        out = _empty((R, M), a.dtype)
-        if transpose_a:  # b.T read through b
-            product = _matmul(np.ascontiguousarray(b), a, transpose_a=True)
-        else:  # b = W.T: W read as it lies, a.T packed
-            product = _matmul(b.T, a.T)
-        _affine.transpose(product, out)
-        return out
-    a = np.ascontiguousarray(a)
-    L, Lt = how.lanes, how.tail_lanes
-    full = M // L
-    b_rest = b[:, full * L:]  # the last, partial block: packed by the kernel's threads
-    if how.pack_b:
-        packed = _reused("matmul-b", (full, K, L), a.dtype)
-        _affine.pack_lanes(b[:, :full * L], packed)
-        b_flat, ldb, block_stride = packed.reshape(-1), L, K * L
-    else:  # B's rows as they are
-        b_flat, ldb, block_stride = b.reshape(-1), M, L
-    out = _empty((R, M), a.dtype)
-    tail = _reused("matmul-tail", (R, Lt), a.dtype) if M % L else _NO_TAIL[a.dtype]
-    if how.a_panels:  # a (K, R): its columns copied into panels first
-        _affine.gemm_transposed(a, b_flat, ldb, block_stride, b_rest, out, tail,
-                                how.kernel_id, L, how.tail_kernel_id, Lt)
-    else:
-        row_off, col_off = _offsets(R, K, transpose_a)
-        _affine.gemm(a.reshape(-1), row_off, col_off, b_flat, ldb, block_stride, b_rest,
-                     out, tail, how.kernel_id, L, how.tail_kernel_id, Lt, how.k_chunk)
+    out = _affine.matmul(a, b, transpose_a)  # the common call, checked and planned in C
+    if out is None:  # (checked operands are always the common call)
+        out = _affine.matmul(*checks.matmul_args("matmul", a, b, transpose_a), transpose_a)
     return out
-
-
-# The scratch for the tail block's tiles of a product without one.
-_NO_TAIL = {np.dtype(t): np.empty((0, 0), t) for t in (np.float32, np.float64)}
 
 
 def affine_forward(x, w, b):
@@ -153,7 +94,7 @@ def affine_forward(x, w, b):
     if small is not None:
         return small
     xs, w, b, D = checks.affine_args("affine_forward", x, w, b)
-    out = _matmul(xs.reshape(xs.shape[0], D), w)
+    out = _affine.matmul(xs.reshape(xs.shape[0], D), w, False)
     out += b
     return out, (checks.detached(xs, x), w, b)
 
@@ -165,8 +106,8 @@ def affine_backward(dout, cache, need_dx=True):
         return small
     x, w, b = checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
-    dx = _matmul(dout, w.T).reshape(x.shape) if need_dx else None
-    dw = _matmul(x.reshape(x.shape[0], w.shape[0]), dout, transpose_a=True)
+    dx = _affine.matmul(dout, w.T, False).reshape(x.shape) if need_dx else None
+    dw = _affine.matmul(x.reshape(x.shape[0], w.shape[0]), dout, True)
     return dx, dw, dout.sum(axis=0)
 
 

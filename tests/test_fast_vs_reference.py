@@ -454,6 +454,38 @@ def test_a_transposed_operand_gives_the_bits_of_its_copy(dtype, rng):
                                       fast.matmul(np.ascontiguousarray(a.T), b))
 
 
+def _unaligned(a):
+    """A copy of a whose data lies one byte off its dtype's alignment."""
+    raw = np.empty(a.nbytes + 1, np.uint8)[1:]
+    out = np.frombuffer(raw, a.dtype).reshape(a.shape)  # (frombuffer: not aligned)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+def test_products_of_any_layout_give_the_bits_of_contiguous_copies(dtype, rng):
+    """matmul's compiled path (checked in C) reads a and b where they lie, copies them
+    where it must (unaligned, a not C-contiguous) and leaves byte-swapped arrays to the
+    Python checks: every layout gives the bits of the product of C-contiguous copies, at
+    sizes above SMALL_PRODUCT, with and without a tail block; the inputs are unchanged."""
+    for R, K, M in [(97, 301, 33), (20, 1682, 20), (130, 64, 64)]:
+        a = rng.standard_normal((R, 2 * K)).astype(dtype)[:, ::2]  # a strided view
+        b = rng.standard_normal((K, 3 * M)).astype(dtype)[:, 1::3]
+        expected = fast.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        swapped = np.dtype(dtype).newbyteorder()
+        layouts = [(a, b), (_unaligned(a), _unaligned(b)), (a, b[::-1][::-1]),
+                   (np.flip(np.flip(a).copy()), np.flip(np.flip(b).copy())),
+                   (np.asfortranarray(a), np.asfortranarray(b)),
+                   (a.astype(swapped), b.astype(swapped))]
+        for x, y in layouts:
+            before = (x.copy(), y.copy())
+            np.testing.assert_array_equal(fast.matmul(x, y), expected)
+            np.testing.assert_array_equal(fast.matmul(np.asfortranarray(x.T), y, transpose_a=True),
+                                          expected)
+            np.testing.assert_array_equal(x, before[0])
+            np.testing.assert_array_equal(y, before[1])
+
+
 def test_products_give_the_same_bits_at_every_thread_count(dtype, rng):
     """a @ b, a.T @ b and a @ w.T (B transposed: its last, partial block of columns packed
     by each thread that needs it) at 1, 2 and 3 threads, where the tasks are few (one or

@@ -192,26 +192,26 @@ def test_the_planner_and_the_kernels_refuse_what_they_cannot_run(rng):
         plan.plan("softmax", np.float32, (3,))
     a = rng.standard_normal(12)
     offsets = np.arange(3, dtype=np.intp)
-    b, none, out, tail = np.zeros(3 * 8), np.zeros((3, 0)), np.zeros((3, 8)), np.zeros((0, 8))
+    b, none, out = np.zeros(3 * 8), np.zeros((3, 0)), np.zeros((3, 8))
     with pytest.raises(ValueError, match="unknown kernel id 99"):
-        affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, tail, 99, 8, 0, 8, 0)
-    wide = (np.zeros(3 * 16), np.zeros((3, 0)), np.zeros((3, 16)), np.zeros((0, 16)))
+        affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, 99, 8, 0, 8, 0)
+    wide = (np.zeros(3 * 16), np.zeros((3, 0)), np.zeros((3, 16)))
     with pytest.raises(ValueError, match="takes operands packed with 8 lanes, got 16"):
         affine.gemm(a, offsets * 3, offsets, wide[0], 16, 16, *wide[1:], 0, 16, 0, 16, 0)  # pair_baseline
     if "avx512" in LEVELS:
         with pytest.raises(ValueError, match="takes operands packed with 16 lanes, got 8"):
-            affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, tail, 2, 8, 0, 8, 0)  # pair_avx512
+            affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, 2, 8, 0, 8, 0)  # pair_avx512
     else:  # a kernel of a level this CPU lacks: refused before it could run
         with pytest.raises(ValueError, match="kernel 2 needs the 'avx512' level"):
-            affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, tail, 2, 8, 0, 8, 0)
+            affine.gemm(a, offsets * 3, offsets, b, 8, 8, none, out, 2, 8, 0, 8, 0)
     with pytest.raises(ValueError, match="b holds 24 elements; 1 blocks of 3 rows of 8 lanes"):
-        affine.gemm(a, offsets * 3, offsets, b, 9, 8, none, out, tail, 0, 8, 0, 8, 0)
-    rest = (np.zeros((3, 4)), np.zeros((3, 12)), np.zeros((3, 8)))  # 12 columns: 8 + 4
+        affine.gemm(a, offsets * 3, offsets, b, 9, 8, none, out, 0, 8, 0, 8, 0)
+    rest = (np.zeros((3, 4)), np.zeros((3, 12)))  # 12 columns: 8 + 4
     with pytest.raises(ValueError, match=r"b_rest is \(3, 8\); B's last columns are \(3, 4\)"):
-        affine.gemm(a, offsets * 3, offsets, b, 12, 8, np.zeros((3, 8)), *rest[1:], 0, 8, 0, 8, 0)
+        affine.gemm(a, offsets * 3, offsets, b, 12, 8, np.zeros((3, 8)), rest[1], 0, 8, 0, 8, 0)
     with pytest.raises(ValueError, match="unknown kernel id 99"):  # the tail's kernel
         affine.gemm(a, offsets * 3, offsets, b, 12, 8, *rest, 0, 8, 99, 8, 0)
     if "avx512" in LEVELS:  # 28 columns: 16 + 12, more than the tall tile's 8 lanes
-        rest = (np.zeros((3, 12)), np.zeros((3, 28)), np.zeros((3, 8)))
+        rest = (np.zeros((3, 12)), np.zeros((3, 28)))
         with pytest.raises(ValueError, match="the tail kernel's 8 lanes cannot hold 12 columns"):
             affine.gemm(a, offsets * 3, offsets, np.zeros(3 * 28), 28, 16, *rest, 2, 16, 3, 8, 0)

@@ -8,19 +8,17 @@ Reading A through offset tables makes a transposed operand free: xᵀ·dout need
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stddef cimport ptrdiff_t
-from libc.stdlib cimport calloc, free
+from libc.math cimport NAN
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 import numpy as np
 cimport numpy as cnp
 
-from fastnn.runtime.buffers import POISON, empty, scratch
-from fastnn._kernels.plan import SMALL_PRODUCT
+from fastnn.runtime.buffers import POISON, empty, reused
+from fastnn._kernels.plan import SMALL_PRODUCT, matmul_plan
 
 cnp.import_array()
-
-_NO_TAILS_F32 = np.empty((1, 0), np.float32)  # (the tail buffers of a product without a tail)
-_NO_TAILS_F64 = np.empty((1, 0), np.float64)
 
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
@@ -77,27 +75,67 @@ cdef Py_ssize_t rows_per_task(Py_ssize_t R, Py_ssize_t blocks, int threads) noex
     return rows
 
 
-def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
-         const floating[::1] b, Py_ssize_t ldb, Py_ssize_t block_stride,
-         const floating[:, :] b_rest, floating[:, ::1] out, floating[:, ::1] tail,
-         int kernel, Py_ssize_t L, int tail_kernel, Py_ssize_t Lt, Py_ssize_t k_chunk):
-    """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R; B (T, M), out
-    (R, M), in blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
+cdef struct Product:
+    # One product out (R, M) = sum over t < T of A's rows by B's, as the task functions
+    # read it: pointers into memory that outlives the parallel region, strides in elements.
+    const void *a  # A[r, t] at a[row_off[r] + col_off[t]]
+    const Py_ssize_t *row_off
+    const Py_ssize_t *col_off
+    Py_ssize_t R, T, M
+    const void *b  # full block blk's row t at b[blk*block_stride + t*ldb]
+    Py_ssize_t ldb, block_stride, full, blocks
+    const void *rest  # B's last M % L columns, in place: [t, l] at rest[t*rest_s0 + l*rest_s1]
+    Py_ssize_t rest_columns, rest_s0, rest_s1
+    void *out  # (R, M), C-contiguous
+    void *tile  # (R, Lt): the last block's tiles, their first rest_columns copied into out
+    void *tails  # (threads, max(T, 1)*Lt): each thread's packed copy of B's last columns
+    int *tail_packed  # (threads,): whether that thread has packed them yet
+    int kernel, tail_kernel
+    Py_ssize_t L, Lt
+    Py_ssize_t kc, passes, chunks, rows  # terms per pass, passes, row chunks, rows a chunk
 
-    Block blk < M // L of B is read from ``b``, its row t at b[blk*block_stride + t*ldb]
-    onwards: B itself when its rows are contiguous (ldb = M, block_stride = L: nothing
-    is packed), or B packed in blocks (ldb = L, block_stride = T*L).  When L does not
-    divide M, ``b_rest`` (T, M % L) is B's last columns, of any layout, for
-    ``tail_kernel`` (of Lt >= M % L lanes): read in place where its rows are contiguous
-    (and the sum long: _tail_task), else packed, zero-padded, by each thread that meets them into a buffer of its own
-    (read where it was written: a block packed by the calling thread and read by another
-    measured slower than packing it twice); their tiles go to ``tail`` (R, Lt), scratch,
-    and each task copies its rows' first M % L columns of it into out.
 
-    With ``k_chunk`` > 0 the sum over t runs in passes of k_chunk terms, in order, each
-    adding to the partial sums the last one stored in out (exact: the same bits as one
-    pass), so that a pass's slices of A and B stay in the L2 for all its tasks
-    (fastnn._kernels.plan says when).
+cdef int _check_product(const Product *p, Py_ssize_t b_size, Py_ssize_t rest_rows,
+                        bint single) except -1:
+    """Refuse kernels this CPU cannot run, a B its full blocks would read past and a B_rest
+    that is not B's last columns (a private function's guard)."""
+    check_kernel(p.kernel, p.L, single)
+    check_rest(p.kernel, p.L, p.tail_kernel, p.Lt, p.M, p.T, rest_rows, p.rest_columns, single)
+    check_operand(b_size, p.full, p.T, p.ldb, p.block_stride, p.L)
+    return 0
+
+
+cdef void *_scratch(Py_ssize_t count, floating kind) except NULL:
+    """malloc'd room for ``count`` values (free() it): NaN-filled under FASTNN_POISON,
+    like every scratch buffer (fastnn.runtime.buffers)."""
+    cdef floating *room = <floating *>malloc(max(count, 1) * sizeof(floating))
+    cdef Py_ssize_t i
+    if room == NULL:
+        raise MemoryError()
+    if _POISON:
+        for i in range(count):
+            room[i] = NAN
+    return room
+
+
+cdef int _gemm(Product *p, floating kind) except -1:
+    """out = A @ B as ``p`` describes it (its scratch and task layout filled in here), in
+    blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
+
+    Block blk < M // L of B is read from ``b``: B itself when its rows are contiguous
+    (ldb = M, block_stride = L: nothing is packed), or B packed in blocks (ldb = L,
+    block_stride = T*L).  When L does not divide M, B's last columns (``rest``, any
+    layout) go to ``tail_kernel`` (of Lt >= M % L lanes): read in place where their rows
+    are contiguous (and the sum long: _tail_task), else packed, zero-padded, by each
+    thread that meets them into a buffer of its own (read where it was written: a block
+    packed by the calling thread and read by another measured slower than packing it
+    twice); their tiles go to scratch (R, Lt), and each task copies its rows' first
+    M % L columns into out.
+
+    With ``kc`` < T the sum over t runs in passes of kc terms, in order, each adding to
+    the partial sums the last one stored in out (exact: the same bits as one pass), so
+    that a pass's slices of A and B stay in the L2 for all its tasks (fastnn._kernels.plan
+    says when).
 
     Tasks are (lane block, row chunk) pairs, each writing its own part of out: no
     reduction, any thread count.  They are unequal (a narrower tail block, a short last
@@ -107,220 +145,217 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     task is a row chunk's every block (whole rows of out), and a B packed in many blocks
     goes out in the runs of blocks each thread packed.
     """
-    cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
-    cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
-    cdef Py_ssize_t kc = k_chunk if k_chunk > 0 else max(T, 1)
-    cdef Py_ssize_t passes = max((T + kc - 1) // kc, 1)  # (one pass of none: zeros)
-    cdef Py_ssize_t task, p
-    cdef int threads = num_threads_for_product(R * T * blocks * L)
-    check_kernel(kernel, L, floating is float)
-    check_rest(kernel, L, tail_kernel, Lt, M, T, b_rest.shape[0], b_rest.shape[1],
-               floating is float)
-    check_operand(b.shape[0], full, T, ldb, block_stride, L)
-    if R == 0 or blocks == 0:
-        return
+    cdef Py_ssize_t task, c, blk, i, step
+    cdef int threads = num_threads_for_product(p.R * p.T * p.blocks * p.L)
+    if p.kc <= 0 or p.kc > p.T:
+        p.kc = max(p.T, 1)
+    p.passes = max((p.T + p.kc - 1) // p.kc, 1)  # (one pass of none: zeros)
     # With all of B in the L2, a task is a row chunk across every block: its rows of out
     # are written whole, in turn (a column strip of a wide out at a time left each row's
     # partial cache lines to be fetched again for the next strip: the RBM's 943 x 20 x
     # 1682 ran at half NumPy's speed).
-    cdef bint whole_rows = (passes == 1 and blocks > 1
-                            and T * M * <Py_ssize_t>sizeof(floating) <= WHOLE_ROWS_B_BYTES)
-    # B packed by pack_lanes (its blocks split between the threads in order, statically):
+    cdef bint whole_rows = (p.passes == 1 and p.blocks > 1
+                            and p.T * p.M * <Py_ssize_t>sizeof(floating) <= WHOLE_ROWS_B_BYTES)
+    # B packed by _pack_lanes (its blocks split between the threads in order, statically):
     # with blocks enough for an even split, each thread takes the same run of blocks
     # here, so that it reads the blocks it packed (a block packed by one thread and read
     # by the other cost a fetch from the other core: dout @ W.T ran at 0.65 of NumPy's
     # speed at 2 threads, 0.95 at one).
-    cdef bint packed_here = (passes == 1 and not whole_rows and ldb == L
-                             and full >= STATIC_MIN_BLOCKS * threads)
-    cdef Py_ssize_t rows = rows_per_task(R, 1 if whole_rows else blocks, threads)
-    cdef Py_ssize_t chunks = (R + rows - 1) // rows
-    cdef Py_ssize_t c, blk, i
-    cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
-    cdef floating[:, ::1] tails = _tail_buffers(threads, T, Lt, full < blocks, <floating>0)
-    cdef int *tail_packed = _packed_flags(threads, full < blocks)
+    cdef bint packed_here = (p.passes == 1 and not whole_rows and p.ldb == p.L
+                             and p.full >= STATIC_MIN_BLOCKS * threads)
+    p.rows = rows_per_task(p.R, 1 if whole_rows else p.blocks, threads)
+    p.chunks = (p.R + p.rows - 1) // p.rows
     try:
+        _tail_scratch(p, threads, kind)
         if threads == 1:  # (a parallel region of one thread costs more than a small product)
             with nogil:
-                for p in range(passes):
-                    for i in range(blocks * chunks):  # (whole rows: row chunk major)
-                        task = (i % blocks) * chunks + i // blocks if whole_rows else i
-                        _gemm_task(0, task, p, kc, passes, chunks, rows, full, a, row_off,
-                                   col_off, bp, ldb, block_stride, b_rest, out, tail, tails,
-                                   tail_packed, kernel, L, tail_kernel, Lt)
+                for step in range(p.passes):
+                    for i in range(p.blocks * p.chunks):  # (whole rows: row chunk major)
+                        task = (i % p.blocks) * p.chunks + i // p.blocks if whole_rows else i
+                        _gemm_task(p, 0, task, step, kind)
         elif whole_rows:
             with nogil, parallel(num_threads=threads):
-                for c in prange(chunks, schedule="dynamic"):
-                    for blk in range(blocks):
-                        _gemm_task(omp_get_thread_num(), blk * chunks + c, 0, kc, passes,
-                                   chunks, rows, full, a, row_off, col_off, bp, ldb,
-                                   block_stride, b_rest, out, tail, tails, tail_packed, kernel,
-                                   L, tail_kernel, Lt)
+                for c in prange(p.chunks, schedule="dynamic"):
+                    for blk in range(p.blocks):
+                        _gemm_task(p, omp_get_thread_num(), blk * p.chunks + c, 0, kind)
         elif packed_here:
             with nogil, parallel(num_threads=threads):
-                for task in prange(blocks * chunks, schedule="static"):
-                    _gemm_task(omp_get_thread_num(), task, 0, kc, passes, chunks, rows, full,
-                               a, row_off, col_off, bp, ldb, block_stride, b_rest, out, tail,
-                               tails, tail_packed, kernel, L, tail_kernel, Lt)
+                for task in prange(p.blocks * p.chunks, schedule="static"):
+                    _gemm_task(p, omp_get_thread_num(), task, 0, kind)
         else:
             with nogil, parallel(num_threads=threads):
-                for p in range(passes):  # every thread; the end of each prange is a barrier
-                    for task in prange(blocks * chunks, schedule="dynamic"):
-                        _gemm_task(omp_get_thread_num(), task, p, kc, passes, chunks, rows,
-                                   full, a, row_off, col_off, bp, ldb, block_stride, b_rest, out,
-                                   tail, tails, tail_packed, kernel, L, tail_kernel, Lt)
+                for step in range(p.passes):  # every thread; the end of each prange is a barrier
+                    for task in prange(p.blocks * p.chunks, schedule="dynamic"):
+                        _gemm_task(p, omp_get_thread_num(), task, step, kind)
     finally:
-        free(tail_packed)
+        _free_tail_scratch(p)
+    return 0
 
 
-cdef inline void _gemm_task(int me, Py_ssize_t task, Py_ssize_t p, Py_ssize_t kc, Py_ssize_t passes,
-                            Py_ssize_t chunks, Py_ssize_t rows, Py_ssize_t full,
-                            const floating[::1] a, const Py_ssize_t[::1] row_off,
-                            const Py_ssize_t[::1] col_off, const floating *bp, Py_ssize_t ldb,
-                            Py_ssize_t block_stride, const floating[:, :] b_rest,
-                            floating[:, ::1] out, floating[:, ::1] tail,
-                            floating[:, ::1] tails, int *tail_packed, int kernel, Py_ssize_t L,
-                            int tail_kernel, Py_ssize_t Lt) noexcept nogil:
-    """Task ``task`` of :func:`gemm`'s pass p, a (lane block, row chunk) pair, on thread
-    ``me`` (its tail buffer)."""
-    cdef Py_ssize_t R = row_off.shape[0], T = col_off.shape[0], M = out.shape[1]
-    cdef Py_ssize_t k0 = p * kc, nk = min(kc, T - p * kc), blk, r0
-    if passes == 1:
-        blk = task // chunks
-        r0 = (task % chunks) * rows
-    else:
-        blk = task % ((M + L - 1) // L)
-        r0 = (task // ((M + L - 1) // L)) * rows
-    if blk < full:
-        tile_rows(kernel, &out[r0, blk * L], M, &a[0], &row_off[r0], min(rows, R - r0),
-                  &col_off[k0], nk, bp + blk * block_stride + k0 * ldb, ldb, 0, 1, L, p > 0)
-    else:
-        _tail_task(me, out, tail, b_rest, tails, tail_packed, &a[0], &row_off[r0], r0,
-                   min(rows, R - r0), &col_off[k0], k0, nk, p > 0, tail_kernel, Lt)
-
-
-cdef floating[:, ::1] _tail_buffers(int threads, Py_ssize_t T, Py_ssize_t Lt, bint needed,
-                                    floating kind):
-    """Each thread's buffer for B's last columns packed (T, Lt): scratch where there is a
-    tail block, else an empty one (no allocation)."""
-    if floating is float:
-        return scratch((threads, max(T, 1) * Lt), np.float32) if needed else _NO_TAILS_F32
-    else:
-        return scratch((threads, max(T, 1) * Lt), np.float64) if needed else _NO_TAILS_F64
-
-
-cdef int *_packed_flags(int threads, bint needed) except? NULL:
-    """Each thread's "tail packed" flag, zeroed (free() it), or NULL without a tail."""
-    if not needed:
-        return NULL
-    cdef int *flags = <int *>calloc(threads, sizeof(int))
-    if flags == NULL:
+cdef int _tail_scratch(Product *p, int threads, floating kind) except -1:
+    """The last block's scratch (none without one): its tiles (R, Lt), each thread's
+    packed copy of B's last columns and their "packed" flags, zeroed."""
+    p.tile, p.tails, p.tail_packed = NULL, NULL, NULL
+    if p.full == p.blocks:
+        return 0
+    p.tile = _scratch(p.R * p.Lt, kind)
+    p.tails = _scratch(threads * max(p.T, 1) * p.Lt, kind)
+    p.tail_packed = <int *>calloc(threads, sizeof(int))
+    if p.tail_packed == NULL:
         raise MemoryError()
-    return flags
+    return 0
 
 
-cdef inline void _tail_task(int me, floating[:, ::1] out, floating[:, ::1] tail,
-                            const floating[:, :] b_rest, floating[:, ::1] tails,
-                            int *tail_packed, const floating *a, const Py_ssize_t *row_off,
-                            Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *col_off,
-                            Py_ssize_t k0, Py_ssize_t nk, bint accumulate, int tail_kernel,
-                            Py_ssize_t Lt) noexcept nogil:
+cdef void _free_tail_scratch(Product *p) noexcept:
+    free(p.tile)
+    free(p.tails)
+    free(p.tail_packed)
+    p.tile, p.tails, p.tail_packed = NULL, NULL, NULL
+
+
+cdef inline void _gemm_task(const Product *p, int me, Py_ssize_t task, Py_ssize_t step,
+                            floating kind) noexcept nogil:
+    """Task ``task`` of :func:`_gemm`'s pass ``step``, a (lane block, row chunk) pair, on
+    thread ``me`` (its tail buffer)."""
+    cdef Py_ssize_t k0 = step * p.kc, nk = min(p.kc, p.T - step * p.kc), blk, r0
+    if p.passes == 1:
+        blk = task // p.chunks
+        r0 = (task % p.chunks) * p.rows
+    else:
+        blk = task % p.blocks
+        r0 = (task // p.blocks) * p.rows
+    cdef const floating *a = <const floating *>p.a
+    if blk < p.full:
+        tile_rows(p.kernel, <floating *>p.out + r0 * p.M + blk * p.L, p.M, a, p.row_off + r0,
+                  min(p.rows, p.R - r0), p.col_off + k0, nk,
+                  <const floating *>p.b + blk * p.block_stride + k0 * p.ldb, p.ldb, 0, 1, p.L,
+                  step > 0)
+    else:
+        _tail_task(p, me, a, p.row_off + r0, r0, min(p.rows, p.R - r0), p.col_off + k0, k0,
+                   nk, step > 0)
+
+
+cdef inline void _tail_task(const Product *p, int me, const floating *a,
+                            const Py_ssize_t *row_off, Py_ssize_t r0, Py_ssize_t rows,
+                            const Py_ssize_t *col_off, Py_ssize_t k0, Py_ssize_t nk,
+                            bint accumulate) noexcept nogil:
     """The last, partial block of columns for rows r0 .. r0 + rows, summed over t in
-    k0 .. k0 + nk, its tiles into ``tail``, copied into out after the last pass.
+    k0 .. k0 + nk, its tiles into p.tile, copied into out after the last pass.
 
     Where B's rows are contiguous and there are IN_PLACE_MIN_TERMS terms or more, the
-    tail kernel reads its Lt lanes of rows t < T - 1 in place: the lanes past B's last column are the next row's first values, read but
-    never stored (lanes do not mix), and within B when Lt - M % L is at most a row's
-    stride; only the last row is packed, zero-padded, into this thread's buffer, and its
-    term added after the others (the same order, the same bits).  Otherwise this
-    thread packs all of B's last columns, on its first such task."""
-    cdef floating *packed = &tails[me, 0]
-    cdef Py_ssize_t T = b_rest.shape[0], rest = b_rest.shape[1], l, before
-    cdef Py_ssize_t row_stride = b_rest.strides[0] // sizeof(floating)
-    cdef bint in_place = (b_rest.strides[1] == sizeof(floating) and T >= IN_PLACE_MIN_TERMS
-                          and Lt - rest <= row_stride)
-    if not tail_packed[me]:
+    tail kernel reads its Lt lanes of rows t < T - 1 in place: the lanes past B's last
+    column are the next row's first values, read but never stored (lanes do not mix), and
+    within B when Lt - M % L is at most a row's stride; only the last row is packed,
+    zero-padded, into this thread's buffer, and its term added after the others (the same
+    order, the same bits).  Otherwise this thread packs all of B's last columns, on its
+    first such task."""
+    cdef Py_ssize_t T = p.T, n = p.rest_columns, Lt = p.Lt, rs = p.rest_s0, l, r, before
+    cdef floating *packed = <floating *>p.tails + me * max(T, 1) * Lt
+    cdef floating *tile = <floating *>p.tile + r0 * Lt
+    cdef floating *out = <floating *>p.out
+    cdef const floating *rest = <const floating *>p.rest
+    cdef bint in_place = p.rest_s1 == 1 and T >= IN_PLACE_MIN_TERMS and Lt - n <= rs
+    if not p.tail_packed[me]:
         if in_place:
             for l in range(Lt):
-                packed[l] = b_rest[T - 1, l] if l < rest else 0
+                packed[l] = rest[(T - 1) * rs + l] if l < n else 0
         else:
-            _pack_block(b_rest, 0, packed, Lt)
-        tail_packed[me] = 1
+            _pack_block(rest, T, n, rs, p.rest_s1, 0, packed, Lt)
+        p.tail_packed[me] = 1
     if in_place:
         before = max(min(nk, T - 1 - k0), 0)  # this pass's terms before the last row
         if before > 0:
-            tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off, before,
-                      &b_rest[k0, 0], row_stride, 0, 1, Lt, accumulate)
+            tile_rows(p.tail_kernel, tile, Lt, a, row_off, rows, col_off, before,
+                      rest + k0 * rs, rs, 0, 1, Lt, accumulate)
         if k0 + nk >= T:
-            tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off + T - 1 - k0,
+            tile_rows(p.tail_kernel, tile, Lt, a, row_off, rows, col_off + T - 1 - k0,
                       1, packed, Lt, 0, 1, Lt, accumulate or before > 0)
     else:
-        tile_rows(tail_kernel, &tail[r0, 0], Lt, a, row_off, rows, col_off, nk,
+        tile_rows(p.tail_kernel, tile, Lt, a, row_off, rows, col_off, nk,
                   packed + k0 * Lt, Lt, 0, 1, Lt, accumulate)
-    if k0 + nk >= T:  # the last pass
-        _copy_tail(out, tail, r0, rows, out.shape[1] - rest)
+    if k0 + nk >= T:  # the last pass: the first n columns of each row's tile into out
+        for r in range(rows):
+            memcpy(out + (r0 + r) * p.M + p.M - n, tile + r * Lt, n * sizeof(floating))
 
 
-cdef inline void _copy_tail(floating[:, ::1] out, floating[:, ::1] tail, Py_ssize_t r0,
-                            Py_ssize_t rows, Py_ssize_t first) noexcept nogil:
-    """out[r0:r0 + rows, first:] = tail[r0:r0 + rows, :M - first]: the last, partial block
-    of columns, from the tail kernel's zero-padded tiles, by the task that computed it."""
-    cdef Py_ssize_t r
-    for r in range(r0, r0 + rows):
-        memcpy(&out[r, first], &tail[r, 0], (out.shape[1] - first) * sizeof(floating))
+cdef int _gemm_transposed(Product *p, floating kind) except -1:
+    """out = A.T @ B for A (T, R) C-contiguous at p.a, B as for :func:`_gemm`: as
+    :func:`_gemm` with row_off[r] = r and col_off[t] = t*R (the same sums in the same
+    order, so the same bits), but each task first copies its row chunk's columns of A
+    into a contiguous panel (T, rows) of its thread's.
 
-
-def gemm_transposed(const floating[:, ::1] a, const floating[::1] b, Py_ssize_t ldb,
-                    Py_ssize_t block_stride, const floating[:, :] b_rest,
-                    floating[:, ::1] out, floating[:, ::1] tail, int kernel, Py_ssize_t L,
-                    int tail_kernel, Py_ssize_t Lt):
-    """out = a.T @ B for a (T, R), B as for :func:`gemm`: as :func:`gemm` with row_off[r]
-    = r and col_off[t] = t*R (the same sums in the same order, so the same bits), but
-    each task first copies its row chunk's columns of a into a contiguous panel (T, rows)
-    of its thread's.
-
-    Read in place, a column of a is one element per row of a: a register tile's steps
+    Read in place, a column of A is one element per row of A: a register tile's steps
     through t touch a new page each (a.T @ dout: the rows of a batch of 943 are 13 KB
     apart in float64), so the TLB, not the FMAs, bounds the product.  The panel is one
     contiguous copy per task, reused for every lane block of B; tasks are row chunks.
     """
-    cdef Py_ssize_t T = a.shape[0], R = a.shape[1], M = out.shape[1]
-    cdef Py_ssize_t full = M // L, blocks = (M + L - 1) // L
-    cdef Py_ssize_t c, blk, r0, n, t
-    cdef int threads = num_threads_for_product(R * T * blocks * L)
-    check_kernel(kernel, L, floating is float)
-    check_rest(kernel, L, tail_kernel, Lt, M, T, b_rest.shape[0], b_rest.shape[1],
-               floating is float)
-    check_operand(b.shape[0], full, T, ldb, block_stride, L)
-    if R == 0 or blocks == 0:
-        return
-    cdef Py_ssize_t rows = rows_per_task(R, 1, threads)
-    cdef Py_ssize_t chunks = (R + rows - 1) // rows
-    dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] panels = scratch((threads, max(T, 1) * rows), dtype)
-    cdef floating[:, ::1] tails = _tail_buffers(threads, T, Lt, full < blocks, <floating>0)
-    cdef Py_ssize_t[::1] row_off = np.arange(rows, dtype=np.intp)
-    cdef Py_ssize_t[::1] col_off = np.arange(max(T, 1), dtype=np.intp) * rows
-    cdef const floating *bp = &b[0] if b.shape[0] > 0 else NULL
+    cdef Py_ssize_t T = p.T, R = p.R, c, blk, r0, n, t
+    cdef int threads = num_threads_for_product(R * T * p.blocks * p.L)
+    cdef const floating *a = <const floating *>p.a
+    cdef const floating *bp = <const floating *>p.b
+    cdef floating *out = <floating *>p.out
+    p.rows = rows_per_task(R, 1, threads)
+    p.chunks = (R + p.rows - 1) // p.rows
+    p.kc, p.passes = max(T, 1), 1
+    cdef floating *panels = NULL
     cdef floating *panel
+    cdef Py_ssize_t *offsets = NULL
     cdef int me
-    cdef int *tail_packed = _packed_flags(threads, full < blocks)
     try:
+        _tail_scratch(p, threads, kind)
+        panels = <floating *>_scratch(threads * max(T, 1) * p.rows, kind)
+        offsets = <Py_ssize_t *>malloc((p.rows + max(T, 1)) * sizeof(Py_ssize_t))
+        if offsets == NULL:
+            raise MemoryError()
+        for t in range(p.rows):
+            offsets[t] = t  # row_off: the panel's rows ...
+        for t in range(T):
+            offsets[p.rows + t] = t * p.rows  # ... and col_off: its terms
         with nogil, parallel(num_threads=threads):
             me = omp_get_thread_num()
-            panel = &panels[me, 0]
-            for c in prange(chunks, schedule="dynamic"):
-                r0 = c * rows
-                n = min(rows, R - r0)
+            panel = panels + me * max(T, 1) * p.rows
+            for c in prange(p.chunks, schedule="dynamic"):
+                r0 = c * p.rows
+                n = min(p.rows, R - r0)
                 for t in range(T):
-                    memcpy(panel + t * rows, &a[t, r0], n * sizeof(floating))
-                for blk in range(full):
-                    tile_rows(kernel, &out[r0, blk * L], M, panel, &row_off[0], n,
-                              &col_off[0], T, bp + blk * block_stride, ldb, 0, 1, L, 0)
-                if full < blocks:
-                    _tail_task(me, out, tail, b_rest, tails, tail_packed, panel, &row_off[0],
-                               r0, n, &col_off[0], 0, T, 0, tail_kernel, Lt)
+                    memcpy(panel + t * p.rows, a + t * R + r0, n * sizeof(floating))
+                for blk in range(p.full):
+                    tile_rows(p.kernel, out + r0 * p.M + blk * p.L, p.M, panel, offsets, n,
+                              offsets + p.rows, T, bp + blk * p.block_stride, p.ldb, 0, 1,
+                              p.L, 0)
+                if p.full < p.blocks:
+                    _tail_task(p, me, panel, offsets, r0, n, offsets + p.rows, 0, T, 0)
     finally:
-        free(tail_packed)
+        free(offsets)
+        free(panels)
+        _free_tail_scratch(p)
+    return 0
+
+
+def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[::1] col_off,
+         const floating[::1] b, Py_ssize_t ldb, Py_ssize_t block_stride,
+         const floating[:, :] b_rest, floating[:, ::1] out, int kernel, Py_ssize_t L,
+         int tail_kernel, Py_ssize_t Lt, Py_ssize_t k_chunk):
+    """out[r, :] = sum_t a[row_off[r] + col_off[t]] * B[t, :] for r < R; B (T, M) with its
+    full blocks in ``b`` (ldb, block_stride) and its last M % L columns ``b_rest``, out
+    (R, M), as :func:`_gemm` describes: the kernels' entry for tests (the library calls
+    :func:`matmul`)."""
+    cdef Product p
+    p.a = &a[0] if a.shape[0] > 0 else NULL
+    p.row_off, p.col_off = &row_off[0] if row_off.shape[0] else NULL, &col_off[0] if col_off.shape[0] else NULL
+    p.R, p.T, p.M = row_off.shape[0], col_off.shape[0], out.shape[1]
+    p.b = &b[0] if b.shape[0] > 0 else NULL
+    p.ldb, p.block_stride, p.L, p.Lt = ldb, block_stride, L, Lt
+    p.full, p.blocks = p.M // L if L > 0 else 0, (p.M + L - 1) // L if L > 0 else 0
+    p.rest = &b_rest[0, 0] if b_rest.shape[0] > 0 and b_rest.shape[1] > 0 else NULL
+    p.rest_columns = b_rest.shape[1]
+    p.rest_s0 = b_rest.strides[0] // <Py_ssize_t>sizeof(floating)
+    p.rest_s1 = b_rest.strides[1] // <Py_ssize_t>sizeof(floating)
+    p.out = &out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL
+    p.kernel, p.tail_kernel, p.kc = kernel, tail_kernel, k_chunk
+    _check_product(&p, b.shape[0], b_rest.shape[0], floating is float)
+    if p.R > 0 and p.blocks > 0:
+        _gemm(&p, <floating>0)
 
 
 cdef extern from "transpose.h" nogil:
@@ -334,32 +369,30 @@ cdef extern from "transpose.h" nogil:
                               ptrdiff_t c1, double *dst)
 
 
-cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed,
+cdef void _pack_block(const floating *b, Py_ssize_t T, Py_ssize_t M, Py_ssize_t s0,
+                      Py_ssize_t s1, Py_ssize_t first, floating *packed,
                       Py_ssize_t L) noexcept nogil:
-    """packed[t, l] = b[t, first + l], zero past b's columns: one block of L lanes, (T, L)
-    contiguous, whatever b's layout (a transposed weight matrix included: the loop runs
-    along b's contiguous axis, PACK_TILE rows of the block at a time so that the rows
-    being filled stay in L1)."""
-    cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
+    """packed[t, l] = B[t, first + l], zero past B's M columns, for B (T, M) with element
+    [t, m] at b[t*s0 + m*s1]: one block of L lanes, (T, L) contiguous, whatever B's
+    layout (a transposed weight matrix included: the loop runs along B's contiguous axis,
+    PACK_TILE rows of the block at a time so that the rows being filled stay in L1)."""
     cdef Py_ssize_t run = max(min(L, M - first), 0)
     cdef Py_ssize_t tile, t, t0, t1, l
-    if b.strides[1] == sizeof(floating) and run > 0:
+    if s1 == 1 and run > 0:
         for t in range(T):
-            memcpy(packed + t * L, &b[t, first], run * sizeof(floating))
+            memcpy(packed + t * L, b + t * s0 + first, run * sizeof(floating))
             for l in range(run, L):
                 packed[t * L + l] = 0
-    elif b.strides[0] == sizeof(floating) and b.strides[1] > 0 and run > 0 and T > 0:
+    elif s0 == 1 and s1 > 0 and run > 0 and T > 0:
         # a transposed weight matrix: its rows transposed in registers (csrc/transpose.h)
         if floating is float:
-            fastnn_pack_transposed_f32(&b[0, first], b.strides[1] // sizeof(floating), run, T,
-                                       packed, L)
+            fastnn_pack_transposed_f32(b + first * s1, s1, run, T, packed, L)
         else:
-            fastnn_pack_transposed_f64(&b[0, first], b.strides[1] // sizeof(floating), run, T,
-                                       packed, L)
-    elif b.strides[1] <= b.strides[0]:
+            fastnn_pack_transposed_f64(b + first * s1, s1, run, T, packed, L)
+    elif s1 <= s0:
         for t in range(T):
             for l in range(L):
-                packed[t * L + l] = b[t, first + l] if l < run else 0
+                packed[t * L + l] = b[t * s0 + (first + l) * s1] if l < run else 0
     else:
         for tile in range((T + PACK_TILE - 1) // PACK_TILE):
             t0 = tile * PACK_TILE
@@ -367,10 +400,21 @@ cdef void _pack_block(const floating[:, :] b, Py_ssize_t first, floating *packed
             for l in range(L):
                 if l < run:
                     for t in range(t0, t1):
-                        packed[t * L + l] = b[t, first + l]
+                        packed[t * L + l] = b[t * s0 + (first + l) * s1]
                 else:
                     for t in range(t0, t1):
                         packed[t * L + l] = 0
+
+
+cdef void _pack_lanes(const floating *b, Py_ssize_t T, Py_ssize_t M, Py_ssize_t s0,
+                      Py_ssize_t s1, floating *packed, Py_ssize_t blocks,
+                      Py_ssize_t L) noexcept nogil:
+    """packed[blk, t, l] = B[t, blk*L + l] for blk < blocks (B as for _pack_block), one
+    block per task."""
+    cdef Py_ssize_t blk
+    cdef int threads = num_threads_for(blocks * T * L)
+    for blk in prange(blocks, schedule="static", num_threads=threads):
+        _pack_block(b, T, M, s0, s1, blk * L, packed + blk * T * L, L)
 
 
 def transpose(const floating[:, ::1] src, floating[:, ::1] dst):
@@ -402,15 +446,133 @@ cdef inline void _transpose_columns(const floating[:, ::1] src, Py_ssize_t c0, P
 
 def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
     """packed[blk, t, l] = b[t, blk*L + l], zero past b's M columns: B (T, M) in blocks of
-    L lanes for :func:`gemm`, one block per task."""
-    cdef Py_ssize_t T = b.shape[0]
-    cdef Py_ssize_t blocks = packed.shape[0], L = packed.shape[2]
-    cdef Py_ssize_t blk
+    L lanes for the gather kernels, one block per task."""
+    cdef Py_ssize_t T = b.shape[0], M = b.shape[1]
     if packed.shape[1] != T:
         raise ValueError(f"packed holds blocks of {packed.shape[1]} rows; b has {T}")
-    cdef int threads = num_threads_for(blocks * T * L)
-    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        _pack_block(b, blk * L, &packed[blk, 0, 0], L)
+    if packed.shape[0] == 0 or packed.shape[2] == 0 or T == 0:
+        return
+    _pack_lanes(&b[0, 0] if M > 0 else NULL, T, M, b.strides[0] // <Py_ssize_t>sizeof(floating),
+                b.strides[1] // <Py_ssize_t>sizeof(floating), &packed[0, 0, 0],
+                packed.shape[0], packed.shape[2])
+
+
+# -- matrix products: checked in C, run as the planner says ------------------------------
+
+cdef bint _POISON = POISON
+cdef long long _SMALL_PRODUCT = SMALL_PRODUCT
+
+
+cdef cnp.ndarray _fresh(cnp.npy_intp R, cnp.npy_intp M, int typenum):
+    """A new (R, M) array for a result: fastnn.runtime.buffers.empty's under
+    FASTNN_POISON (NaN-filled), else straight from NumPy's C API."""
+    cdef cnp.npy_intp dims[2]
+    dims[0], dims[1] = R, M
+    if _POISON:
+        return empty((R, M), np.float32 if typenum == cnp.NPY_FLOAT32 else np.float64)
+    return cnp.PyArray_EMPTY(2, dims, typenum, 0)
+
+
+cdef inline bint _native_float_array(object a, int typenum) noexcept:
+    """Whether a is a 2-D NumPy array of that float type, in this machine's byte order."""
+    return (type(a) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
+            and cnp.PyArray_NDIM(<cnp.ndarray>a) == 2
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
+
+
+def matmul(a, b, bint transpose_a):
+    """``fastnn.functional.matmul(a, b, transpose_a)`` for 2-D NumPy arrays of one float
+    dtype whose shapes fit, in this machine's byte order: a @ b, or a.T @ b, a (R, K)
+    (or (K, R)), b (K, M) -> (R, M), as ``fastnn._kernels.plan`` says.  Anything else
+    returns None, for the Python path, whose checks convert the operands or explain the
+    error."""
+    if type(a) is not np.ndarray:
+        return None
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if ((t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _native_float_array(a, t)
+            or not _native_float_array(b, t)):
+        return None
+    cdef cnp.ndarray aa = <cnp.ndarray>a, ba = <cnp.ndarray>b
+    if cnp.PyArray_DIMS(aa)[0 if transpose_a else 1] != cnp.PyArray_DIMS(ba)[0]:
+        return None
+    return _planned(aa, ba, transpose_a)
+
+
+cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a):
+    """a @ b (or a.T @ b) for operands :func:`matmul` accepted, in the planner's form."""
+    cdef cnp.npy_intp R = cnp.PyArray_DIMS(a)[1 if transpose_a else 0]
+    cdef cnp.npy_intp K = cnp.PyArray_DIMS(b)[0], M = cnp.PyArray_DIMS(b)[1]
+    if <long long>R * K * M <= _SMALL_PRODUCT:  # (the planner's first rule, without a call)
+        return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(a, NULL) if transpose_a else a, b)
+    how = matmul_plan((<object>a).dtype, R, K, M, transpose_a,
+                      cnp.PyArray_IS_C_CONTIGUOUS(b), cnp.PyArray_IS_F_CONTIGUOUS(b))
+    form = how.form
+    if form == "numpy":
+        return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(a, NULL) if transpose_a else a, b)
+    cdef cnp.ndarray product, out
+    if form == "swapped":  # as (b.T @ a.T).T: the same sums in the same order
+        if transpose_a:  # b.T read through b
+            product = _planned(<cnp.ndarray>cnp.PyArray_GETCONTIGUOUS(b), a, True)
+        else:  # b = W.T: W read as it lies, a.T packed
+            product = _planned(<cnp.ndarray>cnp.PyArray_Transpose(b, NULL),
+                               <cnp.ndarray>cnp.PyArray_Transpose(a, NULL), False)
+        out = _fresh(R, M, cnp.PyArray_TYPE(a))
+        transpose(product, out)
+        return out
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+        a = <cnp.ndarray>cnp.PyArray_NewCopy(a, cnp.NPY_CORDER)
+    if not cnp.PyArray_ISALIGNED(b):
+        b = <cnp.ndarray>cnp.PyArray_NewCopy(b, cnp.NPY_CORDER)
+    out = _fresh(R, M, cnp.PyArray_TYPE(a))
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
+        _gather_product(a, b, transpose_a, how, out, <float>0)
+    else:
+        _gather_product(a, b, transpose_a, how, out, <double>0)
+    return out
+
+
+cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object how,
+                         cnp.ndarray out, floating kind) except -1:
+    """out = a @ b (or a.T @ b) by ``how``, a gather plan, for a C-contiguous a and an
+    aligned b of any layout: B's full blocks read in place (C-contiguous) or packed into a
+    reused buffer, A through offset tables or, ``how.a_panels``, copied into panels."""
+    cdef Product p
+    cdef Py_ssize_t K = cnp.PyArray_DIMS(b)[0], i
+    cdef Py_ssize_t s0 = cnp.PyArray_STRIDES(b)[0] // <Py_ssize_t>sizeof(floating)
+    cdef Py_ssize_t s1 = cnp.PyArray_STRIDES(b)[1] // <Py_ssize_t>sizeof(floating)
+    cdef const floating *bp = <const floating *>cnp.PyArray_DATA(b)
+    cdef floating *packed
+    p.R, p.T, p.M = cnp.PyArray_DIMS(out)[0], K, cnp.PyArray_DIMS(out)[1]
+    p.kernel, p.L = how.kernel_id, how.lanes
+    p.tail_kernel, p.Lt, p.kc = how.tail_kernel_id, how.tail_lanes, how.k_chunk
+    p.full, p.blocks = p.M // p.L, (p.M + p.L - 1) // p.L
+    p.a, p.out = cnp.PyArray_DATA(a), cnp.PyArray_DATA(out)
+    p.rest = bp + p.full * p.L * s1
+    p.rest_columns, p.rest_s0, p.rest_s1 = p.M - p.full * p.L, s0, s1
+    if how.pack_b:  # (reused: a fresh buffer that size would page-fault on every call)
+        buffer = reused("matmul-b", (p.full, K, p.L), (<object>out).dtype)
+        packed = <floating *>cnp.PyArray_DATA(<cnp.ndarray>buffer)
+        with nogil:
+            _pack_lanes(bp, K, p.full * p.L, s0, s1, packed, p.full, p.L)
+        p.b, p.ldb, p.block_stride = packed, p.L, K * p.L
+    else:  # B's rows as they are (the planner asks for this only when they are contiguous)
+        p.b, p.ldb, p.block_stride = bp, p.M, p.L
+    _check_product(&p, p.full * p.block_stride if how.pack_b else K * p.M, K, floating is float)
+    if how.a_panels:
+        return _gemm_transposed(&p, kind)
+    cdef Py_ssize_t *offsets = <Py_ssize_t *>malloc((p.R + K) * sizeof(Py_ssize_t))
+    if offsets == NULL:
+        raise MemoryError()
+    try:  # row r of A at row_off[r], its term t at col_off[t]: a (R, K), or (K, R) transposed
+        for i in range(p.R):
+            offsets[i] = i if transposed else i * K
+        for i in range(K):
+            offsets[p.R + i] = i * p.R if transposed else i
+        p.row_off, p.col_off = offsets, offsets + p.R
+        _gemm(&p, kind)
+    finally:
+        free(offsets)
+    return 0
 
 
 # -- the common small call, whole in C ---------------------------------------------------
@@ -423,9 +585,6 @@ def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
 # copy of x, dout's column sums in row order), so the results are the same bits.  Anything
 # else returns None, and fastnn.functional takes its Python path, whose checks explain
 # the error.
-
-cdef long long _SMALL_PRODUCT = SMALL_PRODUCT
-
 
 cdef inline bint _float_array(object a, int typenum) noexcept:
     return type(a) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
@@ -482,22 +641,6 @@ cdef bint _small_product(cnp.ndarray x, cnp.ndarray w, cnp.npy_intp *N, cnp.npy_
     N[0], D[0], M[0] = cnp.PyArray_DIMS(x)[0], cnp.PyArray_DIMS(w)[0], cnp.PyArray_DIMS(w)[1]
     return (N[0] > 0 and D[0] > 0 and cnp.PyArray_SIZE(x) == N[0] * D[0]
             and <long long>N[0] * D[0] * M[0] <= _SMALL_PRODUCT)
-
-
-def small_matmul(a, b, bint transpose_a):
-    """``fastnn.functional.matmul(a, b, transpose_a)`` for the common small call (2-D arrays
-    of one float dtype, a product the planner leaves to NumPy), else None: NumPy's dot,
-    as the full path would call it, without the Python checks around it."""
-    if not _same_float_arrays(a, b, b):
-        return None
-    cdef cnp.ndarray aa = <cnp.ndarray>a, ba = <cnp.ndarray>b
-    if cnp.PyArray_NDIM(aa) != 2 or cnp.PyArray_NDIM(ba) != 2:
-        return None
-    cdef cnp.npy_intp R = cnp.PyArray_DIMS(aa)[1 if transpose_a else 0]
-    cdef cnp.npy_intp K = cnp.PyArray_DIMS(aa)[0 if transpose_a else 1]
-    if cnp.PyArray_DIMS(ba)[0] != K or <long long>R * K * cnp.PyArray_DIMS(ba)[1] > _SMALL_PRODUCT:
-        return None
-    return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(aa, NULL) if transpose_a else aa, ba)
 
 
 def small_forward(x, w, b):
