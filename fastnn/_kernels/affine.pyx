@@ -35,8 +35,9 @@ cdef enum:
     # added apart, costs each tile a store and a reload of its sums, too much beside a
     # short sum (benchmarks/NOTES.md, "Matrix products")
     IN_PLACE_MIN_TERMS = 128
-    # Bytes of B (T x M) up to which a task computes whole rows of out (gemm)
-    WHOLE_ROWS_B_BYTES = 262144
+    # Bytes of B (T x M) up to which a task computes whole rows of out (_gemm): half the
+    # smallest L2 of these machines (1 MiB a core), room left for the task's rows of out
+    WHOLE_ROWS_B_BYTES = 524288
     # Packed blocks a thread at least, for gemm to hand them out statically
     STATIC_MIN_BLOCKS = 4
 
