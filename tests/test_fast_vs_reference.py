@@ -463,6 +463,25 @@ def _unaligned(a):
     return out
 
 
+def test_small_calls_read_swapped_and_unaligned_arrays_as_their_values(dtype, rng):
+    """The small calls checked in C (affine, ReLU) leave a byte-swapped or unaligned
+    array to the Python path: the same values as the plain array's, never its bytes
+    reinterpreted."""
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((3, 4), (4, 5), (5,)))
+    dout = rng.standard_normal((3, 5)).astype(dtype)
+    out, cache = fast.affine_forward(x, w, b)
+    grads = fast.affine_backward(dout, cache)
+    swapped = np.dtype(dtype).newbyteorder()
+    for odd in (lambda a: a.astype(swapped), _unaligned):
+        np.testing.assert_allclose(fast.affine_forward(x, w, odd(b))[0], out, rtol=TOL[dtype])
+        np.testing.assert_allclose(fast.affine_forward(odd(x), odd(w), odd(b))[0], out,
+                                   rtol=TOL[dtype])
+        for ours, theirs in zip(fast.affine_backward(odd(dout), cache), grads):
+            np.testing.assert_allclose(ours, theirs, rtol=TOL[dtype])
+        np.testing.assert_array_equal(fast.relu_forward(odd(x))[0], np.maximum(x, 0))
+        np.testing.assert_array_equal(fast.relu_backward(odd(2 * x), odd(x)), np.where(x > 0, 2 * x, 0))
+
+
 def test_products_of_any_layout_give_the_bits_of_contiguous_copies(dtype, rng):
     """matmul's compiled path (checked in C) reads a and b where they lie, copies them
     where it must (unaligned, a not C-contiguous) and leaves byte-swapped arrays to the

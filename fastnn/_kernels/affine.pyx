@@ -474,10 +474,10 @@ cdef cnp.ndarray _fresh(cnp.npy_intp R, cnp.npy_intp M, int typenum):
     return cnp.PyArray_EMPTY(2, dims, typenum, 0)
 
 
-cdef inline bint _native_float_array(object a, int typenum) noexcept:
-    """Whether a is a 2-D NumPy array of that float type, in this machine's byte order."""
+cdef inline bint _float_array(object a, int typenum) noexcept:
+    """Whether a is a NumPy array of that float type in this machine's byte order (a
+    byte-swapped one has the same type number: read as it lies, its values are wrong)."""
     return (type(a) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
-            and cnp.PyArray_NDIM(<cnp.ndarray>a) == 2
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
 
 
@@ -490,8 +490,9 @@ def matmul(a, b, bint transpose_a):
     if type(a) is not np.ndarray:
         return None
     cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
-    if ((t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _native_float_array(a, t)
-            or not _native_float_array(b, t)):
+    if ((t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _float_array(a, t)
+            or not _float_array(b, t) or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2
+            or cnp.PyArray_NDIM(<cnp.ndarray>b) != 2):
         return None
     cdef cnp.ndarray aa = <cnp.ndarray>a, ba = <cnp.ndarray>b
     if cnp.PyArray_DIMS(aa)[0 if transpose_a else 1] != cnp.PyArray_DIMS(ba)[0]:
@@ -587,15 +588,11 @@ cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object h
 # else returns None, and fastnn.functional takes its Python path, whose checks explain
 # the error.
 
-cdef inline bint _float_array(object a, int typenum) noexcept:
-    return type(a) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
-
-
 cdef inline bint _same_float_arrays(object a, object b, object c) noexcept:
     if type(a) is not np.ndarray:
         return False
     cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
-    return ((t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32)
+    return ((t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32) and _float_array(a, t)
             and _float_array(b, t) and _float_array(c, t))
 
 
@@ -651,8 +648,8 @@ def small_forward(x, w, b):
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, ba = <cnp.ndarray>b
     cdef cnp.npy_intp N, D, M
     if (not _small_product(xa, wa, &N, &D, &M) or cnp.PyArray_NDIM(ba) != 1
-            or cnp.PyArray_DIMS(ba)[0] != M):
-        return None
+            or cnp.PyArray_DIMS(ba)[0] != M or not cnp.PyArray_ISALIGNED(ba)):
+        return None  # (b is read in C)
     rows = _rows(xa, N, D)
     if rows is None:
         return None
@@ -675,8 +672,8 @@ def small_backward(dout, cache, bint need_dx):
             or cnp.PyArray_DIMS(da)[0] != N or cnp.PyArray_DIMS(da)[1] != M):
         return None
     rows = _rows(xa, N, D)
-    if rows is None or not cnp.PyArray_IS_C_CONTIGUOUS(da):
-        return None
+    if rows is None or not cnp.PyArray_IS_C_CONTIGUOUS(da) or not cnp.PyArray_ISALIGNED(da):
+        return None  # (dout is summed in C)
     cdef cnp.PyArray_Dims x_shape
     dx = None
     if need_dx:

@@ -179,12 +179,14 @@ cdef bint _POISON = POISON
 
 cdef inline int _small_float(object a) noexcept:
     """a's type number when a is a small C-contiguous float32/float64 ndarray of at least
-    one dimension, else -1."""
+    one dimension that C can read as it lies (aligned, this machine's byte order), else
+    -1."""
     if type(a) is not np.ndarray:
         return -1
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef int t = cnp.PyArray_TYPE(arr)
     if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32) or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+            or not cnp.PyArray_ISBEHAVED_RO(arr)  # (aligned, this machine's byte order)
             or cnp.PyArray_SIZE(arr) >= _SMALL_ELEMENTWISE or cnp.PyArray_NDIM(arr) == 0):
         return -1  # (0-d arrays too: the Python path gives NumPy's scalars for them)
     return t
