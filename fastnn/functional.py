@@ -90,7 +90,7 @@ def matmul(a, b, transpose_a=False):
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M),
     cache.  As the reference."""
-    small = _affine.small_forward(x, w, b)  # the common small call, checked in C
+    small = _affine.forward(x, w, b)  # the common call, checked in C
     if small is not None:
         return small
     xs, w, b, D = checks.affine_args("affine_forward", x, w, b)
@@ -101,7 +101,7 @@ def affine_forward(x, w, b):
 
 def affine_backward(dout, cache, need_dx=True):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,); dx None with ``need_dx=False``."""
-    small = _affine.small_backward(dout, cache, need_dx)  # the common small call, in C
+    small = _affine.backward(dout, cache, need_dx)  # the common call, checked in C
     if small is not None:
         return small
     x, w, b = checks.cache_entries("affine_backward", cache, 3, "affine_forward")

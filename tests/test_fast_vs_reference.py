@@ -669,6 +669,29 @@ def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch)
         assert rel_error(ours, a @ b) < TOL[dtype]
 
 
+@pytest.mark.parametrize("x_shape, M", [((100, 784), 50), ((7, 3, 10, 11), 65), ((943, 20), 33)])
+def test_affine_calls_give_the_bits_of_their_products(x_shape, M, dtype, rng):
+    """Above SMALL_PRODUCT the layer's calls (checked in C) are fastnn's own products:
+    matmul's bits, the bias added once, dout's column sums in row order (NumPy's
+    ``sum(axis=0)`` for that layout); with a byte-swapped b or dout the Python path gives
+    the same."""
+    x = rng.standard_normal(x_shape).astype(dtype)
+    N, D = x_shape[0], int(np.prod(x_shape[1:]))
+    w, b = rng.standard_normal((D, M)).astype(dtype), rng.standard_normal(M).astype(dtype)
+    rows = x.reshape(N, D)
+    out, cache = fast.affine_forward(x, w, b)
+    np.testing.assert_array_equal(out, fast.matmul(rows, w) + b)
+    swapped = np.dtype(dtype).newbyteorder()
+    np.testing.assert_array_equal(fast.affine_forward(x, w, b.astype(swapped))[0], out)
+    dout = rng.standard_normal((N, M)).astype(dtype)
+    dx, dw, db = fast.affine_backward(dout, cache)
+    np.testing.assert_array_equal(dx, fast.matmul(dout, w.T).reshape(x_shape))
+    np.testing.assert_array_equal(dw, fast.matmul(rows, dout, transpose_a=True))
+    np.testing.assert_array_equal(db, dout.sum(axis=0))
+    for ours, theirs in zip(fast.affine_backward(dout.astype(swapped), cache), (dx, dw, db)):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("x_shape, M", [((3, 50), 10), ((1, 784), 50), ((100, 50), 10),
                                         ((2, 3, 4, 5), 7), ((5, 1), 1), ((4, 6), 0)])
 def test_small_affine_calls_give_the_bits_of_numpys_expressions(x_shape, M, dtype, rng):

@@ -577,15 +577,15 @@ cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object h
     return 0
 
 
-# -- the common small call, whole in C ---------------------------------------------------
+# -- the dense layer's common call, whole in C -------------------------------------------
 #
 # A layer's call on a small batch does little arithmetic, so its cost is the Python around
 # it (benchmarks/NOTES.md, "Small calls").  These two functions accept only the common
-# case, checked with C comparisons: NumPy arrays of one float dtype whose shapes fit, and
-# a product the planner gives to NumPy (at most SMALL_PRODUCT multiply-adds).  They then
-# make the very calls the Python path makes (NumPy's dot, the bias added once, the cache's
-# copy of x, dout's column sums in row order), so the results are the same bits.  Anything
-# else returns None, and fastnn.functional takes its Python path, whose checks explain
+# case, checked with C comparisons: NumPy arrays of one float dtype whose shapes fit.
+# They then make the very calls the Python path makes (the products as :func:`matmul`
+# plans them, the bias added once, the cache's copy of x, dout's column sums in row
+# order), so the results are the same bits.  Anything else returns None, and
+# fastnn.functional takes its Python path, whose checks convert the arrays or explain
 # the error.
 
 cdef inline bint _same_float_arrays(object a, object b, object c) noexcept:
@@ -630,37 +630,37 @@ cdef void _add_bias(cnp.ndarray out, cnp.ndarray b, cnp.npy_intp N, cnp.npy_intp
             _add_bias_rows(o32, bp, bs, N, M)
 
 
-cdef bint _small_product(cnp.ndarray x, cnp.ndarray w, cnp.npy_intp *N, cnp.npy_intp *D,
-                         cnp.npy_intp *M) noexcept:
-    """Whether x (N, ...) with D features meets w (D, M) in a product the planner leaves
-    to NumPy (N, D >= 1); sets N, D and M."""
+cdef bint _layer_shapes(cnp.ndarray x, cnp.ndarray w, cnp.npy_intp *N, cnp.npy_intp *D,
+                        cnp.npy_intp *M) noexcept:
+    """Whether x (N, ...) with D features meets w (D, M) (N, D >= 1); sets N, D and M."""
     if cnp.PyArray_NDIM(x) < 2 or cnp.PyArray_NDIM(w) != 2:
         return False
     N[0], D[0], M[0] = cnp.PyArray_DIMS(x)[0], cnp.PyArray_DIMS(w)[0], cnp.PyArray_DIMS(w)[1]
-    return (N[0] > 0 and D[0] > 0 and cnp.PyArray_SIZE(x) == N[0] * D[0]
-            and <long long>N[0] * D[0] * M[0] <= _SMALL_PRODUCT)
+    return N[0] > 0 and D[0] > 0 and cnp.PyArray_SIZE(x) == N[0] * D[0]
 
 
-def small_forward(x, w, b):
-    """``fastnn.functional.affine_forward(x, w, b)`` for the common small call, else None."""
+def forward(x, w, b):
+    """``fastnn.functional.affine_forward(x, w, b)`` for the common call: x (N, d_1, ...,
+    d_k), w (D, M), b (M,) -> (out (N, M), cache); else None."""
     if not _same_float_arrays(x, w, b):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, ba = <cnp.ndarray>b
     cdef cnp.npy_intp N, D, M
-    if (not _small_product(xa, wa, &N, &D, &M) or cnp.PyArray_NDIM(ba) != 1
+    if (not _layer_shapes(xa, wa, &N, &D, &M) or cnp.PyArray_NDIM(ba) != 1
             or cnp.PyArray_DIMS(ba)[0] != M or not cnp.PyArray_ISALIGNED(ba)):
         return None  # (b is read in C)
     rows = _rows(xa, N, D)
     if rows is None:
         return None
-    out = <cnp.ndarray>cnp.PyArray_MatrixProduct(rows, wa)
+    out = <cnp.ndarray>_planned(<cnp.ndarray>rows, wa, False)
     _add_bias(out, ba, N, M)
     return out, (cnp.PyArray_NewCopy(xa, cnp.NPY_CORDER), w, b)
 
 
-def small_backward(dout, cache, bint need_dx):
-    """``fastnn.functional.affine_backward(dout, cache, need_dx)`` for the common small
-    call (a cache of either backend's affine_forward), else None."""
+def backward(dout, cache, bint need_dx):
+    """``fastnn.functional.affine_backward(dout, cache, need_dx)`` for the common call
+    (a cache of either backend's affine_forward): dout (N, M) -> (dx (shape of x) or
+    None, dw (D, M), db (M,)); else None."""
     if type(cache) is not tuple or len(<tuple>cache) != 3:
         return None
     x, w, b = <tuple>cache
@@ -668,7 +668,7 @@ def small_backward(dout, cache, bint need_dx):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>w, da = <cnp.ndarray>dout
     cdef cnp.npy_intp N, D, M
-    if (not _small_product(xa, wa, &N, &D, &M) or M == 0 or cnp.PyArray_NDIM(da) != 2
+    if (not _layer_shapes(xa, wa, &N, &D, &M) or M == 0 or cnp.PyArray_NDIM(da) != 2
             or cnp.PyArray_DIMS(da)[0] != N or cnp.PyArray_DIMS(da)[1] != M):
         return None
     rows = _rows(xa, N, D)
@@ -678,9 +678,9 @@ def small_backward(dout, cache, bint need_dx):
     dx = None
     if need_dx:
         x_shape.ptr, x_shape.len = cnp.PyArray_DIMS(xa), cnp.PyArray_NDIM(xa)
-        dx = cnp.PyArray_Newshape(<cnp.ndarray>cnp.PyArray_MatrixProduct(
-            da, cnp.PyArray_Transpose(wa, NULL)), &x_shape, cnp.NPY_CORDER)
-    dw = cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(<cnp.ndarray>rows, NULL), da)
+        dx = cnp.PyArray_Newshape(<cnp.ndarray>_planned(
+            da, <cnp.ndarray>cnp.PyArray_Transpose(wa, NULL), False), &x_shape, cnp.NPY_CORDER)
+    dw = _planned(<cnp.ndarray>rows, da, True)
     return dx, dw, _column_sums(da, N, M)
 
 
