@@ -90,9 +90,9 @@ def matmul(a, b, transpose_a=False):
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M),
     cache.  As the reference."""
-    small = _affine.forward(x, w, b)  # the common call, checked in C
-    if small is not None:
-        return small
+    common = _affine.forward(x, w, b)  # the common call, checked in C
+    if common is not None:
+        return common
     xs, w, b, D = checks.affine_args("affine_forward", x, w, b)
     out = _affine.matmul(xs.reshape(xs.shape[0], D), w, False)
     out += b
@@ -101,9 +101,9 @@ def affine_forward(x, w, b):
 
 def affine_backward(dout, cache, need_dx=True):
     """dout (N, M) -> dx (shape of x), dw (D, M), db (M,); dx None with ``need_dx=False``."""
-    small = _affine.backward(dout, cache, need_dx)  # the common call, checked in C
-    if small is not None:
-        return small
+    common = _affine.backward(dout, cache, need_dx)  # the common call, checked in C
+    if common is not None:
+        return common
     x, w, b = checks.cache_entries("affine_backward", cache, 3, "affine_forward")
     dout = checks.dout_array("affine_backward", dout, (x.shape[0], w.shape[1]), x.dtype)
     dx = _affine.matmul(dout, w.T, False).reshape(x.shape) if need_dx else None
