@@ -20,16 +20,16 @@ def as_float_arrays(func, **arrays):
     float32 with float64 gives float64, and uint8 or int16 images with float32 weights
     give float32; when every input is an integer or bool array it is float64, as
     ``x * 1.0`` would give.  Complex, object, string and extended-precision inputs raise
-    ``TypeError``.  Inputs are never modified; an input already of the common dtype is
-    returned as it is (not copied).
+    ``TypeError``.  Inputs are never modified; an input already of the common dtype (and
+    aligned: the kernels read whole elements) is returned as it is, not copied.
 
     Returns the converted arrays in the order given.
     """
     values = tuple(arrays.values())
     dtype = getattr(values[0], "dtype", None)
-    if dtype in FLOAT_DTYPES:  # the common case, at one check per array (small calls)
+    if dtype in FLOAT_DTYPES:  # the common case, at two checks per array (small calls)
         for a in values:
-            if type(a) is not np.ndarray or a.dtype != dtype:
+            if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.aligned:
                 break
         else:
             return values
@@ -48,7 +48,12 @@ def as_float_arrays(func, **arrays):
     if dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{func}: inputs promote to {dtype}; only float32 and float64 are supported")
-    return tuple(a.astype(dtype, copy=False) for a in converted.values())
+    # (an unaligned array copied: the kernels read whole elements where they lie)
+    return tuple(_aligned(a.astype(dtype, copy=False)) for a in converted.values())
+
+
+def _aligned(a):
+    return a if a.flags.aligned else a.copy()
 
 
 def float_dtype(dtype):
@@ -376,8 +381,9 @@ def soft_targets(func, x, t):
 
 def dout_array(func, dout, shape, dtype):
     """An upstream gradient of the shape the forward pass produced, in its dtype."""
-    if type(dout) is np.ndarray and dout.dtype == dtype and dout.shape == shape:
-        return dout  # the common case, at three comparisons (small calls)
+    if (type(dout) is np.ndarray and dout.dtype == dtype and dout.shape == shape
+            and dout.flags.aligned):
+        return dout  # the common case, at four comparisons (small calls)
     (dout,) = as_float_arrays(func, dout=dout)
     check_shape(func, "dout", dout, shape, "(the forward output's shape)")
     return dout.astype(dtype, copy=False)
@@ -402,8 +408,8 @@ def out_array(func, out, shape, dtype):
     if out.shape != tuple(shape) or out.dtype != dtype:
         raise ValueError(f"{func}: out must have the result's shape {tuple(shape)} and dtype "
                          f"{np.dtype(dtype)}, got shape {out.shape} and dtype {out.dtype}")
-    if not (out.flags.c_contiguous and out.flags.writeable):
-        raise ValueError(f"{func}: out must be C-contiguous and writeable")
+    if not (out.flags.c_contiguous and out.flags.writeable and out.flags.aligned):
+        raise ValueError(f"{func}: out must be C-contiguous, writeable and aligned")
     return out
 
 

@@ -377,12 +377,12 @@ def test_relu_out_writes_the_result_in_place(dtype, functional, size, rng):
             ([0.0] * x.size, TypeError, r"relu_forward: out must be a numpy.ndarray, got list"),
             (np.empty(x.size, dtype), ValueError, r"out must have the result's shape"),
             (np.empty(size, np.float16), ValueError, r"dtype %s, got shape .* float16" % np.dtype(dtype)),
-            (np.empty(size[::-1], dtype).T, ValueError, "out must be C-contiguous and writeable")]:
+            (np.empty(size[::-1], dtype).T, ValueError, "out must be C-contiguous, writeable and aligned")]:
         with pytest.raises(error, match=message):
             functional.relu_forward(x, out=bad)
     readonly = np.empty(size, dtype)
     readonly.flags.writeable = False
-    with pytest.raises(ValueError, match="relu_backward: out must be C-contiguous and writeable"):
+    with pytest.raises(ValueError, match="relu_backward: out must be C-contiguous, writeable and aligned"):
         functional.relu_backward(dout, cache, out=readonly)
 
 
