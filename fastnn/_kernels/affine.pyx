@@ -15,11 +15,12 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from fastnn.runtime.buffers import POISON, empty, reused
+from fastnn.runtime.buffers import POISON, reused
 from fastnn._kernels.plan import SMALL_PRODUCT, matmul_plan
 
 cnp.import_array()
 
+from fastnn._kernels.arrays cimport fresh_array
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
 from fastnn._kernels.threads cimport (num_threads_for, num_threads_for_product,
@@ -464,21 +465,20 @@ cdef bint _POISON = POISON
 cdef long long _SMALL_PRODUCT = SMALL_PRODUCT
 
 
-cdef cnp.ndarray _fresh(cnp.npy_intp R, cnp.npy_intp M, int typenum):
-    """A new (R, M) array for a result: fastnn.runtime.buffers.empty's under
-    FASTNN_POISON (NaN-filled), else straight from NumPy's C API."""
-    cdef cnp.npy_intp dims[2]
-    dims[0], dims[1] = R, M
-    if _POISON:
-        return empty((R, M), np.float32 if typenum == cnp.NPY_FLOAT32 else np.float64)
-    return cnp.PyArray_EMPTY(2, dims, typenum, 0)
-
-
 cdef inline bint _float_array(object a, int typenum) noexcept:
     """Whether a is a NumPy array of that float type in this machine's byte order (a
     byte-swapped one has the same type number: read as it lies, its values are wrong)."""
     return (type(a) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
+
+
+cdef inline bint _same_float_arrays(object a, object b, object c) noexcept:
+    """Whether a, b and c are NumPy arrays of one float type, in this machine's byte order."""
+    if type(a) is not np.ndarray:
+        return False
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    return ((t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32) and _float_array(a, t)
+            and _float_array(b, t) and _float_array(c, t))
 
 
 def matmul(a, b, bint transpose_a):
@@ -487,11 +487,7 @@ def matmul(a, b, bint transpose_a):
     (or (K, R)), b (K, M) -> (R, M), as ``fastnn._kernels.plan`` says.  Anything else
     returns None, for the Python path, whose checks convert the operands or explain the
     error."""
-    if type(a) is not np.ndarray:
-        return None
-    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
-    if ((t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _float_array(a, t)
-            or not _float_array(b, t) or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2
+    if (not _same_float_arrays(a, b, b) or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2
             or cnp.PyArray_NDIM(<cnp.ndarray>b) != 2):
         return None
     cdef cnp.ndarray aa = <cnp.ndarray>a, ba = <cnp.ndarray>b
@@ -504,6 +500,8 @@ cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a):
     """a @ b (or a.T @ b) for operands :func:`matmul` accepted, in the planner's form."""
     cdef cnp.npy_intp R = cnp.PyArray_DIMS(a)[1 if transpose_a else 0]
     cdef cnp.npy_intp K = cnp.PyArray_DIMS(b)[0], M = cnp.PyArray_DIMS(b)[1]
+    cdef cnp.npy_intp out_dims[2]
+    out_dims[0], out_dims[1] = R, M
     if <long long>R * K * M <= _SMALL_PRODUCT:  # (the planner's first rule, without a call)
         return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(a, NULL) if transpose_a else a, b)
     how = matmul_plan((<object>a).dtype, R, K, M, transpose_a,
@@ -518,14 +516,14 @@ cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a):
         else:  # b = W.T: W read as it lies, a.T packed
             product = _planned(<cnp.ndarray>cnp.PyArray_Transpose(b, NULL),
                                <cnp.ndarray>cnp.PyArray_Transpose(a, NULL), False)
-        out = _fresh(R, M, cnp.PyArray_TYPE(a))
+        out = fresh_array(2, out_dims, cnp.PyArray_TYPE(a), _POISON)
         transpose(product, out)
         return out
     if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
         a = <cnp.ndarray>cnp.PyArray_NewCopy(a, cnp.NPY_CORDER)
     if not cnp.PyArray_ISALIGNED(b):
         b = <cnp.ndarray>cnp.PyArray_NewCopy(b, cnp.NPY_CORDER)
-    out = _fresh(R, M, cnp.PyArray_TYPE(a))
+    out = fresh_array(2, out_dims, cnp.PyArray_TYPE(a), _POISON)
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
         _gather_product(a, b, transpose_a, how, out, <float>0)
     else:
@@ -587,14 +585,6 @@ cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object h
 # order), so the results are the same bits.  Anything else returns None, and
 # fastnn.functional takes its Python path, whose checks convert the arrays or explain
 # the error.
-
-cdef inline bint _same_float_arrays(object a, object b, object c) noexcept:
-    if type(a) is not np.ndarray:
-        return False
-    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
-    return ((t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32) and _float_array(a, t)
-            and _float_array(b, t) and _float_array(c, t))
-
 
 cdef object _rows(cnp.ndarray x, cnp.npy_intp N, cnp.npy_intp D):
     """x as (N, D): itself when 2-D, a view when C-contiguous, else None."""
@@ -698,8 +688,7 @@ cdef object _column_sums(cnp.ndarray dout, cnp.npy_intp N, cnp.npy_intp M):
     """dout (N, M), C-contiguous, summed over its rows in row order (N >= 1): the order
     of NumPy's ``dout.sum(axis=0)`` for that layout, so the same bits."""
     cdef int t = cnp.PyArray_TYPE(dout)
-    cdef cnp.ndarray sums = (empty((M,), (<object>dout).dtype) if POISON
-                             else cnp.PyArray_EMPTY(1, &M, t, 0))
+    cdef cnp.ndarray sums = fresh_array(1, &M, t, _POISON)
     cdef void *d = cnp.PyArray_DATA(dout)
     cdef void *out = cnp.PyArray_DATA(sums)
     with nogil:

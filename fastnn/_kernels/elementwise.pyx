@@ -11,7 +11,8 @@ from cython.parallel cimport prange
 import numpy as np
 cimport numpy as cnp
 
-from fastnn.runtime.buffers import POISON, empty
+from fastnn.runtime.buffers import POISON
+from fastnn._kernels.arrays cimport fresh_array
 from fastnn._kernels.plan import SMALL_ELEMENTWISE
 from fastnn._kernels.threads cimport num_threads_for
 
@@ -203,11 +204,8 @@ cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
 
 
 cdef cnp.ndarray _output_like(cnp.ndarray a):
-    """A fresh array of a's shape and dtype: fastnn.runtime.buffers.empty's under
-    FASTNN_POISON (NaN-filled), else straight from NumPy's C API."""
-    if _POISON:
-        return empty((<object>a).shape, (<object>a).dtype)
-    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+    """A fresh array of a's shape and dtype."""
+    return fresh_array(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), _POISON)
 
 
 cdef void _relu_rows(const floating *x, floating *out, Py_ssize_t n) noexcept nogil:
