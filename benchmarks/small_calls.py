@@ -16,6 +16,14 @@ prefix swapped to fastnn's mirror, in the same process:
     3x16x16, 3 filters of 3x3, hidden 7), central differences at every parameter;
   - ``cs231n step``: its forward and backward at batch 50 (3x32x32, 32 7x7 filters,
     hidden 100);
+  - the FullyConnectedNets, BatchNormalization and Dropout notebooks: the assignment's own
+    ``classifiers/fc_net.py`` (its imports of ``cs231n.`` swapped to ``fastnn.cs231n.``)
+    and ``optim.py`` (NumPy, the same module in both runs), on CIFAR-10-shaped random data
+    (CIFAR-10 itself is not needed): each notebook's gradient check (``FullyConnectedNet``
+    [20, 30] on 2 rows of 15, float64, every parameter) and one ``Solver`` step of each of
+    its training runs (a minibatch drawn, the loss and gradients, the update rule on
+    every parameter), at the notebook's sizes, dtypes and update rules, and the model's
+    loss and gradients alone (``... loss``: the part the swapped import replaces);
 * each step again with one core busy (another process spinning), and each step after a
   512x512 ``A @ A`` of NumPy's in the same loop (the step alone is timed).
 
@@ -206,6 +214,63 @@ def cs231n_cases(layer_utils, repeats):
     return results
 
 
+def fc_net_cases(assignment_dir, prefix, repeats):
+    """{case: timings} for the assignment's ``FullyConnectedNet`` and ``TwoLayerNet`` on
+    ``prefix``'s layers ('cs231n.' or 'fastnn.cs231n.'), as the three notebooks use them."""
+    swap = ("from cs231n.", f"from {prefix}") if prefix != "cs231n." else (None, None)
+    fc_net = load_source(os.path.join(assignment_dir, "cs231n", "classifiers", "fc_net.py"), *swap)
+    optim = importlib.import_module("cs231n.optim")
+    results = {}
+
+    def check(**options):
+        """The notebooks' gradient check: every parameter, for each ``options`` variant."""
+        np.random.seed(231)
+        X, y = np.random.randn(2, 15), np.random.randint(10, size=2)
+        for variant in options.pop("variants"):
+            model = fc_net.FullyConnectedNet([20, 30], input_dim=15, num_classes=10,
+                                             weight_scale=5e-2, dtype=np.float64,
+                                             **options, **variant)
+            for value in model.params.values():
+                numerical_gradient(lambda: model.loss(X, y)[0], value)
+    checks = {"fc check": {"variants": [{"reg": 0}, {"reg": 3.14}]},
+              "bn check": {"variants": [{"reg": 0}, {"reg": 3.14}], "normalization": "batchnorm"},
+              "dropout check": {"variants": [{"dropout": p, "seed": 123} for p in (1, 0.75, 0.5)]}}
+    for case, options in checks.items():
+        results[case] = timed(lambda: check(**dict(options)), max(3, repeats // 5))
+
+    np.random.seed(0)
+    X_train = np.random.randn(1000, 3, 32, 32) * 60  # CIFAR-10 less its mean: float64
+    y_train = np.random.randint(10, size=1000)
+
+    def solver_step(model, batch, rule, learning_rate):
+        """One ``Solver._step``: a minibatch, the loss and gradients, the update rule."""
+        update, configs = getattr(optim, rule), {p: {"learning_rate": learning_rate}
+                                                 for p in model.params}
+
+        def step():
+            mask = np.random.choice(len(X_train), batch)
+            _, grads = model.loss(X_train[mask], y_train[mask])
+            for p, w in model.params.items():
+                model.params[p], configs[p] = update(w, grads[p], configs[p])
+        return step
+    steps = {
+        # FullyConnectedNets: the TwoLayerNet run (float64), then the five-layer nets
+        # (float32) of the update-rule comparison and the best model.
+        "fc TwoLayerNet step": (fc_net.TwoLayerNet(hidden_dim=90, reg=0.5), 100, "sgd", 1e-3),
+        "fc 5x100 step": (fc_net.FullyConnectedNet([100] * 5, weight_scale=5e-2), 100,
+                          "adam", 1e-3),
+        "bn 5x100 step": (fc_net.FullyConnectedNet([100] * 5, weight_scale=2e-2,
+                                                   normalization="batchnorm"), 50, "adam", 1e-3),
+        "dropout 500 step": (fc_net.FullyConnectedNet([500], dropout=0.25), 100, "adam", 5e-4),
+    }
+    for case, (model, batch, rule, learning_rate) in steps.items():
+        results[case] = timed(solver_step(model, batch, rule, learning_rate), repeats, number=5)
+        # the part fastnn replaces: the loss and gradients alone, on one minibatch
+        X, y = X_train[:batch], y_train[:batch]
+        results[case.replace(" step", " loss")] = timed(lambda: model.loss(X, y), repeats, number=5)
+    return results
+
+
 def machine():
     model = "unknown"
     with contextlib.suppress(OSError):
@@ -241,6 +306,10 @@ def main():
         import cs231n.layer_utils as upstream_lu
         from fastnn.cs231n import layer_utils as our_lu
         upstream, ours = cs231n_cases(upstream_lu, args.repeats), cs231n_cases(our_lu, args.repeats)
+        rows.update({case: (upstream[case], ours[case]) for case in upstream})
+        assignment_dir = args.cs231n_dir
+        upstream = fc_net_cases(assignment_dir, "cs231n.", args.repeats)
+        ours = fc_net_cases(assignment_dir, "fastnn.cs231n.", args.repeats)
         rows.update({case: (upstream[case], ours[case]) for case in upstream})
     else:
         print("# CS231n: skipped (give --cs231n-dir)")

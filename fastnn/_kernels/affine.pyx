@@ -15,12 +15,12 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from fastnn.runtime.buffers import POISON, reused
+from fastnn.runtime.buffers import POISON, REUSE_MAX_BYTES, thread_buffers
 from fastnn._kernels.plan import SMALL_PRODUCT, matmul_plan
 
 cnp.import_array()
 
-from fastnn._kernels.arrays cimport fresh_array
+from fastnn._kernels.arrays cimport fresh_array, reused_bytes
 from fastnn._kernels.gather_gemm cimport tile_rows
 from fastnn._kernels.simd cimport check_kernel
 from fastnn._kernels.threads cimport (num_threads_for, num_threads_for_product,
@@ -107,20 +107,21 @@ cdef int _check_product(const Product *p, Py_ssize_t b_size, Py_ssize_t rest_row
     return 0
 
 
-cdef void *_scratch(Py_ssize_t count, floating kind) except NULL:
-    """malloc'd room for ``count`` values (free() it): NaN-filled under FASTNN_POISON,
-    like every scratch buffer (fastnn.runtime.buffers)."""
-    cdef floating *room = <floating *>malloc(max(count, 1) * sizeof(floating))
+cdef cnp.ndarray _room(dict buffers, str tag, Py_ssize_t count, floating kind):
+    """Room for ``count`` values in this thread's reused buffer ``tag`` (the data of the
+    array returned, which the caller holds while it uses it): NaN-filled under
+    FASTNN_POISON, like every scratch buffer (fastnn.runtime.buffers.thread_buffers)."""
+    cdef cnp.ndarray room = reused_bytes(buffers, tag, count * <Py_ssize_t>sizeof(floating),
+                                         _REUSE_MAX_BYTES)
+    cdef floating *values = <floating *>cnp.PyArray_DATA(room)
     cdef Py_ssize_t i
-    if room == NULL:
-        raise MemoryError()
     if _POISON:
         for i in range(count):
-            room[i] = NAN
+            values[i] = NAN
     return room
 
 
-cdef int _gemm(Product *p, floating kind) except -1:
+cdef int _gemm(Product *p, dict buffers, floating kind) except -1:
     """out = A @ B as ``p`` describes it (its scratch and task layout filled in here), in
     blocks of L columns (the lanes of ``kernel``, fastnn._kernels.plan).
 
@@ -168,7 +169,7 @@ cdef int _gemm(Product *p, floating kind) except -1:
     p.rows = rows_per_task(p.R, 1 if whole_rows else p.blocks, threads)
     p.chunks = (p.R + p.rows - 1) // p.rows
     try:
-        _tail_scratch(p, threads, kind)
+        scratch = _tail_scratch(p, threads, buffers, kind)
         if threads == 1:  # (a parallel region of one thread costs more than a small product)
             with nogil:
                 for step in range(p.passes):
@@ -194,23 +195,23 @@ cdef int _gemm(Product *p, floating kind) except -1:
     return 0
 
 
-cdef int _tail_scratch(Product *p, int threads, floating kind) except -1:
-    """The last block's scratch (none without one): its tiles (R, Lt), each thread's
-    packed copy of B's last columns and their "packed" flags, zeroed."""
+cdef tuple _tail_scratch(Product *p, int threads, dict buffers, floating kind):
+    """The last block's scratch (none without one): its tiles (R, Lt) and each thread's
+    packed copy of B's last columns, reused buffers (returned: the caller holds them while
+    the product runs), and their "packed" flags, zeroed (free them: _free_tail_scratch)."""
     p.tile, p.tails, p.tail_packed = NULL, NULL, NULL
     if p.full == p.blocks:
-        return 0
-    p.tile = _scratch(p.R * p.Lt, kind)
-    p.tails = _scratch(threads * max(p.T, 1) * p.Lt, kind)
+        return ()
+    tile = _room(buffers, "matmul-tile", p.R * p.Lt, kind)
+    tails = _room(buffers, "matmul-tails", threads * max(p.T, 1) * p.Lt, kind)
+    p.tile, p.tails = cnp.PyArray_DATA(tile), cnp.PyArray_DATA(tails)
     p.tail_packed = <int *>calloc(threads, sizeof(int))
     if p.tail_packed == NULL:
         raise MemoryError()
-    return 0
+    return tile, tails
 
 
 cdef void _free_tail_scratch(Product *p) noexcept:
-    free(p.tile)
-    free(p.tails)
     free(p.tail_packed)
     p.tile, p.tails, p.tail_packed = NULL, NULL, NULL
 
@@ -280,7 +281,7 @@ cdef inline void _tail_task(const Product *p, int me, const floating *a,
             memcpy(out + (r0 + r) * p.M + p.M - n, tile + r * Lt, n * sizeof(floating))
 
 
-cdef int _gemm_transposed(Product *p, floating kind) except -1:
+cdef int _gemm_transposed(Product *p, dict buffers, floating kind) except -1:
     """out = A.T @ B for A (T, R) C-contiguous at p.a, B as for :func:`_gemm`: as
     :func:`_gemm` with row_off[r] = r and col_off[t] = t*R (the same sums in the same
     order, so the same bits), but each task first copies its row chunk's columns of A
@@ -299,13 +300,14 @@ cdef int _gemm_transposed(Product *p, floating kind) except -1:
     p.rows = rows_per_task(R, 1, threads)
     p.chunks = (R + p.rows - 1) // p.rows
     p.kc, p.passes = max(T, 1), 1
-    cdef floating *panels = NULL
+    cdef floating *panels
     cdef floating *panel
     cdef Py_ssize_t *offsets = NULL
     cdef int me
     try:
-        _tail_scratch(p, threads, kind)
-        panels = <floating *>_scratch(threads * max(T, 1) * p.rows, kind)
+        scratch = _tail_scratch(p, threads, buffers, kind)
+        panel_room = _room(buffers, "matmul-panels", threads * max(T, 1) * p.rows, kind)
+        panels = <floating *>cnp.PyArray_DATA(panel_room)
         offsets = <Py_ssize_t *>malloc((p.rows + max(T, 1)) * sizeof(Py_ssize_t))
         if offsets == NULL:
             raise MemoryError()
@@ -329,7 +331,6 @@ cdef int _gemm_transposed(Product *p, floating kind) except -1:
                     _tail_task(p, me, panel, offsets, r0, n, offsets + p.rows, 0, T, 0)
     finally:
         free(offsets)
-        free(panels)
         _free_tail_scratch(p)
     return 0
 
@@ -357,7 +358,7 @@ def gemm(const floating[::1] a, const Py_ssize_t[::1] row_off, const Py_ssize_t[
     p.kernel, p.tail_kernel, p.kc = kernel, tail_kernel, k_chunk
     _check_product(&p, b.shape[0], b_rest.shape[0], floating is float)
     if p.R > 0 and p.blocks > 0:
-        _gemm(&p, <floating>0)
+        _gemm(&p, thread_buffers(), <floating>0)
 
 
 cdef extern from "transpose.h" nogil:
@@ -462,6 +463,7 @@ def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
 # -- matrix products: checked in C, run as the planner says ------------------------------
 
 cdef bint _POISON = POISON
+cdef cnp.npy_intp _REUSE_MAX_BYTES = REUSE_MAX_BYTES
 cdef long long _SMALL_PRODUCT = SMALL_PRODUCT
 
 
@@ -496,8 +498,10 @@ def matmul(a, b, bint transpose_a):
     return _planned(aa, ba, transpose_a)
 
 
-cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a):
-    """a @ b (or a.T @ b) for operands :func:`matmul` accepted, in the planner's form."""
+cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a, bint scratch_out=False):
+    """a @ b (or a.T @ b) for operands :func:`matmul` accepted, in the planner's form;
+    ``scratch_out``: a gathered product may go into this thread's reused buffer (valid
+    until the next such product: the swapped form's product before its transpose)."""
     cdef cnp.npy_intp R = cnp.PyArray_DIMS(a)[1 if transpose_a else 0]
     cdef cnp.npy_intp K = cnp.PyArray_DIMS(b)[0], M = cnp.PyArray_DIMS(b)[1]
     cdef cnp.npy_intp out_dims[2]
@@ -512,10 +516,10 @@ cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a):
     cdef cnp.ndarray product, out
     if form == "swapped":  # as (b.T @ a.T).T: the same sums in the same order
         if transpose_a:  # b.T read through b
-            product = _planned(<cnp.ndarray>cnp.PyArray_GETCONTIGUOUS(b), a, True)
+            product = _planned(<cnp.ndarray>cnp.PyArray_GETCONTIGUOUS(b), a, True, True)
         else:  # b = W.T: W read as it lies, a.T packed
             product = _planned(<cnp.ndarray>cnp.PyArray_Transpose(b, NULL),
-                               <cnp.ndarray>cnp.PyArray_Transpose(a, NULL), False)
+                               <cnp.ndarray>cnp.PyArray_Transpose(a, NULL), False, True)
         out = fresh_array(2, out_dims, cnp.PyArray_TYPE(a), _POISON)
         transpose(product, out)
         return out
@@ -523,19 +527,30 @@ cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a):
         a = <cnp.ndarray>cnp.PyArray_NewCopy(a, cnp.NPY_CORDER)
     if not cnp.PyArray_ISALIGNED(b):
         b = <cnp.ndarray>cnp.PyArray_NewCopy(b, cnp.NPY_CORDER)
-    out = fresh_array(2, out_dims, cnp.PyArray_TYPE(a), _POISON)
-    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
-        _gather_product(a, b, transpose_a, how, out, <float>0)
+    cdef dict buffers = thread_buffers()
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    if scratch_out:
+        room = reused_bytes(buffers, "matmul-product", R * M * cnp.PyArray_ITEMSIZE(a),
+                            _REUSE_MAX_BYTES)
+        out = cnp.PyArray_SimpleNewFromData(2, out_dims, typenum, cnp.PyArray_DATA(room))
+        cnp.set_array_base(out, room)
+        if _POISON:
+            out.fill(np.nan)
     else:
-        _gather_product(a, b, transpose_a, how, out, <double>0)
+        out = fresh_array(2, out_dims, typenum, _POISON)
+    if typenum == cnp.NPY_FLOAT32:
+        _gather_product(a, b, transpose_a, how, out, buffers, <float>0)
+    else:
+        _gather_product(a, b, transpose_a, how, out, buffers, <double>0)
     return out
 
 
 cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object how,
-                         cnp.ndarray out, floating kind) except -1:
+                         cnp.ndarray out, dict buffers, floating kind) except -1:
     """out = a @ b (or a.T @ b) by ``how``, a gather plan, for a C-contiguous a and an
     aligned b of any layout: B's full blocks read in place (C-contiguous) or packed into a
-    reused buffer, A through offset tables or, ``how.a_panels``, copied into panels."""
+    reused buffer, A through offset tables or, ``how.a_panels``, copied into panels; the
+    scratch from ``buffers`` (fastnn.runtime.buffers.thread_buffers)."""
     cdef Product p
     cdef Py_ssize_t K = cnp.PyArray_DIMS(b)[0], i
     cdef Py_ssize_t s0 = cnp.PyArray_STRIDES(b)[0] // <Py_ssize_t>sizeof(floating)
@@ -549,9 +564,9 @@ cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object h
     p.a, p.out = cnp.PyArray_DATA(a), cnp.PyArray_DATA(out)
     p.rest = bp + p.full * p.L * s1
     p.rest_columns, p.rest_s0, p.rest_s1 = p.M - p.full * p.L, s0, s1
-    if how.pack_b:  # (reused: a fresh buffer that size would page-fault on every call)
-        buffer = reused("matmul-b", (p.full, K, p.L), (<object>out).dtype)
-        packed = <floating *>cnp.PyArray_DATA(<cnp.ndarray>buffer)
+    if how.pack_b:
+        packed_room = _room(buffers, "matmul-b", p.full * K * p.L, kind)
+        packed = <floating *>cnp.PyArray_DATA(packed_room)
         with nogil:
             _pack_lanes(bp, K, p.full * p.L, s0, s1, packed, p.full, p.L)
         p.b, p.ldb, p.block_stride = packed, p.L, K * p.L
@@ -559,7 +574,7 @@ cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object h
         p.b, p.ldb, p.block_stride = bp, p.M, p.L
     _check_product(&p, p.full * p.block_stride if how.pack_b else K * p.M, K, floating is float)
     if how.a_panels:
-        return _gemm_transposed(&p, kind)
+        return _gemm_transposed(&p, buffers, kind)
     cdef Py_ssize_t *offsets = <Py_ssize_t *>malloc((p.R + K) * sizeof(Py_ssize_t))
     if offsets == NULL:
         raise MemoryError()
@@ -569,7 +584,7 @@ cdef int _gather_product(cnp.ndarray a, cnp.ndarray b, bint transposed, object h
         for i in range(K):
             offsets[p.R + i] = i * p.R if transposed else i
         p.row_off, p.col_off = offsets, offsets + p.R
-        _gemm(&p, kind)
+        _gemm(&p, buffers, kind)
     finally:
         free(offsets)
     return 0

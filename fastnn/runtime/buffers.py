@@ -34,19 +34,36 @@ scratch = empty  # per-thread buffers: same rule, a separate name for the reader
 _local = threading.local()
 
 
-def reused(tag, shape, dtype):
-    """A scratch array that a call fills and drops before returning, reused by the next
-    call with the same ``tag`` in this thread.  A fresh large array costs a page fault per
-    4 KB on first touch (glibc hands blocks above its mmap threshold back to the system
-    when they are freed; benchmarks/NOTES.md, "Recommenders", measured it for their
-    products).  Never part of a result or a cache; NaN-filled under FASTNN_POISON like
-    every scratch buffer."""
-    arrays = getattr(_local, "arrays", None)
-    if arrays is None:
-        arrays = _local.arrays = {}
-    a = arrays.get(tag)
-    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-        a = arrays[tag] = np.empty(shape, dtype=dtype)
-    if POISON:
-        a.fill(_poison_value(dtype))
-    return a
+
+def _sanitized():
+    try:
+        from fastnn._build_config import CONFIG
+    except ImportError:  # a tree whose extensions were built by other means
+        return False
+    return any(arg.startswith("-fsanitize=address") for arg in CONFIG["compile_args"])
+
+
+# A reused buffer larger than this is not kept: its page faults are a small part of the
+# work of a call that needs that much scratch, and the memory goes back when it is done.
+# Under AddressSanitizer none is kept: each is fresh and of its exact size, so that a
+# kernel reading or writing past its scratch is reported.
+REUSE_MAX_BYTES = 0 if _sanitized() else 64 * 2**20
+
+
+def thread_buffers():
+    """This thread's reused scratch buffers, tag -> 1-D uint8 array (kept between calls).
+
+    A call's scratch comes from here rather than from a fresh block: glibc maps a block
+    above its mmap threshold fresh and unmaps it when freed, and trims the top of its
+    heap, so the scratch of a call that allocates blocks of several sizes (a layer's
+    backward: two products) faulted in every 4 KiB page again on every call
+    (benchmarks/NOTES.md, "Matrix products").  A buffer grows to the largest size asked
+    for and is never shrunk, up to REUSE_MAX_BYTES; a tag is used once per call, so a
+    buffer is never in two uses at a time (other threads have their own); a larger
+    one is made fresh, used and freed.  Never part of a result or a cache; NaN-filled
+    under FASTNN_POISON by its users, like every scratch buffer."""
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    return buffers
+
