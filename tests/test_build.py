@@ -208,8 +208,8 @@ def test_freed_array_memory_is_reused_without_page_faults():
 def test_a_layers_scratch_does_not_page_fault_on_every_call():
     """fastnn.runtime.buffers.thread_buffers: the scratch of an affine backward (two
     products, with scratch of several sizes) is reused, so that repeated calls fault in
-    no more pages than NumPy's own products with the same outputs (before: about 1,650
-    faults a call here, 6.6 MB)."""
+    no more pages than NumPy's own products with the same outputs (benchmarks/NOTES.md,
+    "Matrix products", has the counts before)."""
     from fastnn.runtime import buffers
     if buffers.REUSE_MAX_BYTES == 0:
         pytest.skip("a sanitized build keeps no scratch (every buffer fresh, its exact size)")
