@@ -303,7 +303,7 @@ def conv_backward(dout, cache, need_dx=True):
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
         w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
         w_packed = _pack_lanes(w_flipped, lanes)
-    f_pad = -(-F // lanes) * lanes
+    f_pad = -(-F // how.dw_lanes) * how.dw_lanes
     # Partial sums of dw and db per chunk of images: the chunks depend on N only, and the
     # kernel adds them in order, so the result does not depend on the thread count.
     chunk = max(1, -(-N // 64))
@@ -320,7 +320,7 @@ def conv_backward(dout, cache, need_dx=True):
     dw, db = _empty((F, C * HH * WW), x.dtype), _empty((F,), x.dtype)
     _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw, db, dw_partial,
                    db_partial, stride, pad, HH, WW, chunk, w_packed, how.kernel_id,
-                   dx_via_columns, need_dx)
+                   dx_via_columns, how.dw_kernel_id, how.dw_lanes, need_dx)
     return (dx if need_dx else None), dw.reshape(w.shape), db
 
 

@@ -93,8 +93,8 @@ def test_the_shifted_forward_gives_the_gather_forms_bits(dtype, monkeypatch):
 @pytest.mark.parametrize("tile", ["tall", "pair", "quad"])
 def test_the_tiles_windowed_forms_give_the_tiles_bits(tile, dtype):
     """3-wide filters on AVX-512's tiles of one, two and four vectors a row: dw with the
-    taps in triples and dx with strips of consecutive pixels (csrc/gather_gemm.h; a quad
-    block runs as two pair halves) against AVX2 (the same order of summation, so the same
+    taps in triples (the 6x4 tile's dw runs plain) and dx with strips of consecutive
+    pixels (csrc/gather_gemm.h; a quad block runs as two pair halves) against AVX2 (the same order of summation, so the same
     bits) and against the reference: output rows of 1, 2, 3 and more pixels than a strip,
     strips that break at the end of a row, a last tile of fewer rows (9 channels: 81
     taps), several lane blocks, more taps or pixels than one block of B, no padding and
@@ -128,6 +128,48 @@ def test_the_tiles_windowed_forms_give_the_tiles_bits(tile, dtype):
     finally:
         fastnn.set_simd_level(before)
     assert taken.count(f"{tile}_avx512") >= 5, taken
+
+
+@pytest.mark.skipif("avx512" not in LEVELS, reason=f"no AVX-512 on this CPU (levels: {LEVELS})")
+def test_dw_on_its_own_kernel_gives_the_shared_kernels_bits(dtype, monkeypatch):
+    """Where dw's filters take AVX-512's 6x4 tile and dx another kernel (the dilated form
+    over fewer channels, the columns form over few taps, stride 2), dw against the plan
+    that runs it on dx's kernel (in its windowed form where it has one), bitwise, and
+    against the reference: filters a multiple of the tile's lanes and not, batch 1 and
+    batches whose dw chunks sum several images."""
+    from fastnn._kernels import plan
+    quad = 64 if dtype == np.float32 else 32
+    shapes = [((3, quad // 2, 7, 7), (quad, quad // 2, 3, 3), 1, 1),
+              ((1, quad // 2 + 3, 6, 5), (3 * quad - 10, quad // 2 + 3, 3, 3), 1, 1),
+              ((130, 3, 6, 7), (2 * quad, 3, 2, 3), 0, 1),
+              ((2, 3, 9, 8), (quad, 3, 3, 3), 1, 2)]
+    rng = np.random.default_rng(17)
+    before = fastnn.get_simd_level()
+    fastnn.set_simd_level("avx512")
+    planned = plan._plan
+
+    def shared(*args):
+        found = planned(*args)
+        return found._replace(dw_kernel_id=found.kernel_id, dw_lanes=found.lanes)
+    try:
+        for x_shape, w_shape, pad, stride in shapes:
+            x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+            conv_param = {"stride": stride, "pad": pad}
+            how = plan.plan("conv_backward", dtype, (*x_shape[1:], *w_shape[:1], *w_shape[2:]),
+                            stride=stride, pad=pad)
+            assert how.dw_kernel_id == fastnn._kernels.simd.KERNELS["quad_avx512"][0]
+            assert how.kernel != "quad_avx512", how
+            out, cache = fastnn.functional.conv_forward(x, w, b, conv_param)
+            dout = np.cos(out)
+            own = fastnn.functional.conv_backward(dout, cache)
+            monkeypatch.setattr(plan, "_plan", shared)
+            on_shared = fastnn.functional.conv_backward(dout, cache)
+            monkeypatch.setattr(plan, "_plan", planned)
+            for a, b_ in zip(own, on_shared):
+                np.testing.assert_array_equal(a, b_)
+            check_against_reference("conv", (x, w, b, conv_param), rng, TOL[dtype])
+    finally:
+        fastnn.set_simd_level(before)
 
 
 def test_the_default_is_the_highest_level_and_build_info_reports_it():

@@ -40,9 +40,9 @@ import numpy as np
 
 from fastnn.runtime.buffers import scratch
 
-from fastnn._kernels.gather_gemm cimport (MR_STRIP, MR_TALL, has_windows, shifted_lanes,
-                                          shifted_rows, tile_height, tile_rows, tile_strips,
-                                          tile_triples)
+from fastnn._kernels.gather_gemm cimport (KERNEL_QUAD_AVX512, MR_STRIP, MR_TALL, has_windows,
+                                          shifted_lanes, shifted_rows, tile_height, tile_rows,
+                                          tile_strips, tile_triples)
 from fastnn._kernels.im2col cimport col2im_windows
 from fastnn._kernels.simd cimport LEVEL_AVX512, check_kernel, cpu_runs
 from fastnn._kernels.threads cimport num_threads_for, omp_get_thread_num
@@ -266,6 +266,22 @@ cdef inline void transpose_and_sum(const floating *dout, floating *doutT, floati
         fastnn_transpose_sum_f64(dout, doutT, sums, F, P, Fpad)
 
 
+cdef extern from "chunk_sums.h" nogil:
+    void fastnn_sum_chunks_f32(const float *partials, ptrdiff_t chunks, ptrdiff_t stride,
+                               ptrdiff_t n, float *out)
+    void fastnn_sum_chunks_f64(const double *partials, ptrdiff_t chunks, ptrdiff_t stride,
+                               ptrdiff_t n, double *out)
+
+
+cdef inline void sum_chunks(const floating *partials, ptrdiff_t chunks, ptrdiff_t stride,
+                            ptrdiff_t n, floating *out) noexcept nogil:
+    """out[i] = the sum over j < chunks, in order from j = 0, of partials[j*stride + i]."""
+    if floating is float:
+        fastnn_sum_chunks_f32(partials, chunks, stride, n, out)
+    else:
+        fastnn_sum_chunks_f64(partials, chunks, stride, n, out)
+
+
 cdef inline void dilate_gradient(const floating *dout, floating *E, ptrdiff_t F,
                                  ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t stride,
                                  ptrdiff_t top, ptrdiff_t left, ptrdiff_t Eh,
@@ -295,7 +311,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
              floating[:, :, ::1] dw_partial, floating[:, ::1] db_partial, Py_ssize_t stride,
              Py_ssize_t pad, Py_ssize_t HH, Py_ssize_t WW, ptrdiff_t chunk,
              const floating[:, :, ::1] w_packed, int kernel, bint dx_via_columns,
-             bint need_dx=True):
+             int dw_kernel, Py_ssize_t dw_lanes, bint need_dx=True):
     """dx (N, C, H, W) (unless ``need_dx`` is false: dx is then left as it is, the
     gradient of a network's input being of no use), dw (F, C*HH*WW) and db (F,), from
     xpad_batch (N, C, H + 2*pad, W + 2*pad), the input zero-padded by the forward pass.
@@ -311,8 +327,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     (C_blocks, F*HH*WW, L): w[f, c, HH-1-i, WW-1-j] at [c // L, (f*HH + i)*WW + j, c % L];
     for the "columns" dx, the filters (K_blocks, F, L): w[f, k] at [k // L, f, k % L],
     k = (c*HH + i)*WW + j.  Zero where the lane index runs past C (or K).  ``kernel``
-    (packed with L lanes) runs every product: dw's and dx's, whose lanes are the same
-    (fastnn._kernels.plan, "conv_backward").
+    (packed with L lanes) runs dx's products and ``dw_kernel`` (``dw_lanes``, which
+    divide Fpad) dw's (fastnn._kernels.plan, "conv_backward").
     """
     cdef ptrdiff_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef ptrdiff_t F = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3], P = OH * OW
@@ -333,9 +349,11 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
         dx_rows = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
         dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
     # The tiles' windowed forms (same bits, fewer loads) where the taps of a filter row
-    # are three consecutive offsets and, for dw, the pixels of an output row too.
+    # are three consecutive offsets and, for dw, the pixels of an output row too; dw's
+    # 6x4 tile runs plain (faster than its windowed form as two 6x2 halves).
     cdef bint windows = has_windows(kernel) and WW == 3 and F > 0
-    cdef bint dw_windows = windows and stride == 1
+    cdef bint dw_windows = (has_windows(dw_kernel) and dw_kernel != KERNEL_QUAD_AVX512
+                            and WW == 3 and F > 0 and stride == 1)
     # The dilated dx tiles small planes several images at a time (as the forward pass
     # does), in the plain tiles: a strip's rows are one image row's pixels.
     cdef ptrdiff_t G = 1 if dx_via_columns else images_per_task(
@@ -355,6 +373,10 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     cdef floating *acc
     cdef ptrdiff_t k
     check_kernel(kernel, L, floating is float)
+    check_kernel(dw_kernel, dw_lanes, floating is float)
+    if Fpad % dw_lanes:
+        raise ValueError(f"backward: dw_partial's last dimension must be a multiple of "
+                         f"dw_lanes ({dw_lanes}), got {Fpad}")
     if N == 0:
         dw[:, :] = 0
         db[:] = 0
@@ -383,13 +405,13 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                         db_partial[j, f] += sums[f]
                 # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f]
                 if dw_windows:
-                    tile_triples(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
-                                 &x_taps[0], K, &x_pixels[0], P, OW, doutT, Fpad, L, Fpad // L,
-                                 L, n > j * chunk)
+                    tile_triples(dw_kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                                 &x_taps[0], K, &x_pixels[0], P, OW, doutT, Fpad, dw_lanes,
+                                 Fpad // dw_lanes, dw_lanes, n > j * chunk)
                 else:
-                    tile_rows(kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
-                              &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, L, Fpad // L, L,
-                              n > j * chunk)
+                    tile_rows(dw_kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                              &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, dw_lanes,
+                              Fpad // dw_lanes, dw_lanes, n > j * chunk)
         # dx, unless not wanted: a group of images at a time, their rows (output windows,
         # or input pixels) in passes of rows_per_pass
         if need_dx:
@@ -420,17 +442,19 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                         untile_images(dxtile, ld, &dx[n0, 0, 0, 0], C, H * W, p0, count,
                                       <floating *>NULL)
                     p0 = p0 + rows_per_pass
-    # The chunks' partial sums, added in chunk order: a tap's row of every chunk at a time
-    with nogil, parallel(num_threads=threads):  # (one row of sums_rows a thread)
-        acc = &sums_rows[omp_get_thread_num(), 0]
-        for k in prange(K, schedule="static"):
-            for f in range(Fpad):
-                acc[f] = dw_partial[0, k, f]
-            for j in range(1, n_chunks):
-                for f in range(Fpad):
-                    acc[f] = acc[f] + dw_partial[j, k, f]
-            for f in range(F):
-                dw[f, k] = acc[f]
+    # The chunks' partial sums, added in chunk order, a block of taps at a time (a few
+    # KB: each chunk's block is one contiguous run), then written transposed into dw
+    cdef ptrdiff_t k0, k1, taps_per_block = max(1, 8192 // (max(Fpad, 1) * sizeof(floating)))
+    cdef floating[:, ::1] acc_rows = scratch((threads, taps_per_block * Fpad), dtype)
+    with nogil, parallel(num_threads=threads):
+        acc = &acc_rows[omp_get_thread_num(), 0]
+        for j in prange((K + taps_per_block - 1) // taps_per_block, schedule="static"):
+            k0 = j * taps_per_block
+            k1 = min(k0 + taps_per_block, K)
+            sum_chunks(&dw_partial[0, k0, 0], n_chunks, K * Fpad, (k1 - k0) * Fpad, acc)
+            for k in range(k0, k1):
+                for f in range(F):
+                    dw[f, k] = acc[(k - k0) * Fpad + f]
     for f in range(F):
         db[f] = db_partial[0, f]
         for j in range(1, n_chunks):

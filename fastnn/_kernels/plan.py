@@ -66,7 +66,9 @@ class Plan(NamedTuple):
     of columns (a narrower tile where one holds them: every kernel sums in the same
     order, so the bits do not change), and ``k_chunk``: the summed terms per pass over
     the product (0: all in one pass; in passes, the partial sums are stored and
-    reloaded exactly, so the bits do not change either).
+    reloaded exactly, so the bits do not change either).  For conv_backward, ``kernel``
+    runs dx and ``dw_kernel_id``/``dw_lanes`` are the kernel and lanes of dw (every
+    kernel sums in the same order: the bits do not depend on which).
     """
     form: str
     kernel: Optional[str] = None
@@ -77,6 +79,8 @@ class Plan(NamedTuple):
     tail_kernel_id: int = -1
     tail_lanes: int = 0
     k_chunk: int = 0
+    dw_kernel_id: int = -1
+    dw_lanes: int = 0
 
 
 _NUMPY = Plan("numpy")
@@ -157,13 +161,20 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
             return Plan("shifted", lanes=simd.SHIFTED_LANES[dtype == np.float64])
         return _gather(dtype, F, level)  # lanes over the filters
     # conv_backward: one kernel serves dw (lanes over F) and dx (lanes over the C*HH*WW
-    # taps in the "columns" form, over the C channels in the "dilated" one).  The dilated
-    # form also multiplies the zeros between and around the gradients by the weights:
-    # with an infinite or NaN weight that is NaN where the reference (and the columns
-    # form) have no such product at all.
+    # taps in the "columns" form, over the C channels in the "dilated" one), except that
+    # dw takes AVX-512's 6x4 tile wherever its F columns would (run plain, it measured
+    # 5-10 % faster than the shared kernel's windowed form at DeepConvNet's conv5 and
+    # conv6 and at the CIFAR layer; benchmarks/NOTES.md, "Convolution kernels").  The
+    # dilated form also multiplies the zeros between and around the gradients by the
+    # weights: with an infinite or NaN weight that is NaN where the reference (and the
+    # columns form) have no such product at all.
     columns = C < DILATED_MIN_CHANNELS[dtype] or stride > 1 or not finite_weights
     found = _gather(dtype, min(F, C * HH * WW if columns else C), level)
-    return found._replace(form="columns" if columns else "dilated")
+    dw = _gather(dtype, F, level)
+    if dw.kernel != "quad_avx512":
+        dw = found
+    return found._replace(form="columns" if columns else "dilated", dw_kernel_id=dw.kernel_id,
+                          dw_lanes=dw.lanes)
 
 
 def _gather(dtype, columns, level):
