@@ -18,17 +18,19 @@ prefix swapped to fastnn's mirror, in the same process:
     hidden 100);
   - the FullyConnectedNets, BatchNormalization and Dropout notebooks: the assignment's own
     ``classifiers/fc_net.py`` (its imports of ``cs231n.`` swapped to ``fastnn.cs231n.``)
-    and ``optim.py`` (NumPy, the same module in both runs), on CIFAR-10-shaped random data
+    and update rules (its ``optim.py``, or ``fastnn.cs231n.optim`` where ``solver.py``'s
+    ``from cs231n import optim`` is swapped), on CIFAR-10-shaped random data
     (CIFAR-10 itself is not needed): each notebook's gradient check (``FullyConnectedNet``
     [20, 30] on 2 rows of 15, float64, every parameter) and one ``Solver`` step of each of
     its training runs (a minibatch drawn, the loss and gradients, the update rule on
     every parameter), at the notebook's sizes, dtypes and update rules, and the model's
-    loss and gradients alone (``... loss``: the part the swapped import replaces);
+    loss and gradients alone (``... loss``: the part fc_net.py's imports replace);
 * each step again with one core busy (another process spinning), and each step after a
   512x512 ``A @ A`` of NumPy's in the same loop (the step alone is timed).
 
-Prints a table of medians (with the spread of the repeats) and the ratio upstream /
-fastnn (above 1: fastnn faster).  ``--json PATH`` writes the measurements.
+Each case is timed upstream and fastnn in turn, repeat after repeat.  Prints a table of
+medians (with the spread of the repeats) and the ratio upstream / fastnn (above 1: fastnn
+faster).  ``--json PATH`` writes the measurements.
 
     python benchmarks/small_calls.py --textbook-dir ~/deep-learning-from-scratch \\
         --cs231n-dir ~/cs231n/assignment2
@@ -43,6 +45,7 @@ import subprocess
 import sys
 import time
 import types
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -59,17 +62,59 @@ def load_source(path, swap_from=None, swap_to=None, extra=None):
     return module
 
 
-def timed(func, repeats, number=1):
-    """Median and spread (min, max) of ``repeats`` timings of ``number`` calls, seconds
-    per call."""
-    func()  # warm up: caches, thread pools, first-touch pages
-    times = []
-    for _ in range(repeats):
+class Case(NamedTuple):
+    """One row: ``sample()`` times the case once (seconds per call), ``repeats`` times,
+    inside ``context()`` (e.g. a busy core)."""
+    sample: Callable[[], float]
+    repeats: int
+    context: Callable = contextlib.nullcontext
+
+
+def calls(func, number=1):
+    """A sampler: the time of ``number`` calls of ``func``, per call."""
+    def sample():
         start = time.perf_counter()
         for _ in range(number):
             func()
-        times.append((time.perf_counter() - start) / number)
+        return (time.perf_counter() - start) / number
+    return sample
+
+
+def after_blas(step, A):
+    """A sampler: the step, timed alone, right after NumPy multiplies A by itself."""
+    def sample():
+        A @ A
+        start = time.perf_counter()
+        step()
+        return time.perf_counter() - start
+    return sample
+
+
+def spread(times):
+    """Median, min and max of a list of timings."""
     return float(np.median(times)), float(min(times)), float(max(times))
+
+
+def timed(func, repeats, number=1):
+    """Median and spread (min, max) of ``repeats`` timings of ``number`` calls, seconds
+    per call (after one warm-up sample)."""
+    sample = calls(func, number)
+    sample()
+    return spread([sample() for _ in range(repeats)])
+
+
+def timed_pair(upstream, ours):
+    """Median and spread (min, max), seconds per call, of each of two Cases, sampled in
+    turn (upstream, fastnn, upstream, ...) so that a machine whose speed drifts (these are
+    shared) slows both alike."""
+    times = ([], [])
+    with upstream.context():
+        for case in (upstream, ours):
+            case.sample()  # warm up: caches, thread pools, first-touch pages
+        for _ in range(upstream.repeats):
+            for case, kept in zip((upstream, ours), times):
+                kept.append(case.sample())
+    return tuple(spread(t) for t in times)
 
 
 @contextlib.contextmanager
@@ -84,28 +129,10 @@ def busy_core():
         spinner.wait()
 
 
-def after_blas(step, A):
-    """The step, timed alone, right after NumPy multiplies A by itself."""
-    def run():
-        A @ A
-        start = time.perf_counter()
-        step()
-        return time.perf_counter() - start
-    return run
-
-
-def timed_after_blas(step, A, repeats):
-    run = after_blas(step, A)
-    run()
-    times = [run() for _ in range(repeats)]
-    return float(np.median(times)), float(min(times)), float(max(times))
-
-
 # -- the textbook ----------------------------------------------------------------------
 
 def textbook_cases(root, prefix, repeats):
-    """{case: (median, min, max)} for the textbook's code on ``prefix`` ('common.' or
-    'fastnn.textbook.')."""
+    """{case: Case} for the textbook's code on ``prefix`` ('common.' or 'fastnn.textbook.')."""
     sys.path[:0] = [root, os.path.join(root, "ch07")]
     swap = ("from common.", f"from {prefix}") if prefix != "common." else (None, None)
     mln = importlib.import_module(prefix + "multi_layer_net")
@@ -117,21 +144,21 @@ def textbook_cases(root, prefix, repeats):
     np.random.seed(0)
     net = mln.MultiLayerNet(784, [50], 10)
     x3, t3 = rng.random((3, 784)), np.eye(10)[[1, 4, 7]]
-    results["ch05 loss"] = timed(lambda: net.loss(x3, t3), repeats, number=500)
+    results["ch05 loss"] = Case(calls(lambda: net.loss(x3, t3), number=500), repeats)
 
     two_layer = load_source(os.path.join(root, "ch05", "two_layer_net.py"), *swap)
     np.random.seed(0)
     net = two_layer.TwoLayerNet(input_size=784, hidden_size=50, output_size=10)
-    results["ch05 check"] = timed(lambda: (net.numerical_gradient(x3, t3), net.gradient(x3, t3)),
-                                  max(3, repeats // 5))
+    results["ch05 check"] = Case(calls(lambda: (net.numerical_gradient(x3, t3),
+                                                net.gradient(x3, t3))), max(3, repeats // 5))
 
     np.random.seed(0)
     small = convnet.SimpleConvNet(input_dim=(1, 10, 10), conv_param={
         "filter_num": 10, "filter_size": 3, "pad": 0, "stride": 1},
         hidden_size=10, output_size=10, weight_init_std=0.01)
     X, T = rng.random((1, 1, 10, 10)), np.array([1]).reshape(1, 1)
-    results["ch07 check"] = timed(lambda: (small.numerical_gradient(X, T), small.gradient(X, T)),
-                                  max(3, repeats // 3))
+    results["ch07 check"] = Case(calls(lambda: (small.numerical_gradient(X, T),
+                                                small.gradient(X, T))), max(3, repeats // 3))
 
     np.random.seed(0)
     big = convnet.SimpleConvNet()
@@ -140,13 +167,17 @@ def textbook_cases(root, prefix, repeats):
 
     def step():
         adam.update(big.params, big.gradient(x100, t100))
-    results["ch07 step"] = timed(step, repeats)
-    with busy_core():
-        results["ch07 step, one core busy"] = timed(step, repeats)
-    A = rng.standard_normal((512, 512))
-    results["ch07 step after A @ A"] = timed_after_blas(step, A, repeats)
+    results.update(step_cases("ch07 step", step, repeats, rng))
     sys.path[:2] = []
     return results
+
+
+def step_cases(name, step, repeats, rng):
+    """A training step alone, with one core busy, and after a NumPy product."""
+    A = rng.standard_normal((512, 512))
+    return {name: Case(calls(step), repeats),
+            f"{name}, one core busy": Case(calls(step), repeats, busy_core),
+            f"{name} after A @ A": Case(after_blas(step, A), repeats)}
 
 
 # -- CS231n ----------------------------------------------------------------------------
@@ -186,7 +217,7 @@ def numerical_gradient(f, x, h=1e-5):
 
 
 def cs231n_cases(layer_utils, repeats):
-    """{case: timings} for the assignment's ThreeLayerConvNet on ``layer_utils``: its
+    """{case: Case} for the assignment's ThreeLayerConvNet on ``layer_utils``: its
     notebook's gradient check (batch of 3, 3x16x16, 3 filters 3x3, hidden 7) and a step."""
     lu = layer_utils
     rng = np.random.default_rng(0)
@@ -199,27 +230,25 @@ def cs231n_cases(layer_utils, repeats):
         def f():
             return three_layer_loss(lu, xs, ys, small, same, halve)[0]
         return {name: numerical_gradient(f, value) for name, value in small.items()}
-    results = {"cs231n check": timed(check, max(3, repeats // 5))}
+    results = {"cs231n check": Case(calls(check), max(3, repeats // 5))}
     x, y = rng.standard_normal((50, 3, 32, 32)), rng.integers(0, 10, 50)
     params = three_layer_params(rng, 3, 32, 32, 7, 100, 1e-3)
     conv_param = {"stride": 1, "pad": 3}
 
     def step():
         three_layer_loss(lu, x, y, params, conv_param, halve)
-    results["cs231n step"] = timed(step, repeats)
-    with busy_core():
-        results["cs231n step, one core busy"] = timed(step, repeats)
-    A = rng.standard_normal((512, 512))
-    results["cs231n step after A @ A"] = timed_after_blas(step, A, repeats)
+    results.update(step_cases("cs231n step", step, repeats, rng))
     return results
 
 
 def fc_net_cases(assignment_dir, prefix, repeats):
-    """{case: timings} for the assignment's ``FullyConnectedNet`` and ``TwoLayerNet`` on
-    ``prefix``'s layers ('cs231n.' or 'fastnn.cs231n.'), as the three notebooks use them."""
+    """{case: Case} for the assignment's ``FullyConnectedNet`` and ``TwoLayerNet`` on
+    ``prefix``'s layers and update rules ('cs231n.' or 'fastnn.cs231n.': fc_net.py's
+    imports and solver.py's ``from cs231n import optim`` changed), as the three notebooks
+    use them."""
     swap = ("from cs231n.", f"from {prefix}") if prefix != "cs231n." else (None, None)
     fc_net = load_source(os.path.join(assignment_dir, "cs231n", "classifiers", "fc_net.py"), *swap)
-    optim = importlib.import_module("cs231n.optim")
+    optim = importlib.import_module(prefix + "optim")
     results = {}
 
     def check(variants):
@@ -235,7 +264,7 @@ def fc_net_cases(assignment_dir, prefix, repeats):
               "bn check": [{"reg": reg, "normalization": "batchnorm"} for reg in (0, 3.14)],
               "dropout check": [{"dropout": p, "seed": 123} for p in (1, 0.75, 0.5)]}
     for case, variants in checks.items():
-        results[case] = timed(lambda: check(variants), max(3, repeats // 5))
+        results[case] = Case(calls(lambda variants=variants: check(variants)), max(3, repeats // 5))
 
     np.random.seed(0)
     X_train = np.random.randn(1000, 3, 32, 32) * 60  # CIFAR-10 less its mean: float64
@@ -263,10 +292,11 @@ def fc_net_cases(assignment_dir, prefix, repeats):
         "dropout 500 step": (fc_net.FullyConnectedNet([500], dropout=0.25), 100, "adam", 5e-4),
     }
     for case, (model, batch, rule, learning_rate) in steps.items():
-        results[case] = timed(solver_step(model, batch, rule, learning_rate), repeats, number=5)
-        # the part fastnn replaces: the loss and gradients alone, on one minibatch
+        results[case] = Case(calls(solver_step(model, batch, rule, learning_rate), 5), repeats)
+        # the part fc_net.py's imports replace: the loss and gradients alone, one minibatch
         X, y = X_train[:batch], y_train[:batch]
-        results[case.replace(" step", " loss")] = timed(lambda: model.loss(X, y), repeats, number=5)
+        results[case.replace(" step", " loss")] = Case(
+            calls(lambda model=model, X=X, y=y: model.loss(X, y), 5), repeats)
     return results
 
 
@@ -294,22 +324,20 @@ def main():
     print(f"# {machine()}  fastnn {fastnn.__version__}, {info['num_threads']} threads, "
           f"SIMD {info['simd']}, NumPy BLAS {info['numpy_blas']}, blas_spin: {info['blas_spin']}")
     rows = {}
+    def compare(upstream, ours):
+        rows.update({case: timed_pair(upstream[case], ours[case]) for case in upstream})
     if args.textbook_dir:
-        upstream = textbook_cases(args.textbook_dir, "common.", args.repeats)
-        ours = textbook_cases(args.textbook_dir, "fastnn.textbook.", args.repeats)
-        rows.update({case: (upstream[case], ours[case]) for case in upstream})
+        compare(textbook_cases(args.textbook_dir, "common.", args.repeats),
+                textbook_cases(args.textbook_dir, "fastnn.textbook.", args.repeats))
     else:
         print("# textbook: skipped (give --textbook-dir)")
     if args.cs231n_dir:
         sys.path.insert(0, args.cs231n_dir)
         import cs231n.layer_utils as upstream_lu
         from fastnn.cs231n import layer_utils as our_lu
-        upstream, ours = cs231n_cases(upstream_lu, args.repeats), cs231n_cases(our_lu, args.repeats)
-        rows.update({case: (upstream[case], ours[case]) for case in upstream})
-        assignment_dir = args.cs231n_dir
-        upstream = fc_net_cases(assignment_dir, "cs231n.", args.repeats)
-        ours = fc_net_cases(assignment_dir, "fastnn.cs231n.", args.repeats)
-        rows.update({case: (upstream[case], ours[case]) for case in upstream})
+        compare(cs231n_cases(upstream_lu, args.repeats), cs231n_cases(our_lu, args.repeats))
+        compare(fc_net_cases(args.cs231n_dir, "cs231n.", args.repeats),
+                fc_net_cases(args.cs231n_dir, "fastnn.cs231n.", args.repeats))
     else:
         print("# CS231n: skipped (give --cs231n-dir)")
     print(f"{'case':34s} {'upstream ms':>22s} {'fastnn ms':>22s} {'upstream/fastnn':>16s}")

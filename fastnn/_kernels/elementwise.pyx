@@ -1,4 +1,4 @@
-"""ReLU and sigmoid forward and backward, and the Adam and RMSprop updates: one pass
+"""ReLU and sigmoid forward and backward, and the optimizers' updates: one pass
 each, threads over fixed blocks of elements (no reduction: any thread count gives the
 same bits).
 
@@ -37,6 +37,21 @@ cdef extern from "optim_steps.h" nogil:
                             double decay, double c, double step, double eps)
     void fastnn_rmsprop_f32(float *p, const float *g, float *h, Py_ssize_t n,
                             float decay, float c, float step, float eps)
+
+    void fastnn_cs231n_adam_f64(double *w, const double *g, double *m, double *v,
+                                Py_ssize_t n, double b1, double c1, double b2, double c2,
+                                double k1, double k2, double lr, double eps)
+    void fastnn_cs231n_adam_f32(float *w, const float *g, float *m, float *v, Py_ssize_t n,
+                                float b1, float c1, float b2, float c2, float k1, float k2,
+                                float lr, float eps)
+    void fastnn_cs231n_rmsprop_f64(double *w, const double *g, double *h, Py_ssize_t n,
+                                   double decay, double c, double lr, double eps)
+    void fastnn_cs231n_rmsprop_f32(float *w, const float *g, float *h, Py_ssize_t n,
+                                   float decay, float c, float lr, float eps)
+    void fastnn_cs231n_momentum_f64(double *w, const double *g, double *u, Py_ssize_t n,
+                                    double mu, double lr)
+    void fastnn_cs231n_momentum_f32(float *w, const float *g, float *u, Py_ssize_t n,
+                                    float mu, float lr)
 
 cdef enum:
     BLOCK = 16384  # elements per task at most: large enough to amortise scheduling
@@ -121,6 +136,70 @@ def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, doub
         else:
             fastnn_rmsprop_f32(&p[start], &g[start], &h[start], min(length, n - start),
                                d, c, step, e)
+
+
+def cs231n_adam(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                double beta1, double beta2, double k1, double k2, double lr, double eps):
+    """CS231n's Adam step in place, in one pass (fastnn.cs231n.optim.adam's NumPy form, its
+    bits): m = beta1*m + (1 - beta1)*g; v = beta2*v + (1 - beta2)*(g*g);
+    w -= lr * (m / k1) / (sqrt(v / k2) + eps), each constant rounded to the arrays' type."""
+    cdef Py_ssize_t n = w.shape[0], blocks, blk, start, length
+    cdef floating b1 = <floating>beta1, c1 = <floating>(1 - beta1)
+    cdef floating b2 = <floating>beta2, c2 = <floating>(1 - beta2)
+    cdef floating q1 = <floating>k1, q2 = <floating>k2, step = <floating>lr, e = <floating>eps
+    cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        start = blk * length
+        if floating is double:
+            fastnn_cs231n_adam_f64(&w[start], &g[start], &m[start], &v[start],
+                                   min(length, n - start), b1, c1, b2, c2, q1, q2, step, e)
+        else:
+            fastnn_cs231n_adam_f32(&w[start], &g[start], &m[start], &v[start],
+                                   min(length, n - start), b1, c1, b2, c2, q1, q2, step, e)
+
+
+def cs231n_rmsprop(floating[::1] w, const floating[::1] g, floating[::1] h,
+                   double decay_rate, double lr, double eps):
+    """CS231n's RMSprop step in place, in one pass (its NumPy form's bits):
+    h = decay_rate*h + (1 - decay_rate)*(g*g); w -= lr * g / (sqrt(h) + eps)."""
+    cdef Py_ssize_t n = w.shape[0], blocks, blk, start, length
+    cdef floating d = <floating>decay_rate, c = <floating>(1 - decay_rate)
+    cdef floating step = <floating>lr, e = <floating>eps
+    cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        start = blk * length
+        if floating is double:
+            fastnn_cs231n_rmsprop_f64(&w[start], &g[start], &h[start], min(length, n - start),
+                                      d, c, step, e)
+        else:
+            fastnn_cs231n_rmsprop_f32(&w[start], &g[start], &h[start], min(length, n - start),
+                                      d, c, step, e)
+
+
+def cs231n_momentum(floating[::1] w, const floating[::1] g, floating[::1] u, double mu,
+                    double lr):
+    """CS231n's SGD with momentum in place, in one pass (its NumPy form's bits):
+    u = mu*u - lr*g; w += u.  With u None, plain SGD: w -= lr*g."""
+    cdef Py_ssize_t n = w.shape[0], blocks, blk, start, length
+    cdef floating m = <floating>mu, step = <floating>lr
+    cdef floating *velocity = NULL if u is None or u.shape[0] == 0 else &u[0]
+    cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        start = blk * length
+        if floating is double:
+            fastnn_cs231n_momentum_f64(&w[start], &g[start],
+                                       NULL if velocity == NULL else velocity + start,
+                                       min(length, n - start), m, step)
+        else:
+            fastnn_cs231n_momentum_f32(&w[start], &g[start],
+                                       NULL if velocity == NULL else velocity + start,
+                                       min(length, n - start), m, step)
 
 
 cdef inline void _sigmoid_run(const floating *x, const floating *bias, const floating *mask,

@@ -6,11 +6,13 @@ gradient checks) runs on compiled kernels with the same numbers::
     from cs231n.layers import *          ->  from fastnn.cs231n.layers import *
     from cs231n.fast_layers import *     ->  from fastnn.cs231n.fast_layers import *
     from cs231n.layer_utils import *     ->  from fastnn.cs231n.layer_utils import *
+    from cs231n import optim             ->  from fastnn.cs231n import optim   (solver.py)
 
 :mod:`~fastnn.cs231n.layers` (the assignment's functions, naive names included),
 :mod:`~fastnn.cs231n.fast_layers` (``conv_forward_fast``, ``max_pool_forward_fast``
-and the ``_im2col``/``_strides``/``_reshape`` variants) and
-:mod:`~fastnn.cs231n.layer_utils` (the sandwich layers).  Every function is fastnn's
+and the ``_im2col``/``_strides``/``_reshape`` variants),
+:mod:`~fastnn.cs231n.layer_utils` (the sandwich layers) and :mod:`~fastnn.cs231n.optim`
+(the update rules ``sgd``, ``sgd_momentum``, ``rmsprop``, ``adam``, in place).  Every function is fastnn's
 (:mod:`fastnn.functional`) except dropout, which draws the assignment's masks.
 
 ``dropout_param['p']`` is the probability of *keeping* a unit, as in the assignments from
