@@ -575,10 +575,17 @@ def update_fusable(param, *arrays):
     """Whether :func:`adam_update` and :func:`rmsprop_update` take these arrays:
     C-contiguous, writeable NumPy arrays of one float32/float64 dtype and one shape
     (anything else, e.g. float16 or strided views, is for the optimizer's NumPy form)."""
-    return (type(param) is np.ndarray and param.dtype in (np.float32, np.float64)
-            and param.flags.c_contiguous and param.flags.writeable
-            and all(type(a) is np.ndarray and a.dtype == param.dtype and a.shape == param.shape
-                    and a.flags.c_contiguous for a in arrays))
+    # (Plain comparisons: an optimizer asks for every parameter, bias vectors included.)
+    if type(param) is not np.ndarray:
+        return False
+    dtype, flags = param.dtype, param.flags
+    if dtype.char not in "fd" or not dtype.isnative or not (flags.c_contiguous and flags.writeable):
+        return False
+    for a in arrays:
+        if (type(a) is not np.ndarray or a.dtype != dtype or a.shape != param.shape
+                or not a.flags.c_contiguous):
+            return False
+    return True
 
 
 adam_fusable = update_fusable  # (its first name)

@@ -26,8 +26,9 @@ assignment may write a rule with other roundings (``(1 - beta1) * dw`` added to 
 in another order, say): its numbers then agree with these to rounding, not bitwise.
 
 The compiled pass runs where w, dw and the state are C-contiguous float32 or float64
-arrays of one dtype and shape (w and the state writeable); anything else (float16, a
-strided view, state of another dtype) runs the NumPy lines above, which then return new
+arrays of one dtype and shape (w and the state writeable) and w is not small (a bias: there
+the lines above run in place in NumPy, which costs less and gives the same bits); anything
+else (float16, a strided view, state of another dtype) runs the NumPy lines above into new
 arrays rather than writing into w.  A state array config does not hold yet starts at zeros.
 """
 import numbers
@@ -35,6 +36,7 @@ import numbers
 import numpy as np
 
 from fastnn._kernels import elementwise as _elementwise
+from fastnn._kernels.plan import SMALL_ELEMENTWISE
 from fastnn.functional import update_fusable
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
@@ -73,17 +75,31 @@ def _state(func, config, key, w):
 
 
 def _fusable(w, dw, *states):
-    return update_fusable(w, dw, *states) and all(s.flags.writeable for s in states)
+    if not update_fusable(w, dw, *states):
+        return False
+    for state in states:
+        if not state.flags.writeable:
+            return False
+    return True
+
+
+def _small(w):
+    """Whether w is small enough that the compiled pass costs more than NumPy's in-place
+    form of the same lines (the same bits): for a bias vector, a call's fixed cost."""
+    return w.size < SMALL_ELEMENTWISE
 
 
 def sgd(w, dw, config=None):
     """Vanilla stochastic gradient descent: w (any shape), dw (w's shape), config
     {'learning_rate' (1e-2)} -> next_w, config."""
     config, (learning_rate,) = _start("sgd", w, dw, config, {"learning_rate": 1e-2})
-    if _fusable(w, dw):
+    if not _fusable(w, dw):
+        return w - learning_rate * dw, config
+    if _small(w):
+        w -= learning_rate * dw
+    else:
         _elementwise.cs231n_momentum(w.reshape(-1), dw.reshape(-1), None, 0.0, learning_rate)
-        return w, config
-    return w - learning_rate * dw, config
+    return w, config
 
 
 def sgd_momentum(w, dw, config=None):
@@ -93,12 +109,17 @@ def sgd_momentum(w, dw, config=None):
     config, (learning_rate, momentum) = _start(func, w, dw, config,
                                                {"learning_rate": 1e-2, "momentum": 0.9})
     v = _state(func, config, "velocity", w)
-    if _fusable(w, dw, v):
+    if not _fusable(w, dw, v):
+        config["velocity"] = v = momentum * v - learning_rate * dw
+        return w + v, config
+    if _small(w):
+        v *= momentum
+        v -= learning_rate * dw
+        w += v
+    else:
         _elementwise.cs231n_momentum(w.reshape(-1), dw.reshape(-1), v.reshape(-1), momentum,
                                      learning_rate)
-        return w, config
-    config["velocity"] = v = momentum * v - learning_rate * dw
-    return w + v, config
+    return w, config
 
 
 def rmsprop(w, dw, config=None):
@@ -108,12 +129,17 @@ def rmsprop(w, dw, config=None):
     config, (learning_rate, decay_rate, epsilon) = _start(
         func, w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8})
     cache = _state(func, config, "cache", w)
-    if _fusable(w, dw, cache):
+    if not _fusable(w, dw, cache):
+        config["cache"] = cache = decay_rate * cache + (1 - decay_rate) * (dw * dw)
+        return w - learning_rate * dw / (np.sqrt(cache) + epsilon), config
+    if _small(w):
+        cache *= decay_rate
+        cache += (1 - decay_rate) * (dw * dw)
+        w -= learning_rate * dw / (np.sqrt(cache) + epsilon)
+    else:
         _elementwise.cs231n_rmsprop(w.reshape(-1), dw.reshape(-1), cache.reshape(-1),
                                     decay_rate, learning_rate, epsilon)
-        return w, config
-    config["cache"] = cache = decay_rate * cache + (1 - decay_rate) * (dw * dw)
-    return w - learning_rate * dw / (np.sqrt(cache) + epsilon), config
+    return w, config
 
 
 def adam(w, dw, config=None):
@@ -130,10 +156,17 @@ def adam(w, dw, config=None):
     m, v = _state(func, config, "m", w), _state(func, config, "v", w)
     config["t"] = t = int(t) + 1
     k1, k2 = 1 - beta1 ** t, 1 - beta2 ** t
-    if _fusable(w, dw, m, v):
+    if not _fusable(w, dw, m, v):
+        config["m"] = m = beta1 * m + (1 - beta1) * dw
+        config["v"] = v = beta2 * v + (1 - beta2) * (dw * dw)
+        return w - learning_rate * (m / k1) / (np.sqrt(v / k2) + epsilon), config
+    if _small(w):
+        m *= beta1
+        m += (1 - beta1) * dw
+        v *= beta2
+        v += (1 - beta2) * (dw * dw)
+        w -= learning_rate * (m / k1) / (np.sqrt(v / k2) + epsilon)
+    else:
         _elementwise.cs231n_adam(w.reshape(-1), dw.reshape(-1), m.reshape(-1), v.reshape(-1),
                                  beta1, beta2, k1, k2, learning_rate, epsilon)
-        return w, config
-    config["m"] = m = beta1 * m + (1 - beta1) * dw
-    config["v"] = v = beta2 * v + (1 - beta2) * (dw * dw)
-    return w - learning_rate * (m / k1) / (np.sqrt(v / k2) + epsilon), config
+    return w, config
