@@ -165,7 +165,7 @@ class BuildExt(build_ext):
             f.write(json.dumps(config))
 
     def build_config(self, compiler, compile_args, link_args, use_openmp):
-        """What the build was: read by fastnn.build_info() (fastnn/_build_config.py)."""
+        """What the build was: read by fastnn.runtime.build_record() (fastnn/_build_config.py)."""
         return {
             "compiler": compiler_version(compiler),
             "compile_args": compile_args,

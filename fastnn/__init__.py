@@ -112,10 +112,8 @@ def build_info():
     ``malloc`` (the allocator thresholds set with ``FASTNN_MALLOC=keep-freed``, else None:
     ``fastnn.runtime.malloc``).
     """
-    try:
-        from fastnn._build_config import CONFIG
-    except ImportError:  # a tree whose extensions were built by other means
-        CONFIG = {"compiler": "unknown", "compile_args": [], "link_args": [], "native": False}
+    from fastnn.runtime import build_record
+    CONFIG = build_record()
     spec = _threads.openmp_version()
     info = {
         "version": __version__,

@@ -530,12 +530,10 @@ cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a, bint scratc
     cdef dict buffers = thread_buffers()
     cdef int typenum = cnp.PyArray_TYPE(a)
     if scratch_out:
-        room = reused_bytes(buffers, "matmul-product", R * M * cnp.PyArray_ITEMSIZE(a),
-                            _REUSE_MAX_BYTES)
+        room = (_room(buffers, "matmul-product", R * M, <float>0) if typenum == cnp.NPY_FLOAT32
+                else _room(buffers, "matmul-product", R * M, <double>0))
         out = cnp.PyArray_SimpleNewFromData(2, out_dims, typenum, cnp.PyArray_DATA(room))
         cnp.set_array_base(out, room)
-        if _POISON:
-            out.fill(np.nan)
     else:
         out = fresh_array(2, out_dims, typenum, _POISON)
     if typenum == cnp.NPY_FLOAT32:

@@ -36,11 +36,8 @@ _local = threading.local()
 
 
 def _sanitized():
-    try:
-        from fastnn._build_config import CONFIG
-    except ImportError:  # a tree whose extensions were built by other means
-        return False
-    return any(arg.startswith("-fsanitize=address") for arg in CONFIG["compile_args"])
+    from fastnn.runtime import build_record
+    return any(arg.startswith("-fsanitize=address") for arg in build_record()["compile_args"])
 
 
 # A reused buffer larger than this is not kept: its page faults are a small part of the
