@@ -22,8 +22,8 @@ the arrays' dtype; the compiled pass gives the bits of these NumPy lines)::
                   w -= learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + epsilon)
 
 (the complete Adam, with its bias correction, as the assignment asks).  A completed
-assignment may write a rule with other roundings (``(1 - beta1) * dw`` added to ``m * beta1``
-in another order, say): its numbers then agree with these to rounding, not bitwise.
+assignment may write a rule with other roundings (``m += (1 - beta1) * (dw - m)``, say):
+its numbers then agree with these to rounding, not bitwise.
 
 The compiled pass runs where w, dw and the state are C-contiguous float32 or float64
 arrays of one dtype and shape (w and the state writeable) and w is not small (a bias: there
