@@ -6,6 +6,7 @@ counted as FLOPs for convolution (2 per multiply-add, forward + backward = 3x fo
 and as minimal bytes for pooling and batch normalisation (each tensor read or written
 once per pass: pooling x, out, dout, dx; batchnorm x, out forward and x, dout, dx backward).
 """
+import contextlib
 import json
 import sys
 import time
@@ -138,8 +139,21 @@ def time_call(fn, min_time=0.4, min_reps=3, max_reps=25):
     return float(np.median(times)), float(np.min(times)), float(np.max(times))
 
 
+def blas_threads(threads):
+    """(context, limited): NumPy's BLAS held to ``threads`` while the context is open,
+    where threadpoolctl is installed (``limited`` True); else a context that changes
+    nothing.  fastnn.set_num_threads does not reach NumPy's BLAS, which otherwise runs
+    its own thread count (at 1 thread the matmul ceiling would be of 2 or more)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext(), False
+    return threadpool_limits(threads, user_api="blas"), True
+
+
 def measure_ceilings(threads, dtype, quick=False):
-    """This machine's limits, now: FMA loop and NumPy matmul GFLOP/s, copy GB/s
+    """This machine's limits, now: FMA loop and NumPy matmul GFLOP/s (at ``threads`` BLAS
+    threads where threadpoolctl can set them: ``matmul_threads``, else None), copy GB/s
     (``quick``: shorter measurements, for a first look)."""
     from fastnn._kernels import ceilings
     single = np.dtype(dtype) == np.float32
@@ -147,11 +161,14 @@ def measure_ceilings(threads, dtype, quick=False):
     n = (1024 if quick else 2048) if single else (768 if quick else 1536)
     a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     min_time = 0.1 if quick else 0.5
-    matmul_s = time_call(lambda: a @ a, min_time=min_time)[0]
+    limit, limited = blas_threads(threads)
+    with limit:
+        matmul_s = time_call(lambda: a @ a, min_time=min_time)[0]
     src = np.ones(64 * 2**20 // 8)  # 64 MiB: bigger than every cache here
     dst = np.empty_like(src)
     copy_s = time_call(lambda: np.copyto(dst, src), min_time=min_time)[0]
     return {"fma_gflops": fma, "matmul_gflops": 2 * n**3 / matmul_s / 1e9,
+            "matmul_threads": threads if limited else None,
             "copy_gbps": 2 * src.nbytes / copy_s / 1e9}
 
 
@@ -224,8 +241,10 @@ def format_table(result):
                      "(fastnn bench without --quick measures every case)")
     width = 512 if level == "avx512" else 256
     for dtype, c in result["ceilings"].items():
+        blas = ("" if c.get("matmul_threads") else
+                " (BLAS at its own thread count: pip install threadpoolctl to hold it to --threads)")
         lines.append(f"ceilings {dtype}: FMA loop ({width}-bit) {c['fma_gflops']:.0f} GFLOP/s, NumPy matmul "
-                     f"{c['matmul_gflops']:.0f} GFLOP/s, copy {c['copy_gbps']:.1f} GB/s")
+                     f"{c['matmul_gflops']:.0f} GFLOP/s{blas}, copy {c['copy_gbps']:.1f} GB/s")
     header = (f"{'case':<26}{'shape':<36}{'dtype':<8}{'reference':>11}{'fastnn':>18}{'torch':>10}"
               f"{'x ref':>8}{'x torch':>9}{'rate':>14}{'of limit':>9}")
     lines += ["", "forward+backward, median ms (fastnn: min-max)", header, "-" * len(header)]

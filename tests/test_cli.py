@@ -65,6 +65,24 @@ def test_bench_runs_and_reports_every_case(tmp_path, monkeypatch):
     assert json.loads(path.read_text())["rows"][0]["unit"] == "FLOP"
 
 
+def test_the_matmul_ceiling_holds_numpys_blas_to_the_thread_count():
+    """fastnn.set_num_threads does not reach NumPy's BLAS: the ceiling sets it itself
+    (threadpoolctl is in the test extra), and says so in the table when it cannot."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not any(lib["user_api"] == "blas" for lib in threadpoolctl.threadpool_info()):
+        pytest.skip("threadpoolctl sees no BLAS in this NumPy")
+    limit, limited = bench.blas_threads(1)
+    with limit:
+        inside = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                  if lib["user_api"] == "blas"]
+    assert limited and inside and set(inside) == {1}
+    result = {"meta": {"fastnn": "x", "threads": 1, "torch": None, "numpy": np.__version__,
+                       "build": fastnn.build_info()},
+              "ceilings": {"float32": {"fma_gflops": 1.0, "matmul_gflops": 1.0,
+                                       "matmul_threads": None, "copy_gbps": 1.0}}, "rows": []}
+    assert "BLAS at its own thread count" in bench.format_table(result)
+
+
 def test_bench_quick_runs_one_case_of_each_family(monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(bench, "time_call", lambda fn, **kw: calls.append(kw) or (1e-3, 1e-3, 2e-3))
