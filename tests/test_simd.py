@@ -226,6 +226,9 @@ def test_the_planner_picks_only_kernels_of_the_level_with_their_lanes(at_level, 
                 else {f"pair_{at_level}"})
     assert chosen == expected
     assert plan.plan("matmul", dtype, (3, 50, 10)).form == "numpy"
+    if at_level == "avx512":  # many columns: the full blocks on the 6x4 tile, whatever the padding
+        wide = plan.plan("matmul", dtype, (943, 20, 1682))
+        assert wide.kernel == "quad_avx512" and wide.tail_lanes >= 1682 % wide.lanes
 
 
 def test_the_planner_and_the_kernels_refuse_what_they_cannot_run(rng):

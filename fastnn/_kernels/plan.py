@@ -42,6 +42,12 @@ SMALL_ELEMENTWISE = 32768
 SWAP_MAX_WORK = 0.8
 SWAP_MIN_TERMS = 16
 
+# A product with at least this many of the 6x4 tile's blocks of columns runs its full
+# blocks on that tile (the recommenders' 1682 columns, CS231n's 500: 1.1-1.9x over the
+# 6x2 tilings that padded fewer columns; benchmarks/NOTES.md, "Matrix products").  With
+# fewer, a product of few rows has few tasks, and the thread split decides.
+WIDE_MIN_BLOCKS = 4
+
 # The "dilated" backward-data form puts input channels in the lanes: it needs at least
 # AVX2's lane count of them at every level, so that every level takes the same form and
 # gives the same bits (float32, float64).
@@ -207,12 +213,17 @@ def _gather_with_tail(dtype, columns, level):
     AVX-512's narrow tile holds (8 float32 / 4 float64 columns) takes it: 32-byte vectors,
     half the lanes (and on Zen 4, which splits a 64-byte FMA in two, half the cycles).  It
     never changes the main kernel: a 12-row tile of one vector a row in its place measured
-    slower where the 6x2 tile had been chosen (benchmarks/NOTES.md, "Matrix products")."""
+    slower where the 6x2 tile had been chosen (benchmarks/NOTES.md, "Matrix products").
+    With WIDE_MIN_BLOCKS or more of its blocks, the full blocks take the 6x4 tile whatever
+    the padding: its lane costs the least, and one last block's padding is a small part
+    of many."""
     first = _gather(dtype, columns, level)
     best, best_cost = None, None
     names = [first.kernel] + [name for name, (_, need, _) in simd.KERNELS.items()
                               if name != first.kernel and level == need
                               and name not in simd.TAIL_ONLY]
+    if level == "avx512" and columns >= WIDE_MIN_BLOCKS * _named(dtype, "quad_avx512").lanes:
+        names = ["quad_avx512"]
     for name in names:
         main = _named(dtype, name)
         rest = columns % main.lanes
