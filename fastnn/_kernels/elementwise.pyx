@@ -94,26 +94,64 @@ def relu_backward(const floating[::1] x, const floating[::1] dout, floating[::1]
             dx[i] = d if x[i] > 0 else 0
 
 
+cdef enum Rule:
+    # the optimizer steps of csrc/optim_steps.h
+    ADAM, RMSPROP, CS231N_ADAM, CS231N_RMSPROP, CS231N_MOMENTUM
+
+
+cdef inline void _step_run(Rule rule, floating *p, const floating *g, floating *a,
+                           floating *b, Py_ssize_t n, const floating *c) noexcept nogil:
+    """One rule's step on a run of n elements: p the parameters, g the gradient, a and b
+    the state (or NULL), c the constants in the order of the C function's arguments."""
+    if floating is double:
+        if rule == ADAM:
+            fastnn_adam_f64(p, g, a, b, n, c[0], c[1], c[2], c[3])
+        elif rule == RMSPROP:
+            fastnn_rmsprop_f64(p, g, a, n, c[0], c[1], c[2], c[3])
+        elif rule == CS231N_ADAM:
+            fastnn_cs231n_adam_f64(p, g, a, b, n, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+        elif rule == CS231N_RMSPROP:
+            fastnn_cs231n_rmsprop_f64(p, g, a, n, c[0], c[1], c[2], c[3])
+        else:
+            fastnn_cs231n_momentum_f64(p, g, a, n, c[0], c[1])
+    else:
+        if rule == ADAM:
+            fastnn_adam_f32(p, g, a, b, n, c[0], c[1], c[2], c[3])
+        elif rule == RMSPROP:
+            fastnn_rmsprop_f32(p, g, a, n, c[0], c[1], c[2], c[3])
+        elif rule == CS231N_ADAM:
+            fastnn_cs231n_adam_f32(p, g, a, b, n, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+        elif rule == CS231N_RMSPROP:
+            fastnn_cs231n_rmsprop_f32(p, g, a, n, c[0], c[1], c[2], c[3])
+        else:
+            fastnn_cs231n_momentum_f32(p, g, a, n, c[0], c[1])
+
+
+cdef void _steps(Rule rule, floating[::1] p, const floating[::1] g, floating *state_a,
+                 floating *state_b, const floating *c) noexcept:
+    """The rule's step over all of p, in place, threads over fixed blocks of elements;
+    state_a and state_b: the state's data, of p's length, or NULL."""
+    cdef Py_ssize_t n = p.shape[0], blocks, blk, start, length
+    if n == 0:
+        return
+    cdef int threads = num_threads_for(n)
+    length = task_length(n, threads)
+    blocks = (n + length - 1) // length
+    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
+        start = blk * length
+        _step_run(rule, &p[start], &g[start], NULL if state_a == NULL else state_a + start,
+                  NULL if state_b == NULL else state_b + start, min(length, n - start), c)
+
+
 def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
                 double lr_t, double beta1, double beta2, double eps):
     """One Adam step in one pass, the same operations in the same order as
     fastnn.optim.Adam's NumPy form (so the same bits: csrc/optim_steps.h):
     m += (1 - beta1) * (g - m); v += (1 - beta2) * (g*g - v); p -= m * lr_t / (sqrt(v) + eps),
     each constant rounded to the arrays' type first, as NumPy does with a Python float."""
-    cdef Py_ssize_t n = p.shape[0], blocks, blk, start, length
-    cdef floating c1 = <floating>(1 - beta1), c2 = <floating>(1 - beta2)
-    cdef floating lr = <floating>lr_t, e = <floating>eps
-    cdef int threads = num_threads_for(n)
-    length = task_length(n, threads)
-    blocks = (n + length - 1) // length
-    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        start = blk * length
-        if floating is double:
-            fastnn_adam_f64(&p[start], &g[start], &m[start], &v[start],
-                            min(length, n - start), c1, c2, lr, e)
-        else:
-            fastnn_adam_f32(&p[start], &g[start], &m[start], &v[start],
-                            min(length, n - start), c1, c2, lr, e)
+    cdef floating c[4]
+    c[0], c[1], c[2], c[3] = <floating>(1 - beta1), <floating>(1 - beta2), <floating>lr_t, <floating>eps
+    _steps(ADAM, p, g, &m[0], &v[0], c)
 
 
 def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, double lr,
@@ -122,20 +160,9 @@ def rmsprop_update(floating[::1] p, const floating[::1] g, floating[::1] h, doub
     in its order (so its bits: csrc/optim_steps.h): h *= decay_rate;
     h += (1 - decay_rate) * g * g; p -= lr * g / (sqrt(h) + eps), each constant rounded
     to the arrays' type first, as NumPy does with a Python float."""
-    cdef Py_ssize_t n = p.shape[0], blocks, blk, start, length
-    cdef floating d = <floating>decay_rate, c = <floating>(1 - decay_rate)
-    cdef floating step = <floating>lr, e = <floating>eps
-    cdef int threads = num_threads_for(n)
-    length = task_length(n, threads)
-    blocks = (n + length - 1) // length
-    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        start = blk * length
-        if floating is double:
-            fastnn_rmsprop_f64(&p[start], &g[start], &h[start], min(length, n - start),
-                               d, c, step, e)
-        else:
-            fastnn_rmsprop_f32(&p[start], &g[start], &h[start], min(length, n - start),
-                               d, c, step, e)
+    cdef floating c[4]
+    c[0], c[1], c[2], c[3] = <floating>decay_rate, <floating>(1 - decay_rate), <floating>lr, <floating>eps
+    _steps(RMSPROP, p, g, &h[0], <floating *>NULL, c)
 
 
 def cs231n_adam(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
@@ -143,63 +170,29 @@ def cs231n_adam(floating[::1] w, const floating[::1] g, floating[::1] m, floatin
     """CS231n's Adam step in place, in one pass (fastnn.cs231n.optim.adam's NumPy form, its
     bits): m = beta1*m + (1 - beta1)*g; v = beta2*v + (1 - beta2)*(g*g);
     w -= lr * (m / k1) / (sqrt(v / k2) + eps), each constant rounded to the arrays' type."""
-    cdef Py_ssize_t n = w.shape[0], blocks, blk, start, length
-    cdef floating b1 = <floating>beta1, c1 = <floating>(1 - beta1)
-    cdef floating b2 = <floating>beta2, c2 = <floating>(1 - beta2)
-    cdef floating q1 = <floating>k1, q2 = <floating>k2, step = <floating>lr, e = <floating>eps
-    cdef int threads = num_threads_for(n)
-    length = task_length(n, threads)
-    blocks = (n + length - 1) // length
-    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        start = blk * length
-        if floating is double:
-            fastnn_cs231n_adam_f64(&w[start], &g[start], &m[start], &v[start],
-                                   min(length, n - start), b1, c1, b2, c2, q1, q2, step, e)
-        else:
-            fastnn_cs231n_adam_f32(&w[start], &g[start], &m[start], &v[start],
-                                   min(length, n - start), b1, c1, b2, c2, q1, q2, step, e)
+    cdef floating c[8]
+    c[0], c[1], c[2], c[3] = <floating>beta1, <floating>(1 - beta1), <floating>beta2, <floating>(1 - beta2)
+    c[4], c[5], c[6], c[7] = <floating>k1, <floating>k2, <floating>lr, <floating>eps
+    _steps(CS231N_ADAM, w, g, &m[0], &v[0], c)
 
 
 def cs231n_rmsprop(floating[::1] w, const floating[::1] g, floating[::1] h,
                    double decay_rate, double lr, double eps):
     """CS231n's RMSprop step in place, in one pass (its NumPy form's bits):
     h = decay_rate*h + (1 - decay_rate)*(g*g); w -= lr * g / (sqrt(h) + eps)."""
-    cdef Py_ssize_t n = w.shape[0], blocks, blk, start, length
-    cdef floating d = <floating>decay_rate, c = <floating>(1 - decay_rate)
-    cdef floating step = <floating>lr, e = <floating>eps
-    cdef int threads = num_threads_for(n)
-    length = task_length(n, threads)
-    blocks = (n + length - 1) // length
-    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        start = blk * length
-        if floating is double:
-            fastnn_cs231n_rmsprop_f64(&w[start], &g[start], &h[start], min(length, n - start),
-                                      d, c, step, e)
-        else:
-            fastnn_cs231n_rmsprop_f32(&w[start], &g[start], &h[start], min(length, n - start),
-                                      d, c, step, e)
+    cdef floating c[4]
+    c[0], c[1], c[2], c[3] = <floating>decay_rate, <floating>(1 - decay_rate), <floating>lr, <floating>eps
+    _steps(CS231N_RMSPROP, w, g, &h[0], <floating *>NULL, c)
 
 
 def cs231n_momentum(floating[::1] w, const floating[::1] g, floating[::1] u, double mu,
                     double lr):
     """CS231n's SGD with momentum in place, in one pass (its NumPy form's bits):
     u = mu*u - lr*g; w += u.  With u None, plain SGD: w -= lr*g."""
-    cdef Py_ssize_t n = w.shape[0], blocks, blk, start, length
-    cdef floating m = <floating>mu, step = <floating>lr
-    cdef floating *velocity = NULL if u is None or u.shape[0] == 0 else &u[0]
-    cdef int threads = num_threads_for(n)
-    length = task_length(n, threads)
-    blocks = (n + length - 1) // length
-    for blk in prange(blocks, nogil=True, schedule="static", num_threads=threads):
-        start = blk * length
-        if floating is double:
-            fastnn_cs231n_momentum_f64(&w[start], &g[start],
-                                       NULL if velocity == NULL else velocity + start,
-                                       min(length, n - start), m, step)
-        else:
-            fastnn_cs231n_momentum_f32(&w[start], &g[start],
-                                       NULL if velocity == NULL else velocity + start,
-                                       min(length, n - start), m, step)
+    cdef floating c[2]
+    c[0], c[1] = <floating>mu, <floating>lr
+    _steps(CS231N_MOMENTUM, w, g, NULL if u is None else &u[0],
+           <floating *>NULL, c)
 
 
 cdef inline void _sigmoid_run(const floating *x, const floating *bias, const floating *mask,
