@@ -25,15 +25,19 @@ import numpy as np
 
 from fastnn import checks, norms
 from fastnn.runtime.buffers import empty as _empty
+from fastnn.runtime.buffers import reused as _reused
 from fastnn.runtime.buffers import scratch as _scratch
 from fastnn._kernels import affine as _affine
+from fastnn._kernels import borders as _borders
 from fastnn._kernels import batchnorm as _bn
 from fastnn._kernels import conv as _conv
 from fastnn._kernels import elementwise as _elementwise
 from fastnn._kernels import im2col as _im2col
 from fastnn._kernels import losses as _losses
 from fastnn._kernels import pool as _pool
+from fastnn._kernels import simd as _simd
 from fastnn._kernels.plan import plan
+from fastnn._kernels.threads import get_num_threads as _num_threads
 from fastnn.reference import functional as _reference
 from fastnn.reference.functional import __all__ as _reference_names
 from fastnn.reference.functional import (  # noqa: F401  (re-exported: same functions)
@@ -228,6 +232,22 @@ def _pack_lanes(matrix, lanes):
     return packed
 
 
+def _scheduled_taps(w_packed, schedule):
+    """w_packed (blocks, K, L) -> (blocks, T, L): the rows of the schedule's taps, in
+    this thread's reused scratch (a fresh array of this size on every call, beside the
+    call's outputs, made glibc give back and fault in the heap's top each time:
+    measured 1.7x slower at DeepConvNet's conv5)."""
+    blocks, _, L = w_packed.shape
+    out = _reused("conv-taps", (blocks, len(schedule.tap_index), L), w_packed.dtype)
+    return np.take(w_packed, schedule.tap_index, axis=1, out=out, mode="clip")
+
+
+def _row_schedule(how, gather, N):
+    """The borders.Schedules of a gather pass over N images on the plan's kernel."""
+    return _borders.schedules(gather, N, _num_threads(), _simd.TILE_ROWS[how.kernel],
+                              how.skip_border)
+
+
 def _conv_algo(func, conv_param):
     algo = conv_param.get("algo", "auto")
     if algo not in CONV_ALGOS:
@@ -259,13 +279,18 @@ def conv_forward(x, w, b, conv_param):
         H, W = xs.shape[2:]
         out = _empty((N, F, out_h, out_w), xs.dtype)
         xpad = _empty((N, C, H + 2 * pad, W + 2 * pad), xs.dtype)  # the kernel pads
-        how = plan("conv_forward", xs.dtype, (C, H, W, F, HH, WW), stride=stride, pad=pad)
+        geometry = (C, H, W, F, HH, WW)
+        how = plan("conv_forward", xs.dtype, geometry, stride=stride, pad=pad)
+        if how.form == "gather" and not np.isfinite(w).all():
+            how = plan("conv_forward", xs.dtype, geometry, stride=stride, pad=pad,
+                       finite_weights=False)
         if how.form == "shifted":  # lanes over output pixels: w's rows as they are
-            w_packed = np.ascontiguousarray(w_rows)[None]
-        else:  # lanes over the filters
-            w_packed = _pack_lanes(w_rows.T, how.lanes)
+            schedule, w_packed = None, np.ascontiguousarray(w_rows)[None]
+        else:  # lanes over the filters, rows of the taps the schedule sums
+            schedule = _row_schedule(how, _borders.forward_pass(*geometry, stride, pad), N)
+            w_packed = _scheduled_taps(_pack_lanes(w_rows.T, how.lanes), schedule)
         _conv.forward(xs, xpad, w_packed, np.ascontiguousarray(b), out, stride, pad, HH, WW,
-                      how.kernel_id, how.form == "shifted")
+                      how.kernel_id, schedule)
         x_kept, col, conv_param["xpad"] = xpad[:, :, pad:pad + H, pad:pad + W], None, xpad
     else:
         col = im2col(xs, HH, WW, stride, pad)
@@ -297,12 +322,15 @@ def conv_backward(dout, cache, need_dx=True):
         return dx, dw, db
     how = plan("conv_backward", x.dtype, (C, H, W, F, HH, WW), stride=stride, pad=pad,
                finite_weights=np.isfinite(w).all())
-    lanes, dx_via_columns = how.lanes, how.form == "columns"
+    lanes, dx_via_columns, dx_schedule = how.lanes, how.form == "columns", None
     if dx_via_columns:  # dcol = dout^T w, lanes over the C*HH*WW taps, then col2im
         w_packed = _pack_lanes(w.reshape(F, C * HH * WW), lanes)
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
         w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
         w_packed = _pack_lanes(w_flipped, lanes)
+        if not _conv.windowed_dx(how.kernel_id, WW, F, H * W):
+            dx_schedule = _row_schedule(how, _borders.dilated_pass(C, H, W, F, HH, WW, pad), N)
+            w_packed = _scheduled_taps(w_packed, dx_schedule)
     f_pad = -(-F // how.dw_lanes) * how.dw_lanes
     # Partial sums of dw and db per chunk of images: the chunks depend on N only, and the
     # kernel adds them in order, so the result does not depend on the thread count.
@@ -320,7 +348,7 @@ def conv_backward(dout, cache, need_dx=True):
     dw, db = _empty((F, C * HH * WW), x.dtype), _empty((F,), x.dtype)
     _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw, db, dw_partial,
                    db_partial, stride, pad, HH, WW, chunk, w_packed, how.kernel_id,
-                   dx_via_columns, how.dw_kernel_id, how.dw_lanes, need_dx)
+                   dx_via_columns, how.dw_kernel_id, how.dw_lanes, need_dx, dx_schedule)
     return (dx if need_dx else None), dw.reshape(w.shape), db
 
 

@@ -87,18 +87,42 @@ cdef inline void untile(const floating *tile, ptrdiff_t ld, floating *out, ptrdi
                 out[c * pixels + first + p] = tile[p * ld + c] + bc
 
 
-cdef inline void untile_images(const floating *tile, ptrdiff_t ld, floating *out,
-                               ptrdiff_t channels, ptrdiff_t pixels, ptrdiff_t first,
-                               ptrdiff_t count, const floating *bias) noexcept nogil:
-    """As :func:`untile` for rows first .. first+count-1 of consecutive images' pixels
-    (row q: pixel q % pixels of image q // pixels; out (images, channels, pixels))."""
-    cdef ptrdiff_t q = first, image, p, n
-    while q < first + count:
-        image, p = q // pixels, q % pixels
-        n = min(pixels - p, first + count - q)
-        untile(tile + (q - first) * ld, ld, out + image * channels * pixels, channels, pixels,
-               p, n, bias)
-        q = q + n
+cdef inline void untile_rows(const floating *tile, ptrdiff_t ld, floating *out,
+                             ptrdiff_t channels, ptrdiff_t plane, const Py_ssize_t *dest,
+                             ptrdiff_t count, const floating *bias) noexcept nogil:
+    """As :func:`untile` for rows that go anywhere: tile row r (< count) to out[dest[r] +
+    c*plane] for each channel c, adding bias[c] when given (dest[r] = image *
+    channels*plane + pixel: a borders.Schedule's rows, in its order)."""
+    cdef ptrdiff_t c, r, r0, r1
+    cdef floating bc
+    for r0 in range(0, count, 16):
+        r1 = min(r0 + 16, count)
+        for c in range(channels):
+            bc = bias[c] if bias != NULL else 0
+            for r in range(r0, r1):
+                out[dest[r] + c * plane] = tile[r * ld + c] + bc
+
+
+cdef inline void run_schedule(int kernel, floating *tile, ptrdiff_t ld, ptrdiff_t rows_per_pass,
+                              const floating *A, const Py_ssize_t *rows, const Py_ssize_t *dest,
+                              const Py_ssize_t *segments, ptrdiff_t n_segments,
+                              const Py_ssize_t *taps, const floating *B, ptrdiff_t T, ptrdiff_t L,
+                              ptrdiff_t n_blocks, floating *out, ptrdiff_t channels,
+                              ptrdiff_t plane, const floating *bias) noexcept nogil:
+    """The gather pass of one group of images on a borders.Schedule: each segment (first
+    row, rows, first tap, taps) sums its rows over its taps, rows_per_pass rows at a time
+    (a multiple of the tile height, so the tiles stay the schedule's), into tile, then
+    out.  B: the weights packed (n_blocks, T, L) in the order of the schedule's taps."""
+    cdef ptrdiff_t s, r0, n, t0, nt, p, count
+    for s in range(n_segments):
+        r0, n, t0, nt = segments[4 * s], segments[4 * s + 1], segments[4 * s + 2], segments[4 * s + 3]
+        p = 0
+        while p < n:
+            count = min(rows_per_pass, n - p)
+            tile_rows(kernel, tile, ld, A, rows + r0 + p, count, taps + t0, nt, B + t0 * L, L,
+                      T * L, n_blocks, L, 0)
+            untile_rows(tile, ld, out, channels, plane, dest + r0 + p, count, bias)
+            p = p + rows_per_pass
 
 
 cdef inline void compact(const floating *tile, ptrdiff_t ld, ptrdiff_t start, ptrdiff_t end,
@@ -158,16 +182,16 @@ cdef inline ptrdiff_t pixel_chunk(ptrdiff_t ld) noexcept nogil:
     return MR_TALL if rows < MR_TALL else (96 if rows > 96 else rows)
 
 
-def images_per_task(ptrdiff_t pixels, ptrdiff_t mr):
-    """Images whose pixels the forward pass (and the dilated dx) tiles together, as one
-    run of rows: the fewest whose rows, in tiles of mr, waste at most 1/32 of the work
-    (a 7x7 plane alone is 49 rows, nine 6-row tiles: a tenth of them computed for
-    nothing; three planes are 147 rows in 25)."""
-    cdef ptrdiff_t g
-    for g in range(1, mr):
-        if 32 * ((g * pixels + mr - 1) // mr * mr) <= 33 * g * pixels:
-            return g
-    return mr
+def windowed_dx(int kernel, Py_ssize_t WW, Py_ssize_t F, Py_ssize_t pixels):
+    """Whether the dilated dx runs in the windowed form of ``kernel``'s tiles (the strip
+    kernel: same bits, each element of E broadcast once for three rows), an image at a
+    time, rather than on a borders.Schedule: for a kernel with windowed forms, 3-wide
+    filters and planes whose pixels fill the tiles nearly alone (at most 1/32 of the rows
+    computed for nothing; a 7x7 plane, 49 rows in nine 6-row tiles, fills them better
+    several images at a time, as a schedule does)."""
+    cdef ptrdiff_t mr = tile_height(kernel)
+    return (has_windows(kernel) and WW == 3 and F > 0 and pixels > 0
+            and 32 * ((pixels + mr - 1) // mr * mr) <= 33 * pixels)
 
 
 def pixel_offsets(ptrdiff_t out_h, ptrdiff_t out_w, ptrdiff_t stride, ptrdiff_t row_len):
@@ -187,33 +211,34 @@ def tap_offsets(ptrdiff_t channels, ptrdiff_t plane_h, ptrdiff_t plane_w, ptrdif
 def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
             const floating[:, :, ::1] w_packed, const floating[::1] b,
             floating[:, :, :, ::1] out, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t HH,
-            Py_ssize_t WW, int kernel, bint shifted):
+            Py_ssize_t WW, int kernel, schedule):
     """out (N, F, OH, OW) = conv(x (N, C, H, W), w) + b, and xpad_batch (N, C, H + 2*pad,
     W + 2*pad) = x zero-padded (for the backward pass), all of it written here; in the
     form and with the kernel fastnn._kernels.plan chose ("conv_forward").
 
-    w_packed (F_blocks, C*HH*WW, L): w[f, c, i, j] at [f // L, (c*HH + i)*WW + j, f % L],
-    zero where f >= F, for the gather ``kernel``.  With ``shifted`` (the shifted form:
-    stride 1, AVX-512 and (OH - 1)*(W + 2*pad) + OW >= its lanes; ``kernel`` unused),
-    w_packed is (1, F, C*HH*WW), the rows of w as they are.
+    ``schedule``: a borders.Schedules of the gather form (lanes over the filters): its
+    tasks' images, their rows' order and the taps each tile sums, and w_packed (F_blocks,
+    T, L): w[f, c, i, j] at [f // L, t, f % L] for the schedule's taps t (tap_index[t] =
+    (c*HH + i)*WW + j), zero where f >= F, for the gather ``kernel``.  None: the shifted
+    form (stride 1, AVX-512 and (OH - 1)*(W + 2*pad) + OW >= its lanes; ``kernel``
+    unused), one image a task, and w_packed (1, F, C*HH*WW), the rows of w as they are.
 
-    Tasks are groups of consecutive images (:func:`images_per_task`, one in the shifted
-    form), each padded and tiled by the thread that takes it, their pixels one run of
-    rows: an output pixel's sum does not depend on the rows it shares a tile with.
+    Each task pads its images and tiles them: an output pixel's sum does not depend on
+    the rows it shares a tile with, nor on the border taps a schedule leaves out.
     """
     cdef ptrdiff_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef ptrdiff_t F = out.shape[1], P = out.shape[2] * out.shape[3]
     cdef ptrdiff_t n_blocks = w_packed.shape[0], K = C * HH * WW, L = w_packed.shape[2]
+    cdef ptrdiff_t T = w_packed.shape[1]
     cdef ptrdiff_t Hp = H + 2 * pad, Wp = W + 2 * pad, ld = n_blocks * L
-    cdef int mr = tile_height(kernel)
-    cdef ptrdiff_t G = 1 if shifted else images_per_task(max(P, 1), mr)
-    # The pixels of G consecutive images, each image's offsets from the first one's.
-    cdef Py_ssize_t[::1] rows = (
-        pixel_offsets(out.shape[2], out.shape[3], stride, Wp)[None, :]
-        + np.arange(G, dtype=np.intp)[:, None] * (C * Hp * Wp)).ravel()
-    cdef Py_ssize_t[::1] taps = tap_offsets(C, Hp, Wp, HH, WW)
+    cdef bint shifted = schedule is None
+    cdef ptrdiff_t G = 1 if shifted else schedule.images
+    cdef Py_ssize_t[::1] taps = tap_offsets(C, Hp, Wp, HH, WW) if shifted else schedule.taps
+    cdef Py_ssize_t[::1] rows, dest, tail_rows, tail_dest
+    cdef Py_ssize_t[:, ::1] segments, tail_segments
     cdef int threads = num_threads_for(N * F * P * K)
-    cdef ptrdiff_t task, n, n0, images, p0, count, rows_per_pass = pixel_chunk(ld)
+    cdef ptrdiff_t task, n, n0, images, n_segments = 0, n_tail_segments = 0
+    cdef ptrdiff_t rows_per_pass = pixel_chunk(ld)
     cdef floating *tile
     if N == 0:
         return
@@ -225,6 +250,12 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
                          "of at least one register row of positions")
     if not shifted:
         check_kernel(kernel, L, floating is float)
+        rows, dest, segments = schedule.main.rows, schedule.main.dest, schedule.main.segments
+        tail_rows, tail_dest = schedule.tail.rows, schedule.tail.dest
+        tail_segments = schedule.tail.segments
+        n_segments, n_tail_segments = segments.shape[0], tail_segments.shape[0]
+        if taps.shape[0] != T:
+            raise ValueError(f"forward: w_packed has {T} taps, the schedule {taps.shape[0]}")
     cdef ptrdiff_t band = shifted_band(F, lanes) if shifted else 0
     cdef floating[:, ::1] tiles = scratch(
         (threads, F * band if shifted else rows_per_pass * ld), dtype)
@@ -235,18 +266,21 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] xpad_batch,
             images = min(G, N - n0)
             for n in range(n0, n0 + images):
                 pad_image(&x[n, 0, 0, 0], &xpad_batch[n, 0, 0, 0], C, H, W, pad)
-            if F > 0 and P > 0 and shifted:
+            if F == 0 or P == 0:  # only the padding is wanted
+                continue
+            if shifted:
                 correlate_plane(&w_packed[0, 0, 0], F, K, &xpad_batch[n0, 0, 0, 0], &taps[0],
                                 tile, band, &out[n0, 0, 0, 0], out.shape[2], out.shape[3], Wp,
                                 &b[0])
-            elif F > 0 and P > 0:  # else only the padding is wanted
-                p0 = 0
-                while p0 < images * P:
-                    count = min(rows_per_pass, images * P - p0)
-                    tile_rows(kernel, tile, ld, &xpad_batch[n0, 0, 0, 0], &rows[p0], count,
-                              &taps[0], K, &w_packed[0, 0, 0], L, K * L, n_blocks, L, 0)
-                    untile_images(tile, ld, &out[n0, 0, 0, 0], F, P, p0, count, &b[0])
-                    p0 = p0 + rows_per_pass
+            elif images == G:
+                run_schedule(kernel, tile, ld, rows_per_pass, &xpad_batch[n0, 0, 0, 0], &rows[0],
+                             &dest[0], &segments[0, 0], n_segments, &taps[0], &w_packed[0, 0, 0],
+                             T, L, n_blocks, &out[n0, 0, 0, 0], F, P, &b[0])
+            else:  # the batch's last, smaller group
+                run_schedule(kernel, tile, ld, rows_per_pass, &xpad_batch[n0, 0, 0, 0],
+                             &tail_rows[0], &tail_dest[0], &tail_segments[0, 0], n_tail_segments,
+                             &taps[0], &w_packed[0, 0, 0], T, L, n_blocks, &out[n0, 0, 0, 0], F,
+                             P, &b[0])
 
 
 cdef extern from "transpose.h" nogil:
@@ -311,7 +345,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
              floating[:, :, ::1] dw_partial, floating[:, ::1] db_partial, Py_ssize_t stride,
              Py_ssize_t pad, Py_ssize_t HH, Py_ssize_t WW, ptrdiff_t chunk,
              const floating[:, :, ::1] w_packed, int kernel, bint dx_via_columns,
-             int dw_kernel, Py_ssize_t dw_lanes, bint need_dx=True):
+             int dw_kernel, Py_ssize_t dw_lanes, bint need_dx=True, dx_schedule=None):
     """dx (N, C, H, W) (unless ``need_dx`` is false: dx is then left as it is, the
     gradient of a network's input being of no use), dw (F, C*HH*WW) and db (F,), from
     xpad_batch (N, C, H + 2*pad, W + 2*pad), the input zero-padded by the forward pass.
@@ -329,6 +363,11 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     k = (c*HH + i)*WW + j.  Zero where the lane index runs past C (or K).  ``kernel``
     (packed with L lanes) runs dx's products and ``dw_kernel`` (``dw_lanes``, which
     divide Fpad) dw's (fastnn._kernels.plan, "conv_backward").
+
+    The dilated dx runs on ``dx_schedule``, a borders.Schedules (its tasks' images, their
+    rows' order and the taps of E each tile sums; w_packed's rows are then its taps,
+    tap_index[t] = (f*HH + i)*WW + j), or, where None, in the windowed form of the
+    kernel's tiles (:func:`windowed_dx`), an image at a time.
     """
     cdef ptrdiff_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef ptrdiff_t F = dout.shape[1], OH = dout.shape[2], OW = dout.shape[3], P = OH * OW
@@ -341,28 +380,34 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     cdef ptrdiff_t Eh = H + pad + HH - 1, Ew = W + pad + WW - 1
     cdef Py_ssize_t[::1] x_pixels = pixel_offsets(OH, OW, stride, Wp)
     cdef Py_ssize_t[::1] x_taps = tap_offsets(C, Hp, Wp, HH, WW)
-    cdef Py_ssize_t[::1] dx_rows, dx_taps
-    cdef ptrdiff_t dx_row_count, e_size
+    cdef Py_ssize_t[::1] dx_rows, dx_taps, dx_dest, tail_rows, tail_dest
+    cdef Py_ssize_t[:, ::1] dx_segments, tail_segments
+    cdef ptrdiff_t dx_row_count, e_size = 0 if dx_via_columns else F * Eh * Ew
+    cdef ptrdiff_t n_segments = 0, n_tail_segments = 0
+    cdef bint scheduled = not dx_via_columns and dx_schedule is not None
+    cdef ptrdiff_t G = dx_schedule.images if scheduled else 1
     if dx_via_columns:  # rows: pixels of a dout plane; taps: the F planes
-        dx_rows, dx_taps, dx_row_count, e_size = pixel_offsets(OH, OW, 1, OW), tap_offsets(F, OH, OW, 1, 1), P, 0
-    else:
+        dx_rows, dx_taps, dx_row_count = pixel_offsets(OH, OW, 1, OW), tap_offsets(F, OH, OW, 1, 1), P
+    elif scheduled:
+        dx_rows, dx_dest = dx_schedule.main.rows, dx_schedule.main.dest
+        dx_segments, dx_taps = dx_schedule.main.segments, dx_schedule.taps
+        tail_rows, tail_dest = dx_schedule.tail.rows, dx_schedule.tail.dest
+        tail_segments = dx_schedule.tail.segments
+        n_segments, n_tail_segments = dx_segments.shape[0], tail_segments.shape[0]
+        if dx_taps.shape[0] != T:
+            raise ValueError(f"backward: w_packed has {T} taps, dx_schedule {dx_taps.shape[0]}")
+    elif windowed_dx(kernel, WW, F, H * W):
         dx_rows = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
-        dx_taps, dx_row_count, e_size = tap_offsets(F, Eh, Ew, HH, WW), H * W, F * Eh * Ew
+        dx_taps, dx_row_count = tap_offsets(F, Eh, Ew, HH, WW), H * W
+    else:
+        raise ValueError("backward: the dilated dx needs dx_schedule where the kernel has "
+                         "no windowed form for it (windowed_dx)")
     # The tiles' windowed forms (same bits, fewer loads) where the taps of a filter row
     # are three consecutive offsets and, for dw, the pixels of an output row too; dw's
     # 6x4 tile runs plain (faster than its windowed form as two 6x2 halves).
-    cdef bint windows = has_windows(kernel) and WW == 3 and F > 0
     cdef bint dw_windows = (has_windows(dw_kernel) and dw_kernel != KERNEL_QUAD_AVX512
                             and WW == 3 and F > 0 and stride == 1)
-    # The dilated dx tiles small planes several images at a time (as the forward pass
-    # does), in the plain tiles: a strip's rows are one image row's pixels.
-    cdef ptrdiff_t G = 1 if dx_via_columns else images_per_task(
-        max(H * W, 1), tile_height(kernel))
-    cdef bint dx_windows = windows and G == 1
     cdef ptrdiff_t n_groups = (N + G - 1) // G
-    if G > 1:
-        dx_rows = (np.asarray(dx_rows)[None, :]
-                   + np.arange(G, dtype=np.intp)[:, None] * e_size).ravel()
     cdef ptrdiff_t n_chunks = dw_partial.shape[0]
     cdef int threads = num_threads_for(N * F * P * K)
     cdef ptrdiff_t j, g, n, n0, images, f, p0, count, rows_per_pass = pixel_chunk(ld)
@@ -424,23 +469,29 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                     else:
                         dilate_gradient(&dout[n, 0, 0, 0], E + (n - n0) * e_size, F, OH, OW,
                                         stride, HH - 1, WW - 1, Eh, Ew)
-                p0 = 0
-                while p0 < images * dx_row_count:
-                    count = min(rows_per_pass, images * dx_row_count - p0)
-                    if dx_via_columns:  # (one image a group)
+                if scheduled and images == G:
+                    run_schedule(kernel, dxtile, ld, rows_per_pass, E, &dx_rows[0], &dx_dest[0],
+                                 &dx_segments[0, 0], n_segments, &dx_taps[0], &w_packed[0, 0, 0],
+                                 T, L, blocks, &dx[n0, 0, 0, 0], C, H * W, <floating *>NULL)
+                    continue
+                if scheduled:  # the batch's last, smaller group
+                    run_schedule(kernel, dxtile, ld, rows_per_pass, E, &tail_rows[0],
+                                 &tail_dest[0], &tail_segments[0, 0], n_tail_segments,
+                                 &dx_taps[0], &w_packed[0, 0, 0], T, L, blocks,
+                                 &dx[n0, 0, 0, 0], C, H * W, <floating *>NULL)
+                    continue
+                p0 = 0  # one image: the columns form, or the windowed dilated one
+                while p0 < dx_row_count:
+                    count = min(rows_per_pass, dx_row_count - p0)
+                    if dx_via_columns:
                         tile_rows(kernel, dxtile, ld, &dout[n0, 0, 0, 0], &dx_rows[p0], count,
                                   &dx_taps[0], F, &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
                         col2im_windows(dxtile, ld, &dx[n0, 0, 0, 0], C, H, W, HH, WW, stride, pad,
                                        OW, p0, count)
                     else:
-                        if dx_windows:
-                            tile_strips(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0],
-                                        T, &w_packed[0, 0, 0], L, T * L, blocks, L)
-                        else:
-                            tile_rows(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0], T,
-                                      &w_packed[0, 0, 0], L, T * L, blocks, L, 0)
-                        untile_images(dxtile, ld, &dx[n0, 0, 0, 0], C, H * W, p0, count,
-                                      <floating *>NULL)
+                        tile_strips(kernel, dxtile, ld, E, &dx_rows[p0], count, &dx_taps[0],
+                                    T, &w_packed[0, 0, 0], L, T * L, blocks, L)
+                        untile(dxtile, ld, &dx[n0, 0, 0, 0], C, H * W, p0, count, <floating *>NULL)
                     p0 = p0 + rows_per_pass
     # The chunks' partial sums, added in chunk order, a block of taps at a time (a few
     # KB: each chunk's block is one contiguous run), then written transposed into dw

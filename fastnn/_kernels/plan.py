@@ -74,7 +74,10 @@ class Plan(NamedTuple):
     the product (0: all in one pass; in passes, the partial sums are stored and
     reloaded exactly, so the bits do not change either).  For conv_backward, ``kernel``
     runs dx and ``dw_kernel_id``/``dw_lanes`` are the kernel and lanes of dw (every
-    kernel sums in the same order: the bits do not depend on which).
+    kernel sums in the same order: the bits do not depend on which).  ``skip_border``
+    (conv_forward's gather form, conv_backward's dilated dx): the gather pass leaves out
+    the taps that land in the zero border (fastnn._kernels.borders: the same bits, with
+    finite weights only).
     """
     form: str
     kernel: Optional[str] = None
@@ -87,6 +90,7 @@ class Plan(NamedTuple):
     k_chunk: int = 0
     dw_kernel_id: int = -1
     dw_lanes: int = 0
+    skip_border: bool = False
 
 
 _NUMPY = Plan("numpy")
@@ -99,7 +103,7 @@ def plan(op, dtype, shape, level=None, *, stride=1, pad=0, finite_weights=True,
 
     ``shape``: relu ``(size,)``; matmul ``(R, K, M)`` for (R, K) @ (K, M);
     conv_forward and conv_backward ``(C, H, W, F, HH, WW)`` with ``stride`` and ``pad``.
-    ``finite_weights`` (conv_backward): whether every weight is finite.  matmul:
+    ``finite_weights`` (conv_forward, conv_backward): whether every weight is finite.  matmul:
     ``transposed``, the product is A.T @ B with A stored (K, R); ``b_columns_contiguous``,
     B is the transpose of a row-major array (a weight matrix's, in ``dout @ W.T``);
     ``b_rows_contiguous``,
@@ -165,7 +169,9 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         out_w = (W + 2 * pad - WW) // stride + 1
         if stride == 1 and level == "avx512" and _shifted_fits(out_h, out_w, W + 2 * pad, dtype):
             return Plan("shifted", lanes=simd.SHIFTED_LANES[dtype == np.float64])
-        return _gather(dtype, F, level)  # lanes over the filters
+        # Lanes over the filters; the border's taps are left out where every weight is
+        # finite (an infinite one times a border zero is NaN, as in the reference).
+        return _gather(dtype, F, level)._replace(skip_border=finite_weights)
     # conv_backward: one kernel serves dw (lanes over F) and dx (lanes over the C*HH*WW
     # taps in the "columns" form, over the C channels in the "dilated" one), except that
     # dw takes AVX-512's 6x4 tile wherever its F columns would (run plain, it measured
@@ -180,7 +186,7 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
     if dw.kernel != "quad_avx512":
         dw = found
     return found._replace(form="columns" if columns else "dilated", dw_kernel_id=dw.kernel_id,
-                          dw_lanes=dw.lanes)
+                          dw_lanes=dw.lanes, skip_border=not columns)
 
 
 def _gather(dtype, columns, level):

@@ -64,3 +64,21 @@ def thread_buffers():
         buffers = _local.buffers = {}
     return buffers
 
+
+def reused(tag, shape, dtype):
+    """This thread's reused scratch buffer ``tag`` (:func:`thread_buffers`) as a
+    C-contiguous array of ``shape`` and ``dtype``, for scratch that a call fills and
+    uses before it returns: valid until the tag's next use in this thread.  NaN-filled
+    under FASTNN_POISON, like every scratch buffer."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buffers = thread_buffers()
+    found = buffers.get(tag)
+    if found is None or found.nbytes < nbytes:
+        found = np.empty(max(nbytes, 1), np.uint8)
+        if nbytes <= REUSE_MAX_BYTES:
+            buffers[tag] = found
+    array = found[:nbytes].view(dtype).reshape(shape)
+    if POISON:
+        array.fill(_poison_value(dtype))
+    return array
