@@ -328,7 +328,7 @@ def conv_backward(dout, cache, need_dx=True):
     else:  # a stride-1 correlation with the filters flipped, lanes over the C channels
         w_flipped = w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(F * HH * WW, C)
         w_packed = _pack_lanes(w_flipped, lanes)
-        if not _conv.windowed_dx(how.kernel_id, WW, F, H * W):
+        if need_dx and not _conv.windowed_dx(how.kernel_id, WW, F, H * W):
             dx_schedule = _row_schedule(how, _borders.dilated_pass(C, H, W, F, HH, WW, pad), N)
             w_packed = _scheduled_taps(w_packed, dx_schedule)
     f_pad = -(-F // how.dw_lanes) * how.dw_lanes
@@ -348,7 +348,10 @@ def conv_backward(dout, cache, need_dx=True):
     dw, db = _empty((F, C * HH * WW), x.dtype), _empty((F,), x.dtype)
     _conv.backward(np.ascontiguousarray(xpad, dtype=x.dtype), dout, dx, dw, db, dw_partial,
                    db_partial, stride, pad, HH, WW, chunk, w_packed, how.kernel_id,
-                   dx_via_columns, how.dw_kernel_id, how.dw_lanes, need_dx, dx_schedule)
+                   dx_via_columns, how.dw_kernel_id, how.dw_lanes,
+                   _borders.dw_schedule(C, H, W, HH, WW, stride, pad,
+                                        _simd.TILE_ROWS_BY_ID[how.dw_kernel_id]),
+                   need_dx, dx_schedule)
     return (dx if need_dx else None), dw.reshape(w.shape), db
 
 

@@ -81,6 +81,58 @@ def test_a_seven_by_seven_plane_skips_what_the_border_holds():
         borders.schedules(g, 100, 1, 6, False).images
 
 
+def every_pixel(dw_schedule):
+    """dw_schedule with its order and one segment of every tap over every pixel."""
+    def schedule(C, H, W, HH, WW, stride, pad, mr):
+        found = dw_schedule(C, H, W, HH, WW, stride, pad, mr)
+        out_h = (H + 2 * pad - HH) // stride + 1
+        out_w = (W + 2 * pad - WW) // stride + 1
+        return found._replace(segments=np.array([[0, len(found.order), 0, out_h * out_w]]))
+    return schedule
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_dws_tiles_cover_every_tap_once_with_its_pixels(geometry):
+    C, H, W, F, HH, WW, stride, pad = geometry
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    out_h, out_w = (Hp - HH) // stride + 1, (Wp - WW) // stride + 1
+    for mr in (6, 12):
+        found = borders.dw_schedule(C, H, W, HH, WW, stride, pad, mr)
+        K = C * HH * WW
+        assert sorted(found.order) == list(range(K))
+        c, rest = np.divmod(found.order, HH * WW)
+        i, j = np.divmod(rest, WW)
+        np.testing.assert_array_equal(found.taps, (c * Hp + i) * Wp + j)
+        covered = 0
+        for first, rows, pixel, pixels in found.segments:
+            assert first % mr == 0 and first == covered and pixel % out_w == 0
+            assert pixels % out_w == 0 and 0 <= pixel and pixel + pixels <= out_h * out_w
+            covered += rows
+            for r in range(first, first + rows):  # every pixel whose tap is inside
+                inside = [oh * out_w for oh in range(out_h) if pad <= oh * stride + i[r] < pad + H]
+                assert all(pixel <= q < pixel + pixels for q in inside)
+        assert covered == K
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the reference's 0 * inf
+def test_an_infinite_gradient_sums_dw_over_every_pixel(dtype, rng):
+    """dw's border taps meet xpad's zeros: with an infinite dout they are NaN, as in the
+    reference, so that image's dw sums every pixel; the others still skip."""
+    x = rng.standard_normal((3, 5, 7, 7)).astype(dtype)
+    w = rng.standard_normal((6, 5, 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    conv_param = {"stride": 1, "pad": 1}
+    (out, cache), (_, cache_ref) = (fast.conv_forward(x, w, b, conv_param),
+                                     ref.conv_forward(x, w, b, conv_param))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dout[1, 2, 0, 3] = np.inf  # the top row: a tap of window row 0 meets the border there
+    _, dw, db = fast.conv_backward(dout, cache)
+    _, dw_ref, db_ref = ref.conv_backward(dout, cache_ref)
+    assert np.isnan(dw_ref[2, :, 0, :]).all()
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(dw_ref))
+    np.testing.assert_array_equal(np.isinf(dw), np.isinf(dw_ref))
+
+
 def run_conv(x, w, b, conv_param, dout):
     out, cache = fast.conv_forward(x, w, b, conv_param)
     return [out, *fast.conv_backward(dout, cache)]
@@ -88,11 +140,11 @@ def run_conv(x, w, b, conv_param, dout):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_skipping_the_border_gives_the_bits_of_every_tap(level, dtype, rng, monkeypatch):
-    """Every gather form (the forward pass, the dilated dx), with and without the border's
-    taps, at each SIMD level and 1 and 2 threads: the same bits, and the reference's
-    values."""
+    """Every pass that can leave out the border (the forward pass, the dilated dx, dw),
+    with and without the border's taps, at each SIMD level and 1 and 2 threads: the same
+    bits, and the reference's values."""
     before_level, before_threads = fastnn.get_simd_level(), fastnn.get_num_threads()
-    real = borders.schedules
+    real, real_dw = borders.schedules, borders.dw_schedule
     try:
         fastnn.set_simd_level(level)
         for C, H, W, F, HH, WW, stride, pad in GEOMETRIES:
@@ -107,6 +159,8 @@ def test_skipping_the_border_gives_the_bits_of_every_tap(level, dtype, rng, monk
             for skip in (True, False):
                 monkeypatch.setattr(borders, "schedules",
                                     lambda g, n, t, mr, s, keep=skip: real(g, n, t, mr, s and keep))
+                monkeypatch.setattr(borders, "dw_schedule",
+                                    real_dw if skip else every_pixel(real_dw))
                 for threads in (1, 2):
                     fastnn.set_num_threads(threads)
                     runs.append(run_conv(x, w, b, conv_param, dout))

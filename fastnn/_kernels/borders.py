@@ -208,3 +208,47 @@ def schedules(g, N, threads, mr, skip):
             best = (span, Schedules(images, main, tail, np.concatenate(taps).astype(np.intp),
                                     np.concatenate(tap_index).astype(np.intp)))
     return best[1]
+
+
+class TapSchedule(NamedTuple):
+    """dw's rows (the taps) in the order they are tiled, and the output pixels each tile
+    sums over: dw[f, tap] = sum_p xpad[tap + pixel p] * dout[f, p].
+
+    taps (K,): each row's tap offset in a padded input image; order (K,): its index in
+    the (c, i, j) order (row r of dw's partial sums is tap order[r]); segments (S, 4):
+    first row, rows, first pixel, pixels: a run of tiles and the output pixels, whole
+    output rows in order, over which their taps land inside the image (a tap of window
+    row i lies in the border for the output rows above or below its range, where it
+    adds xpad's zero times dout: an exact zero for finite dout; a dout that is not all
+    finite takes every row over every pixel)."""
+    taps: np.ndarray
+    order: np.ndarray
+    segments: np.ndarray
+
+
+@lru_cache(maxsize=256)
+def dw_schedule(C, H, W, HH, WW, stride, pad, mr):
+    """The TapSchedule of dw for an input (C, H, W), windows HH x WW, ``stride`` and
+    ``pad``, on a kernel of mr-row tiles: the taps ordered by their window row i (then
+    c, j, so that a 3-wide filter's taps stay three consecutive offsets), each tile
+    summing the output rows its taps' rows need (the union, for a tile across two)."""
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    out_h, out_w = (Hp - HH) // stride + 1, (Wp - WW) // stride + 1
+    i = np.arange(HH)
+    first = np.clip(-((i - pad) // stride), 0, out_h)  # ceil((pad - i) / stride)
+    last = np.maximum(np.clip((pad + H - 1 - i) // stride + 1, 0, out_h), first)
+    c, ii, j = (a.ravel() for a in np.meshgrid(np.arange(C), i, np.arange(WW), indexing="ij"))
+    order = np.lexsort((j, c, ii)).astype(np.intp)
+    taps = ((c * Hp + ii) * Wp + j)[order].astype(np.intp)
+    K = len(order)
+    if K == 0:
+        return TapSchedule(taps, order, np.zeros((0, 4), np.intp))
+    starts = np.arange(0, K, mr)
+    lo = np.minimum.reduceat(first[ii[order]], starts)
+    hi = np.maximum.reduceat(last[ii[order]], starts)
+    change = np.flatnonzero((lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])) + 1
+    t0 = np.concatenate([[0], change])
+    t1 = np.concatenate([change, [len(starts)]])
+    segments = np.stack([t0 * mr, np.minimum(K, t1 * mr) - t0 * mr, lo[t0] * out_w,
+                         (hi[t0] - lo[t0]) * out_w], axis=1).astype(np.intp)
+    return TapSchedule(taps, order, segments)

@@ -34,6 +34,7 @@ afterwards, so results are the same for any thread count.
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stddef cimport ptrdiff_t
+from libc.math cimport isfinite
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -345,7 +346,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
              floating[:, :, ::1] dw_partial, floating[:, ::1] db_partial, Py_ssize_t stride,
              Py_ssize_t pad, Py_ssize_t HH, Py_ssize_t WW, ptrdiff_t chunk,
              const floating[:, :, ::1] w_packed, int kernel, bint dx_via_columns,
-             int dw_kernel, Py_ssize_t dw_lanes, bint need_dx=True, dx_schedule=None):
+             int dw_kernel, Py_ssize_t dw_lanes, dw_schedule, bint need_dx=True,
+             dx_schedule=None):
     """dx (N, C, H, W) (unless ``need_dx`` is false: dx is then left as it is, the
     gradient of a network's input being of no use), dw (F, C*HH*WW) and db (F,), from
     xpad_batch (N, C, H + 2*pad, W + 2*pad), the input zero-padded by the forward pass.
@@ -364,6 +366,10 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     (packed with L lanes) runs dx's products and ``dw_kernel`` (``dw_lanes``, which
     divide Fpad) dw's (fastnn._kernels.plan, "conv_backward").
 
+    dw's rows (its taps) run in the order of ``dw_schedule`` (a borders.TapSchedule):
+    an image whose dout is finite (its sums, db's terms, are) sums each tile of taps over
+    the output rows where they land inside the image only; any other, over every pixel.
+
     The dilated dx runs on ``dx_schedule``, a borders.Schedules (its tasks' images, their
     rows' order and the taps of E each tile sums; w_packed's rows are then its taps,
     tap_index[t] = (f*HH + i)*WW + j), or, where None, in the windowed form of the
@@ -379,10 +385,13 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     # stride-1 correlation of E with the flipped filters, read at offset pad.
     cdef ptrdiff_t Eh = H + pad + HH - 1, Ew = W + pad + WW - 1
     cdef Py_ssize_t[::1] x_pixels = pixel_offsets(OH, OW, stride, Wp)
-    cdef Py_ssize_t[::1] x_taps = tap_offsets(C, Hp, Wp, HH, WW)
+    cdef Py_ssize_t[::1] dw_taps = dw_schedule.taps, dw_order = dw_schedule.order
+    cdef Py_ssize_t[:, ::1] dw_segments = dw_schedule.segments
+    cdef ptrdiff_t seg, r0, n_rows, q0, n_pixels
+    cdef bint finite
     cdef Py_ssize_t[::1] dx_rows, dx_taps, dx_dest, tail_rows, tail_dest
     cdef Py_ssize_t[:, ::1] dx_segments, tail_segments
-    cdef ptrdiff_t dx_row_count, e_size = 0 if dx_via_columns else F * Eh * Ew
+    cdef ptrdiff_t dx_row_count = 0, e_size = 0 if dx_via_columns else F * Eh * Ew
     cdef ptrdiff_t n_segments = 0, n_tail_segments = 0
     cdef bint scheduled = not dx_via_columns and dx_schedule is not None
     cdef ptrdiff_t G = dx_schedule.images if scheduled else 1
@@ -399,7 +408,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     elif windowed_dx(kernel, WW, F, H * W):
         dx_rows = pixel_offsets(H, W, 1, Ew) + (pad * Ew + pad)
         dx_taps, dx_row_count = tap_offsets(F, Eh, Ew, HH, WW), H * W
-    else:
+    elif need_dx:
         raise ValueError("backward: the dilated dx needs dx_schedule where the kernel has "
                          "no windowed form for it (windowed_dx)")
     # The tiles' windowed forms (same bits, fewer loads) where the taps of a filter row
@@ -419,6 +428,8 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
     cdef ptrdiff_t k
     check_kernel(kernel, L, floating is float)
     check_kernel(dw_kernel, dw_lanes, floating is float)
+    if dw_taps.shape[0] != K:
+        raise ValueError(f"backward: dw_schedule has {dw_taps.shape[0]} taps, the filters {K}")
     if Fpad % dw_lanes:
         raise ValueError(f"backward: dw_partial's last dimension must be a multiple of "
                          f"dw_lanes ({dw_lanes}), got {Fpad}")
@@ -448,15 +459,26 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
                         db_partial[j, f] = sums[f]
                     else:
                         db_partial[j, f] += sums[f]
-                # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f]
-                if dw_windows:
-                    tile_triples(dw_kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
-                                 &x_taps[0], K, &x_pixels[0], P, OW, doutT, Fpad, dw_lanes,
-                                 Fpad // dw_lanes, dw_lanes, n > j * chunk)
-                else:
-                    tile_rows(dw_kernel, &dw_partial[j, 0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
-                              &x_taps[0], K, &x_pixels[0], P, doutT, Fpad, dw_lanes,
-                              Fpad // dw_lanes, dw_lanes, n > j * chunk)
+                # dw[k, f] (+)= sum_p xpad[tap k + pixel p] * doutT[p, f], over the pixels
+                # where the taps land inside the image (finite dout) or over all
+                finite = True
+                for f in range(F):
+                    finite = finite and isfinite(sums[f])
+                for seg in range(dw_segments.shape[0] if finite else 1):
+                    if finite:
+                        r0, n_rows = dw_segments[seg, 0], dw_segments[seg, 1]
+                        q0, n_pixels = dw_segments[seg, 2], dw_segments[seg, 3]
+                    else:
+                        r0, n_rows, q0, n_pixels = 0, K, 0, P
+                    if dw_windows and n_pixels > 0:
+                        tile_triples(dw_kernel, &dw_partial[j, r0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                                     &dw_taps[r0], n_rows, &x_pixels[q0], n_pixels, OW,
+                                     doutT + q0 * Fpad, Fpad, dw_lanes, Fpad // dw_lanes, dw_lanes,
+                                     n > j * chunk)
+                    else:
+                        tile_rows(dw_kernel, &dw_partial[j, r0, 0], Fpad, &xpad_batch[n, 0, 0, 0],
+                                  &dw_taps[r0], n_rows, &x_pixels[q0], n_pixels, doutT + q0 * Fpad,
+                                  Fpad, dw_lanes, Fpad // dw_lanes, dw_lanes, n > j * chunk)
         # dx, unless not wanted: a group of images at a time, their rows (output windows,
         # or input pixels) in passes of rows_per_pass
         if need_dx:
@@ -505,7 +527,7 @@ def backward(const floating[:, :, :, ::1] xpad_batch, const floating[:, :, :, ::
             sum_chunks(&dw_partial[0, k0, 0], n_chunks, K * Fpad, (k1 - k0) * Fpad, acc)
             for k in range(k0, k1):
                 for f in range(F):
-                    dw[f, k] = acc[(k - k0) * Fpad + f]
+                    dw[f, dw_order[k]] = acc[(k - k0) * Fpad + f]
     for f in range(F):
         db[f] = db_partial[0, f]
         for j in range(1, n_chunks):

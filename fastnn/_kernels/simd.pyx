@@ -87,9 +87,10 @@ KERNELS = {
 }
 # The kernels only a product's last, partial block of columns may take (fastnn._kernels.plan).
 TAIL_ONLY = ("narrow_avx512",)
-# The rows of each kernel's register tile.
+# The rows of each kernel's register tile, by name and by id.
 TILE_ROWS = {name: _MR_TALL if name in ("tall_avx512", "narrow_avx512") else _MR
              for name in KERNELS}
+TILE_ROWS_BY_ID = {kernel_id: TILE_ROWS[name] for name, (kernel_id, _, _) in KERNELS.items()}
 # Output pixels per register row of AVX-512's shifted form (float32, float64).
 SHIFTED_LANES = (_SHIFTED_LANES_F32, _SHIFTED_LANES_F64)
 
