@@ -20,6 +20,11 @@ smallest rectangle of taps (i0 <= i < i1, j0 <= j < j1, every channel) that cove
 rows' own: what it reads of the border beyond them is zero.  Consecutive tiles with one
 rectangle form a segment, which the kernel runs as one call.  Each row's sum keeps the
 (c, i, j) order, so no bit depends on the schedule, the grouping or the thread count.
+
+dw (:func:`dw_schedule`) is the transposed case: its rows are the taps and its sum runs
+over the output pixels, so its tiles of taps, ordered by window row, sum only the output
+rows where those taps land inside the image (the border's terms there are xpad's zeros
+times dout, exact zeros where dout is finite).
 """
 from functools import lru_cache
 from typing import NamedTuple
