@@ -190,7 +190,9 @@ def _makespan(main_work, images, tail_work, N, threads):
     return max((rounds + 1) * main_work, rounds * main_work + tail_work)
 
 
-@lru_cache(maxsize=256)
+# A schedule holds two tables of a group's rows (0.8 MB for a 224 x 224 plane): the
+# shapes of a few networks, not every shape ever seen.
+@lru_cache(maxsize=64)
 def schedules(g, N, threads, mr, skip):
     """The Schedules of a batch of N images of Gather g on ``threads`` threads, for a
     kernel of mr-row tiles; ``skip``: leave out the taps that land in the border (finite
@@ -231,7 +233,7 @@ class TapSchedule(NamedTuple):
     segments: np.ndarray
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def dw_schedule(C, H, W, HH, WW, stride, pad, mr):
     """The TapSchedule of dw for an input (C, H, W), windows HH x WW, ``stride`` and
     ``pad``, on a kernel of mr-row tiles: the taps ordered by their window row i (then
