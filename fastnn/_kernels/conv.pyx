@@ -93,7 +93,9 @@ cdef inline void untile_rows(const floating *tile, ptrdiff_t ld, floating *out,
                              ptrdiff_t count, const floating *bias) noexcept nogil:
     """As :func:`untile` for rows that go anywhere: tile row r (< count) to out[dest[r] +
     c*plane] for each channel c, adding bias[c] when given (dest[r] = image *
-    channels*plane + pixel: a borders.Schedule's rows, in its order)."""
+    channels*plane + pixel: a borders.Schedule's rows, in its order).  untile stays for
+    rows in their natural order: through a table of places it is slower there
+    (benchmarks/NOTES.md, "The border's taps left out")."""
     cdef ptrdiff_t c, r, r0, r1
     cdef floating bc
     for r0 in range(0, count, 16):
