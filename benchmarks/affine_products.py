@@ -9,7 +9,7 @@ threadpoolctl's BLAS limit), float32 and float64.  Prints medians of ``--repeats
 (each of enough calls to last about a millisecond) with their spread, GFLOP/s, and the
 ratio NumPy time / fastnn time (above 1: fastnn faster).
 
-    python benchmarks/affine_products.py [--repeats 15] [--threads 1 2] [--json PATH]
+    python benchmarks/affine_products.py [--repeats 15] [--threads 1 2] [--shapes ae mlp] [--json PATH]
 """
 import argparse
 import json
@@ -30,7 +30,8 @@ import small_calls  # noqa: E402 (a sibling script: its timing helper)
 # (name, N, D, M): the textbook's MLPs (784 -> 50 -> 10, 784 -> 100 -> ... -> 10, batches
 # of 1, 3 and 100), CS231n's TwoLayerNet (3072 -> 100 -> 10, batch 100) and the
 # networks' affine layers (SimpleConvNet 4320 -> 100 -> 10, DeepConvNet 1024 -> 50 -> 10),
-# and the recommenders' 943 users x 1682 movies by 20 to 200 hidden units.
+# the recommenders' 943 users x 1682 movies by 20 to 200 hidden units, and the
+# autoencoder's batches of 16 users through its outer layers (1682 -> 20, 20 -> 1682).
 SHAPES = [
     ("mlp 784-50 b1", 1, 784, 50), ("mlp 784-50 b3", 3, 784, 50),
     ("mlp 784-50 b100", 100, 784, 50), ("mlp 50-10 b100", 100, 50, 10),
@@ -40,6 +41,7 @@ SHAPES = [
     ("simple 4320-100 b100", 100, 4320, 100), ("deep 1024-50 b100", 100, 1024, 50),
     ("rbm 1682-20 b943", 943, 1682, 20), ("rbm 1682-100 b943", 943, 1682, 100),
     ("ae 1682-200 b943", 943, 1682, 200),
+    ("ae 1682-20 b16", 16, 1682, 20), ("ae 20-1682 b16", 16, 20, 1682),
 ]
 
 
@@ -72,8 +74,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--shapes", nargs="+", help="only the shapes whose name contains "
+                        "one of these (e.g. --shapes ae mlp)")
     parser.add_argument("--json")
     args = parser.parse_args()
+    shapes = [s for s in SHAPES if not args.shapes or any(k in s[0] for k in args.shapes)]
     rng = np.random.default_rng(0)
     print(f"machine: {platform.processor() or platform.machine()}; fastnn simd "
           f"{fastnn.get_simd_level()}; numpy {np.__version__} ({fastnn.build_info()['numpy_blas']})")
@@ -82,7 +87,7 @@ def main():
         fastnn.set_num_threads(threads)
         with threadpool_limits(threads, user_api="blas"):
             for dtype in args.dtype:
-                for name, N, D, M in SHAPES:
+                for name, N, D, M in shapes:
                     for op, flops, ours, theirs in products(N, D, M, np.dtype(dtype), rng):
                         t_ours, t_theirs = timed(ours, args.repeats), timed(theirs, args.repeats)
                         rows.append(dict(threads=threads, dtype=dtype, shape=name, op=op,
