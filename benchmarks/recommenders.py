@@ -1,13 +1,14 @@
 """One training epoch of each MovieLens recommender: fastnn, its NumPy reference backend, and
 the same model in PyTorch CPU (when installed), at ML-100K's shape.
 
-    python benchmarks/recommenders.py [--data-dir ML100K] [--repeats 5] [--json PATH]
+    python benchmarks/recommenders.py [--data-dir ML100K] [--repeats 5] [--dtype float64]
+                                      [--json PATH]
 
 Without ``--data-dir``, synthetic ratings with planted structure in ML-100K's shape (943
 users x 1,682 movies, ~100,000 ratings; tests/movielens_files.py).  The models:
 the RBM (100 hidden units, CD-1, batch 100, unrated units kept out) and the stacked
 autoencoder (1682-20-10-20-1682, sigmoid, linear output, RMSprop lr 0.01, batch 16, the
-squared error of the rated entries).  Medians of ``--repeats`` epochs, spread in
+squared error of the rated entries), in ``--dtype`` for every framework.  Medians of ``--repeats`` epochs, spread in
 parentheses, the frameworks' epochs taken in turn; the same thread count for every
 framework.  Each epoch ends, in every
 framework, with the training loss over all users (one more forward pass), as
@@ -53,16 +54,17 @@ def timed_epochs(fits, repeats):
     return {name: (float(np.median(t)), min(t), max(t)) for name, t in times.items()}
 
 
-def torch_models(train, threads):
+def torch_models(train, threads, dtype):
     """The two recommenders in PyTorch: (rbm_epoch, autoencoder_epoch) callables."""
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x = torch.tensor(train, dtype=torch.float64)
-    liked, rated = (x >= 3).double(), (x > 0).double()
+    dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    x = torch.tensor(train, dtype=dtype)
+    liked, rated = (x >= 3).to(dtype), (x > 0).to(dtype)
     users, movies = x.shape
-    W = 0.01 * torch.randn(movies, 100, dtype=torch.float64)
-    bv, bh = torch.zeros(movies, dtype=torch.float64), torch.zeros(100, dtype=torch.float64)
+    W = 0.01 * torch.randn(movies, 100, dtype=dtype)
+    bv, bh = torch.zeros(movies, dtype=dtype), torch.zeros(100, dtype=dtype)
 
     def rbm_epoch():
         for batch in torch.randperm(users).split(100):
@@ -77,12 +79,12 @@ def torch_models(train, threads):
             bh.add_((ph0 - phk).sum(0) / n)
         # the epoch's training loss, as fastnn's fit_epoch reports it
         probs = torch.sigmoid(torch.sigmoid((liked * rated) @ W + bh) @ W.T + bv)
-        return float(((((probs > 0.5).double() - liked).abs() * rated).sum() / rated.sum()))
+        return float(((((probs > 0.5).to(dtype) - liked).abs() * rated).sum() / rated.sum()))
 
     net = torch.nn.Sequential(torch.nn.Linear(movies, 20), torch.nn.Sigmoid(),
                               torch.nn.Linear(20, 10), torch.nn.Sigmoid(),
                               torch.nn.Linear(10, 20), torch.nn.Sigmoid(),
-                              torch.nn.Linear(20, movies)).double()
+                              torch.nn.Linear(20, movies)).to(dtype)
     optimizer = torch.optim.RMSprop(net.parameters(), lr=0.01, alpha=0.99, eps=1e-7)
     active = torch.nonzero(rated.any(dim=1)).flatten()
 
@@ -102,26 +104,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--json")
     args = parser.parse_args()
     train, _ = ratings(args.data_dir)
     threads = fastnn.get_num_threads()
     fits = {"RBM (CD-1, 100 hidden)": {}, "autoencoder 1682-20-10-20": {}}
     for backend in ("fast", "reference"):
-        rbm = rc.RBMRecommender(train.shape[1], seed=0, backend=backend)
-        ae = rc.AutoEncoderRecommender(train.shape[1], seed=0, backend=backend)
+        rbm = rc.RBMRecommender(train.shape[1], seed=0, backend=backend, dtype=args.dtype)
+        ae = rc.AutoEncoderRecommender(train.shape[1], seed=0, backend=backend,
+                                       dtype=args.dtype)
         fits["RBM (CD-1, 100 hidden)"][backend] = lambda rbm=rbm: rbm.fit_epoch(train)
         fits["autoencoder 1682-20-10-20"][backend] = lambda ae=ae: ae.fit_epoch(train)
     try:
-        rbm_epoch, ae_epoch = torch_models(train, threads)
+        rbm_epoch, ae_epoch = torch_models(train, threads, args.dtype)
         fits["RBM (CD-1, 100 hidden)"]["pytorch"] = rbm_epoch
         fits["autoencoder 1682-20-10-20"]["pytorch"] = ae_epoch
     except ImportError:
         print("# PyTorch not installed: its column is empty")
     rows = {name: timed_epochs(model_fits, args.repeats) for name, model_fits in fits.items()}
     print(f"# {train.shape[0]} users x {train.shape[1]} movies, {int((train > 0).sum())} "
-          f"training ratings; {threads} threads; SIMD {fastnn.get_simd_level()}; seconds per "
-          f"epoch, median (min-max) of {args.repeats}")
+          f"training ratings; {args.dtype}; {threads} threads; SIMD {fastnn.get_simd_level()}; "
+          f"seconds per epoch, median (min-max) of {args.repeats}")
     print(f"{'model':28s} {'fastnn':>20s} {'reference':>20s} {'PyTorch':>20s}")
     for name, cols in rows.items():
         cells = [f"{cols[k][0]:.3f} ({cols[k][1]:.3f}-{cols[k][2]:.3f})" if k in cols else "-"
@@ -129,7 +133,7 @@ def main():
         print(f"{name:28s} {cells[0]:>20s} {cells[1]:>20s} {cells[2]:>20s}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threads": threads, "shape": list(train.shape), "results": rows}, f, indent=1)
+            json.dump({"threads": threads, "dtype": args.dtype, "shape": list(train.shape), "results": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
  * taken in double precision in 8 interleaved partial sums, added in a fixed tree, then
  * the last n % 8 terms in order: its own order, the same at every level and thread count
  * (the reference sums pairwise in x's precision: the loss agrees to rounding).
- * Dispatch: simd.h's FASTNN_DISPATCH_WIDE.
+ * dx NULL: the sum alone (squared_error_sum: a recommender's RMSE over its rated entries),
+ * in the same order.  Dispatch: simd.h's FASTNN_DISPATCH_WIDE.
  */
 #ifndef FASTNN_SQUARED_ERROR_H
 #define FASTNN_SQUARED_ERROR_H
@@ -19,32 +20,37 @@
 
 #define FASTNN_SE_PARTS 8
 
+/* One of the four loops over T: md the masked difference (MD), dx stored or not (STORE). */
+#define FASTNN_SE_LOOP(T, MD, STORE)                                                     \
+    for (ptrdiff_t i = 0; i < whole; i += FASTNN_SE_PARTS)                               \
+        for (int j = 0; j < FASTNN_SE_PARTS; j++) {                                      \
+            const ptrdiff_t k = i + j;                                                   \
+            const T d = x[k] - y[k], md = MD;                                            \
+            STORE;                                                                       \
+            part[j] += (double)md * (double)d;                                           \
+        }
+
 #define FASTNN_DEFINE_SQUARED_ERROR(SUFFIX, T)                                           \
 FASTNN_DISPATCH_WIDE                                                                     \
 static double fastnn_squared_error_##SUFFIX(const T *x, const T *y, const T *mask,      \
                                             T *dx, ptrdiff_t n, T N) {                   \
     double part[FASTNN_SE_PARTS] = {0};                                                  \
     const ptrdiff_t whole = n - n % FASTNN_SE_PARTS;                                     \
-    if (mask) {                                                                          \
-        for (ptrdiff_t i = 0; i < whole; i += FASTNN_SE_PARTS)                           \
-            for (int j = 0; j < FASTNN_SE_PARTS; j++) {                                  \
-                const T d = x[i + j] - y[i + j], md = d * mask[i + j];                   \
-                dx[i + j] = md / N;                                                      \
-                part[j] += (double)md * (double)d;                                       \
-            }                                                                            \
+    if (mask && dx) {                                                                    \
+        FASTNN_SE_LOOP(T, d * mask[k], dx[k] = md / N)                                   \
+    } else if (dx) {                                                                     \
+        FASTNN_SE_LOOP(T, d, dx[k] = md / N)                                             \
+    } else if (mask) {                                                                   \
+        FASTNN_SE_LOOP(T, d * mask[k], (void)0)                                          \
     } else {                                                                             \
-        for (ptrdiff_t i = 0; i < whole; i += FASTNN_SE_PARTS)                           \
-            for (int j = 0; j < FASTNN_SE_PARTS; j++) {                                  \
-                const T d = x[i + j] - y[i + j];                                         \
-                dx[i + j] = d / N;                                                       \
-                part[j] += (double)d * (double)d;                                        \
-            }                                                                            \
+        FASTNN_SE_LOOP(T, d, (void)0)                                                    \
     }                                                                                    \
     double total = ((part[0] + part[1]) + (part[2] + part[3]))                           \
                    + ((part[4] + part[5]) + (part[6] + part[7]));                        \
     for (ptrdiff_t i = whole; i < n; i++) {                                              \
         const T d = x[i] - y[i], md = mask ? d * mask[i] : d;                            \
-        dx[i] = md / N;                                                                  \
+        if (dx)                                                                          \
+            dx[i] = md / N;                                                              \
         total += (double)md * (double)d;                                                 \
     }                                                                                    \
     return total;                                                                        \

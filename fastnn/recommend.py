@@ -15,9 +15,9 @@ unrated; :mod:`fastnn.datasets.movielens` reads them).
 
 Both multiply on fastnn's kernels, in its own thread pool (``backend="fast"``; the
 ``"reference"`` backend multiplies with NumPy, for comparison): no NumPy BLAS call in the
-loop.  The RBM's sigmoids (with their bias and mask) are the backend's too; the other
-elementwise passes are NumPy's.  :func:`majority_baseline` and
-:func:`mean_baseline` are the obvious predictors they must beat.
+loop.  The RBM's sigmoids (with their bias and mask) and the RMSE's sum of squares are
+the backend's too; the other elementwise passes are NumPy's.  :func:`majority_baseline`
+and :func:`mean_baseline` are the obvious predictors they must beat.
 """
 import numpy as np
 
@@ -60,8 +60,8 @@ _BACKENDS = {"fast": functional, "reference": reference_functional}
 
 
 def _backend(backend):
-    """The functional backend whose ``matmul`` and ``sigmoid`` the RBM uses: fastnn's
-    kernels, or NumPy's."""
+    """The functional backend whose ``matmul`` and ``sigmoid`` the RBM uses (and
+    ``squared_error_sum`` the RMSE): fastnn's kernels, or NumPy's."""
     if backend in _BACKENDS:
         return _BACKENDS[backend]
     raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}")
@@ -215,7 +215,7 @@ class AutoEncoderRecommender:
             self.optimizer.update(self.network.params, grads)
             if on_batch:
                 on_batch(i, len(batches))
-        return rmse(self.predict(ratings), ratings, rated)
+        return rmse(self.network.predict(ratings), ratings, rated, self.network.backend)
 
     def predict(self, ratings):
         """Predicted ratings (users, movies) from each user's ratings."""
@@ -225,7 +225,7 @@ class AutoEncoderRecommender:
     def test_loss(self, train, test):
         """RMSE over the test ratings, predicting from the training ratings."""
         test, rated = self._inputs("AutoEncoderRecommender.test_loss", test)
-        return rmse(self.predict(train), test, rated)
+        return rmse(self.predict(train), test, rated, self.network.backend)
 
     def save_params(self, path):
         self.network.save_params(path)
@@ -234,10 +234,12 @@ class AutoEncoderRecommender:
         self.network.load_params(path)
 
 
-def rmse(predicted, actual, mask):
-    """sqrt(mean((predicted - actual)**2)) over the entries where mask is 1."""
-    count = float(np.sum(mask))
-    return float(np.sqrt(np.sum(mask * (predicted - actual) ** 2) / max(count, 1)))
+def rmse(predicted, actual, mask, backend="reference"):
+    """sqrt(mean((predicted - actual)**2)) over the entries where mask (their shape) is 1,
+    0 where it marks none; the squares summed by the backend's ``squared_error_sum``
+    (``"fast"``: one compiled pass)."""
+    total = _backend(backend).squared_error_sum(predicted, actual, mask)
+    return float(np.sqrt(total / max(float(np.sum(mask)), 1)))
 
 
 def majority_baseline(train, test):

@@ -791,6 +791,27 @@ def test_the_squared_error_matches_the_reference(shape, dtype, rng):
         fast.mse_loss(x, y, np.ones(shape[:-1] + (shape[-1] + 1,)))
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (9,), (3, 5, 2), (943, 1682)])
+def test_the_squared_error_sum_matches_the_reference(shape, dtype, rng):
+    """squared_error_sum (mse_loss's pass without dx) against the reference, to rounding:
+    any shape (a 0-d one too), masked or not, a strided x, the inputs left as they were."""
+    x = rng.standard_normal(shape).astype(dtype)
+    y = rng.standard_normal(shape).astype(dtype)
+    masks = [None, (rng.random(shape) < 0.3).astype(dtype), rng.random(shape) < 0.5]
+    before = x.copy(), y.copy()
+    for mask in masks:
+        for xs in (x, np.asfortranarray(x) if x.ndim else x):  # (asfortranarray: >= 1-D)
+            ours, theirs = fast.squared_error_sum(xs, y, mask), ref.squared_error_sum(xs, y, mask)
+            assert type(ours) is type(theirs) is float
+            assert abs(ours - theirs) <= TOL[dtype] * max(abs(theirs), 1e-30)
+    np.testing.assert_array_equal(before[0], x)
+    np.testing.assert_array_equal(before[1], y)
+    assert fast.squared_error_sum(x, x) == 0.0
+    for name, bad in (("y", (x, np.ones(shape + (2,)))), ("mask", (x, y, np.ones(shape + (2,))))):
+        with pytest.raises(ValueError, match=rf"squared_error_sum: {name} must have shape"):
+            fast.squared_error_sum(*bad)
+
+
 def test_softmax_cross_entropy_checks_its_arguments(functional):
     x = np.zeros((2, 3))
     with pytest.raises(ValueError, match=r"softmax_cross_entropy: x must be 2-D \(N, C\) scores"):

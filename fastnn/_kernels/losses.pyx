@@ -1,8 +1,8 @@
 """The compiled losses, on one thread: softmax cross-entropy a row at a time
 (csrc/softmax.h), against integer labels (softmax_loss) or target rows
 (softmax_cross_entropy), its mean summed in row order; and half the squared error, masked
-or not, in one pass (csrc/squared_error.h).  A loss's arrays are a batch's outputs: too
-small for a second thread to pay."""
+or not, in one pass, or its sum alone (csrc/squared_error.h).  A loss's arrays are a
+batch's outputs: too small for a second thread to pay."""
 from cython cimport floating
 
 
@@ -61,19 +61,22 @@ def softmax_targets(const floating[:, ::1] x, const floating[:, ::1] t, floating
 
 def squared_error(const floating[::1] x, const floating[::1] y, const floating[::1] mask,
                   floating[::1] dx, Py_ssize_t N):
-    """dx = mask * (x - y) / N (mask None: all ones) over the flattened arrays (one size,
-    N >= 1, checked by the caller); returns sum(mask * (x - y)**2), summed in double
-    precision in the fixed order of csrc/squared_error.h."""
+    """dx = mask * (x - y) / N (mask None: all ones; dx None: not written) over the
+    flattened arrays (one size, N >= 1, checked by the caller); returns
+    sum(mask * (x - y)**2), summed in double precision in the fixed order of
+    csrc/squared_error.h."""
     cdef Py_ssize_t n = x.shape[0]
-    if y.shape[0] != n or dx.shape[0] != n or (mask is not None and mask.shape[0] != n) or N < 1:
+    if (y.shape[0] != n or (dx is not None and dx.shape[0] != n)
+            or (mask is not None and mask.shape[0] != n) or N < 1):
         raise ValueError("squared_error: x, y, mask and dx must be of one size, N >= 1")
     cdef const floating *m = &mask[0] if mask is not None and n > 0 else NULL
+    cdef floating *d = &dx[0] if dx is not None and n > 0 else NULL
     cdef double total = 0
     if n == 0:
         return total
     with nogil:
         if floating is float:
-            total = fastnn_squared_error_f32(&x[0], &y[0], m, &dx[0], n, <float>N)
+            total = fastnn_squared_error_f32(&x[0], &y[0], m, d, n, <float>N)
         else:
-            total = fastnn_squared_error_f64(&x[0], &y[0], m, &dx[0], n, <double>N)
+            total = fastnn_squared_error_f64(&x[0], &y[0], m, d, n, <double>N)
     return total

@@ -33,7 +33,7 @@ __all__ = [
     "layernorm_forward", "layernorm_backward",
     "spatial_groupnorm_forward", "spatial_groupnorm_backward",
     "dropout_forward", "dropout_backward",
-    "softmax_loss", "softmax_cross_entropy", "svm_loss", "mse_loss",
+    "softmax_loss", "softmax_cross_entropy", "svm_loss", "mse_loss", "squared_error_sum",
     "im2col", "col2im",
 ]
 
@@ -567,17 +567,30 @@ def svm_loss(x, y):
     return loss, positive / N
 
 
-def _mse_arrays(func, x, y, mask):
-    """x, y and mask (or None) checked and of one float dtype: x (N, ...) with N >= 1, y
-    and mask of its shape."""
+def _squared_error_arrays(func, x, y, mask):
+    """x, y and mask (or None) checked and of one float dtype, y and mask of x's shape."""
     arrays = checks.as_float_arrays(func, x=x, y=y, **({} if mask is None else {"mask": mask}))
     x, y = arrays[:2]
-    if x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"{func}: x must hold at least one sample (N, ...), got shape {x.shape}")
     checks.check_shape(func, "y", y, x.shape, "(the shape of x)")
     if mask is not None:
         checks.check_shape(func, "mask", arrays[2], x.shape, "(the shape of x)")
     return x, y, (None if mask is None else arrays[2])
+
+
+def _mse_arrays(func, x, y, mask):
+    """As :func:`_squared_error_arrays`, x (N, ...) with N >= 1."""
+    x, y, mask = _squared_error_arrays(func, x, y, mask)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"{func}: x must hold at least one sample (N, ...), got shape {x.shape}")
+    return x, y, mask
+
+
+def squared_error_sum(x, y, mask=None):
+    """sum(mask * (x - y)**2) as a Python float: x, y and ``mask`` (optional: all ones)
+    of one shape, any (a recommender's RMSE over its rated entries)."""
+    x, y, mask = _squared_error_arrays("squared_error_sum", x, y, mask)
+    squares = (x - y) ** 2
+    return float(np.sum(squares if mask is None else mask * squares))
 
 
 def mse_loss(x, y, mask=None):
