@@ -465,6 +465,7 @@ def pack_lanes(const floating[:, :] b, floating[:, :, ::1] packed):
 cdef bint _POISON = POISON
 cdef cnp.npy_intp _REUSE_MAX_BYTES = REUSE_MAX_BYTES
 cdef long long _SMALL_PRODUCT = SMALL_PRODUCT
+cdef cnp.npy_intp _MATMUL_MIN_OUT_BYTES = 65536
 
 
 cdef inline bint _float_array(object a, int typenum) noexcept:
@@ -498,6 +499,20 @@ def matmul(a, b, bint transpose_a):
     return _planned(aa, ba, transpose_a)
 
 
+cdef inline object _numpy_product(cnp.ndarray a, cnp.ndarray b, bint transpose_a,
+                                  cnp.npy_intp out_size, cnp.npy_intp K):
+    """a @ b (or a.T @ b) by NumPy's BLAS, the planner's "numpy" form: ``np.dot``, which
+    costs the least per call, except for an out of at least ``_MATMUL_MIN_OUT_BYTES``
+    over more than one summed term, which ``@`` (np.matmul) computes sooner: dot
+    zero-fills its out before the BLAS writes it, and matmul leaves the BLAS for a sum of
+    one term with A transposed (benchmarks/NOTES.md, "Matrix products").  Either gives
+    the BLAS's bits, on the calling thread at these sizes."""
+    cdef object left = cnp.PyArray_Transpose(a, NULL) if transpose_a else a
+    if out_size * cnp.PyArray_ITEMSIZE(a) >= _MATMUL_MIN_OUT_BYTES and K > 1:
+        return left @ b
+    return cnp.PyArray_MatrixProduct(left, b)
+
+
 cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a, bint scratch_out=False):
     """a @ b (or a.T @ b) for operands :func:`matmul` accepted, in the planner's form;
     ``scratch_out``: a gathered product may go into this thread's reused buffer (valid
@@ -507,12 +522,12 @@ cdef object _planned(cnp.ndarray a, cnp.ndarray b, bint transpose_a, bint scratc
     cdef cnp.npy_intp out_dims[2]
     out_dims[0], out_dims[1] = R, M
     if <long long>R * K * M <= _SMALL_PRODUCT:  # (the planner's first rule, without a call)
-        return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(a, NULL) if transpose_a else a, b)
+        return _numpy_product(a, b, transpose_a, R * M, K)
     how = matmul_plan((<object>a).dtype, R, K, M, transpose_a,
                       cnp.PyArray_IS_C_CONTIGUOUS(b), cnp.PyArray_IS_F_CONTIGUOUS(b))
     form = how.form
     if form == "numpy":
-        return cnp.PyArray_MatrixProduct(cnp.PyArray_Transpose(a, NULL) if transpose_a else a, b)
+        return _numpy_product(a, b, transpose_a, R * M, K)
     cdef cnp.ndarray product, out
     if form == "swapped":  # as (b.T @ a.T).T: the same sums in the same order
         if transpose_a:  # b.T read through b

@@ -15,7 +15,7 @@ cdef enum:
     # The same for a matrix product, in multiply-adds: a multiply-add costs far less than
     # an elementwise step, so a product needs this many before a second thread gains
     # more than waking it costs (benchmarks/NOTES.md, "Matrix products").
-    PRODUCT_GRAIN = 1048576
+    PRODUCT_GRAIN = 524288
 
 cdef int effective_num_threads() noexcept nogil
 cdef int num_threads_for(Py_ssize_t work) noexcept nogil
