@@ -406,15 +406,19 @@ def test_backward_without_dx_gives_the_same_dw_and_db(functional, rng):
 
 def test_matmul_matches_the_reference_and_checks_its_operands(dtype, functional, rng):
     """Both backends' matmul, a @ b and a.T @ b, on shapes either side of the size where
-    the compiled backend leaves NumPy (the planner's SMALL_PRODUCT), against NumPy."""
-    for R, K, M in [(1, 1, 1), (3, 50, 10), (100, 784, 50), (97, 301, 33), (300, 200, 65)]:
+    the compiled backend leaves NumPy (the planner's SMALL_PRODUCT), against NumPy; small
+    ones with a large out over one term and over a few (np.dot's and np.matmul's calls),
+    B row-major and a row-major array's transpose (dout @ W.T)."""
+    for R, K, M in [(1, 1, 1), (3, 50, 10), (784, 1, 50), (784, 3, 50), (100, 10, 100),
+                    (100, 784, 50), (97, 301, 33), (300, 200, 65)]:
         a = rng.standard_normal((R, K)).astype(dtype)
         b = rng.standard_normal((K, M)).astype(dtype)
         expected = a.astype(np.float64) @ b.astype(np.float64)
         for given, transpose in ((a, False), (np.ascontiguousarray(a.T), True)):
-            out = functional.matmul(given, b, transpose_a=transpose)
-            assert out.dtype == dtype and out.shape == (R, M)
-            assert rel_error(out, expected) < (1e-5 if dtype == np.float32 else 1e-12)
+            for b_given in (b, np.ascontiguousarray(b.T).T):
+                out = functional.matmul(given, b_given, transpose_a=transpose)
+                assert out.dtype == dtype and out.shape == (R, M)
+                assert rel_error(out, expected) < (1e-5 if dtype == np.float32 else 1e-12)
     with pytest.raises(ValueError, match=r"matmul: a must be 2-D \(R, K\), got shape \(3,\)"):
         functional.matmul(np.ones(3, dtype), np.ones((3, 2), dtype))
     with pytest.raises(ValueError, match=r"matmul: b must have 4 rows, one per column of a "):

@@ -15,7 +15,8 @@ import numpy as np
 
 from fastnn._kernels import simd
 
-# Products of at most this many multiply-adds go to NumPy's dot: at that size its BLAS
+# Products of at most this many multiply-adds go to NumPy (dot, or matmul where dot's
+# zero-fill of a large out costs more: affine.pyx's _numpy_product): at that size its BLAS
 # runs on the calling thread (OpenBLAS wakes its pool only above 4 * 65536), reads the
 # operands where they lie, and costs less than packing B for fastnn's kernel
 # (benchmarks/NOTES.md, "Small calls").
