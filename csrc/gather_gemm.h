@@ -10,8 +10,8 @@
  * result never depends on how work is split between threads.  The tiles (their ids
  * below; fastnn/_kernels/plan.py chooses): 6 rows x two vectors a row at every level
  * (32-byte vectors at the baseline and AVX2, 64-byte at AVX-512), and at AVX-512 also
- * 12 rows x one vector (few output columns; and of 32 bytes, for a product's last few
- * columns) and 6 rows x four vectors (many), plus the
+ * 12 rows x one vector (few output columns; and of 32 bytes, at AVX-512 and AVX2, for a
+ * product's last few columns) and 6 rows x four vectors (many), plus the
  * shifted form further down (lanes over output pixels).  The caller packs B with the
  * chosen kernel's lane count.  Every kernel sums over t in the same order with one FMA
  * per step (the baseline, without FMA, rounds the multiply and the add apart), so AVX2
@@ -477,10 +477,16 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512
                                fastnn_v8d)
 /* The tall tile on 32-byte vectors, for a product's last few columns (at most 8 float32 /
  * 4 float64): half the lanes of the tall tile, and on CPUs that split a 64-byte FMA into
- * two 32-byte halves (Zen 4) half the cycles. */
+ * two 32-byte halves (Zen 4) half the cycles.  The same tile at AVX2, in place of a pair
+ * tile that would compute 16 (8) lanes for those few columns (the recommenders' 20
+ * columns: 24 lanes instead of 32). */
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_narrow, FASTNN_TARGET_AVX512, float,
                                fastnn_v8f)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_narrow, FASTNN_TARGET_AVX512, double,
+                               fastnn_v4d)
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx2_narrow, FASTNN_TARGET_AVX2, float,
+                               fastnn_v8f)
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx2_narrow, FASTNN_TARGET_AVX2, double,
                                fastnn_v4d)
 #endif
 
@@ -494,10 +500,12 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_narrow, FASTNN_TARGET_AVX5
 #define FASTNN_KERNEL_TALL_AVX512 3 /* 12 x 1 vector of 64 bytes:         L = 16 / 8 */
 #define FASTNN_KERNEL_QUAD_AVX512 4 /* 6 x 4 vectors of 64 bytes:         L = 64 / 32 */
 #define FASTNN_KERNEL_NARROW_AVX512 5 /* 12 x 1 vector of 32 bytes:       L = 8 / 4 */
+#define FASTNN_KERNEL_NARROW_AVX2 6 /* 12 x 1 vector of 32 bytes, AVX2:    L = 8 / 4 */
 #define FASTNN_NARROW_LANES_F32 8
 #define FASTNN_NARROW_LANES_F64 4
 #if FASTNN_X86_LEVELS
-#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD, NARROW)    \
+#define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD, NARROW,     \
+                                    NARROW_AVX2)                                         \
 static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_off,      \
                         const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
                         ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
@@ -511,17 +519,19 @@ static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_o
         AVX512(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);          \
     else if (kernel == FASTNN_KERNEL_PAIR_AVX2)                                          \
         AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
+    else if (kernel == FASTNN_KERNEL_NARROW_AVX2)                                        \
+        NARROW_AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);     \
     else                                                                                 \
         BASE(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
 }
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f32, float, fastnn_gemm_f32_base,
                             fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512,
                             fastnn_gemm_f32_avx512_tall, fastnn_gemm_f32_avx512_quad,
-                            fastnn_gemm_f32_avx512_narrow)
+                            fastnn_gemm_f32_avx512_narrow, fastnn_gemm_f32_avx2_narrow)
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base,
                             fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512,
                             fastnn_gemm_f64_avx512_tall, fastnn_gemm_f64_avx512_quad,
-                            fastnn_gemm_f64_avx512_narrow)
+                            fastnn_gemm_f64_avx512_narrow, fastnn_gemm_f64_avx2_narrow)
 #else
 #define fastnn_gather_gemm_f32(kernel, ...) fastnn_gemm_f32_base(__VA_ARGS__)
 #define fastnn_gather_gemm_f64(kernel, ...) fastnn_gemm_f64_base(__VA_ARGS__)

@@ -551,7 +551,8 @@ def test_a_swapped_product_gives_the_bits_of_the_plain_one(dtype, rng, monkeypat
                          transposed=True, b_rows_contiguous=True).form == "swapped"
                for a, b in cases]
     single = dtype == np.float32
-    assert swapped == [True, True, single, single]
+    # (at AVX2 the narrow tail tile pads the autoencoder's x.T @ dout no more than its swap)
+    assert swapped == [True, True, single, single and fastnn.get_simd_level() == "avx512"]
     assert [plan.plan("matmul", dtype, (d.shape[0], d.shape[1], w.shape[0]),
                       b_columns_contiguous=True).form == "swapped"
             for d, w in zip(outs, weights)] == [single, True]
@@ -603,47 +604,79 @@ def test_a_tail_read_in_place_gives_the_bits_of_a_packed_one(R, K, M, dtype, rng
     assert rel_error(ours, a.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
 
 
-@pytest.mark.skipif("avx512" not in fastnn.simd_levels(), reason="the narrow tile is AVX-512's")
-def test_the_narrow_tail_tile_gives_the_bits_of_the_tall_one(dtype, rng, monkeypatch):
-    """A last block of at most 8 float32 / 4 float64 columns runs on AVX-512's narrow tile
-    (32-byte vectors): the bits of the tall tile it replaced, read in place or packed,
-    A transposed or not, at 1 and 2 threads."""
+@pytest.mark.parametrize("level", ["avx2", "avx512"])
+def test_the_narrow_tail_tile_gives_the_bits_of_the_wider_one(level, dtype, rng, monkeypatch):
+    """A last block of at most 8 float32 / 4 float64 columns runs on the level's narrow
+    tile (12 rows of one 32-byte vector): the bits of the tile it replaced (AVX-512's tall
+    tile, AVX2's pair tile), read in place or packed, A transposed or not, at 1 and 2
+    threads."""
+    if level not in fastnn.simd_levels():
+        pytest.skip(f"this CPU does not run the {level} level")
     from fastnn._kernels import plan, simd
-    narrow_lanes = simd.KERNELS["narrow_avx512"][2][dtype == np.float64]  # (no other tail has as few)
+    narrow = plan.NARROW_TAILS[level]
+    narrow_lanes = simd.KERNELS[narrow][2][dtype == np.float64]  # (no other tail has as few)
     shapes = [(16, 1682, 20), (100, 100, 100), (130, 3000, 1), (50, 640, 36), (1682, 16, 20)]
     cases = [(rng.standard_normal((R, K)).astype(dtype), rng.standard_normal((K, M)).astype(dtype))
              for R, K, M in shapes]
     cases += [(a, np.asfortranarray(b)) for a, b in cases[:2]]  # the tail packed
-    level = fastnn.get_simd_level()
-    assert level == "avx512"
-    tails = [plan.plan("matmul", dtype, (a.shape[0], a.shape[1], b.shape[1])) for a, b in cases]
-    assert sum(how.tail_lanes == narrow_lanes for how in tails) >= 4
-    with_tall = plan._gather_with_tail
+    with_narrow = plan._gather_with_tail
 
-    def tall_tail(dtype, columns, level):
-        main, tail = with_tall(dtype, columns, level)
+    def wider_tail(dtype, columns, level):
+        main, tail = with_narrow(dtype, columns, level)
         return (main, plan._gather(dtype, columns % main.lanes, level)
-                if tail.kernel == "narrow_avx512" else tail)
+                if tail.kernel == narrow else tail)
 
-    before = fastnn.get_num_threads()
+    def tails():
+        return [plan.plan("matmul", dtype, (a.shape[0], a.shape[1], b.shape[1])).tail_lanes
+                for a, b in cases]
+
+    def products():
+        return ([fast.matmul(a, b) for a, b in cases]
+                + [fast.matmul(a.T.copy(), b, transpose_a=True) for a, b in cases[:3]])
+
+    before, before_level = fastnn.get_num_threads(), fastnn.get_simd_level()
     try:
+        fastnn.set_simd_level(level)
+        assert sum(lanes == narrow_lanes for lanes in tails()) >= 4
         runs = []
         for threads in (1, 2):
             fastnn.set_num_threads(threads)
-            runs.append([fast.matmul(a, b) for a, b in cases]
-                        + [fast.matmul(a.T.copy(), b, transpose_a=True) for a, b in cases[:3]])
-        monkeypatch.setattr(plan, "_gather_with_tail", tall_tail)
+            runs.append(products())
+        monkeypatch.setattr(plan, "_gather_with_tail", wider_tail)
         plan._plan.cache_clear()
-        assert all(plan.plan("matmul", dtype, (a.shape[0], a.shape[1], b.shape[1])).tail_lanes
-                   != narrow_lanes for a, b in cases)
-        runs.append([fast.matmul(a, b) for a, b in cases]
-                    + [fast.matmul(a.T.copy(), b, transpose_a=True) for a, b in cases[:3]])
+        assert all(lanes != narrow_lanes for lanes in tails())
+        runs.append(products())
     finally:
         fastnn.set_num_threads(before)
+        fastnn.set_simd_level(before_level)
         plan._plan.cache_clear()
     assert_same_bits(runs)
     for (a, b), ours in zip(cases, runs[0]):
         assert rel_error(ours, a.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
+
+
+def test_a_narrow_transposed_product_is_swapped_rather_than_copied_into_panels(dtype, rng):
+    """A.T @ B with an A of more than PANEL_MIN_BYTES and an out of at most
+    SWAP_PANELS_MAX_COLUMNS columns is computed as (B.T @ A).T where that pads no more
+    work (the recommenders' x.T @ dout), and gives the reference's result; with one more
+    column, only where it pads less than SWAP_MAX_WORK of the work."""
+    from fastnn._kernels import plan
+    K, R, kind = 943, 1682, np.dtype(dtype).type
+    assert K * R * np.dtype(dtype).itemsize > plan.PANEL_MIN_BYTES
+    level, widest = fastnn.get_simd_level(), plan.SWAP_PANELS_MAX_COLUMNS[kind]
+    narrow = [M for M in range(1, widest + 1)
+              if plan._padded_work(kind, M, R, level) <= plan._padded_work(kind, R, M, level)]
+    assert narrow, "no out narrow enough to swap at this level"
+    wide = widest + 1
+    wide_swaps = (plan._padded_work(kind, wide, R, level)
+                  <= plan.SWAP_MAX_WORK * plan._padded_work(kind, R, wide, level))
+    a = rng.standard_normal((K, R)).astype(dtype)
+    for M, swapped in ((narrow[-1], True), (wide, wide_swaps)):
+        b = rng.standard_normal((K, M)).astype(dtype)
+        how = plan.plan("matmul", dtype, (R, K, M), transposed=True, b_rows_contiguous=True)
+        assert (how.form == "swapped") == swapped, (M, how)
+        assert rel_error(fast.matmul(a, b, transpose_a=True),
+                         a.T.astype(np.float64) @ b.astype(np.float64)) < TOL[dtype]
 
 
 def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch):
