@@ -63,8 +63,8 @@ cdef enum:
 
 
 cdef inline int tile_height(int kernel) noexcept nogil:
-    """The rows of ``kernel``'s register tile: 12 for AVX-512's tiles of one vector a row
-    (tall, narrow), else 6."""
+    """The rows of ``kernel``'s register tile: 12 for the tiles of one vector a row
+    (AVX-512's tall and narrow, AVX2's narrow), else 6."""
     return (MR_TALL if kernel == KERNEL_TALL_AVX512 or kernel == KERNEL_NARROW_AVX512
             or kernel == KERNEL_NARROW_AVX2 else MR)
 
