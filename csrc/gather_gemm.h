@@ -10,8 +10,8 @@
  * result never depends on how work is split between threads.  The tiles (their ids
  * below; fastnn/_kernels/plan.py chooses): 6 rows x two vectors a row at every level
  * (32-byte vectors at the baseline and AVX2, 64-byte at AVX-512), and at AVX-512 also
- * 12 rows x one vector (few output columns; and of 32 bytes, at AVX-512 and AVX2, for a
- * product's last few columns) and 6 rows x four vectors (many), plus the
+ * 12 rows x one vector (few output columns; and of 32 bytes, at AVX-512 and AVX2, or 16
+ * at AVX2, for a product's last few columns) and 6 rows x four vectors (many), plus the
  * shifted form further down (lanes over output pixels).  The caller packs B with the
  * chosen kernel's lane count.  Every kernel sums over t in the same order with one FMA
  * per step (the baseline, without FMA, rounds the multiply and the add apart), so AVX2
@@ -49,6 +49,8 @@ typedef float fastnn_v8f __attribute__((vector_size(32)));
 typedef double fastnn_v4d __attribute__((vector_size(32)));
 typedef float fastnn_v16f __attribute__((vector_size(64)));
 typedef double fastnn_v8d __attribute__((vector_size(64)));
+typedef float fastnn_v4f __attribute__((vector_size(16)));
+typedef double fastnn_v2d __attribute__((vector_size(16)));
 
 /* DEFINE(NAME_<dtype>_<level>, TARGET, T, V) for both dtypes at every level this build
  * compiles: the baseline, and on x86-64 GCC AVX2 (32-byte vectors) and AVX-512 (64). */
@@ -488,6 +490,13 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx2_narrow, FASTNN_TARGET_AVX2, 
                                fastnn_v8f)
 FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx2_narrow, FASTNN_TARGET_AVX2, double,
                                fastnn_v4d)
+/* And on 16-byte vectors ("slim"), at AVX2, for at most 4 float32 / 2 float64 columns: a
+ * tile of one vector a row is bound by its broadcasts (one an FMA), and a CPU that runs a
+ * 32-byte FMA as two 16-byte halves (Zen 1) spends half the FMA slots on it. */
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx2_slim, FASTNN_TARGET_AVX2, float,
+                               fastnn_v4f)
+FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx2_slim, FASTNN_TARGET_AVX2, double,
+                               fastnn_v2d)
 #endif
 
 /* The gather kernels, named by their tile (rows x vectors a row) and instruction set: an
@@ -501,11 +510,14 @@ FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx2_narrow, FASTNN_TARGET_AVX2, 
 #define FASTNN_KERNEL_QUAD_AVX512 4 /* 6 x 4 vectors of 64 bytes:         L = 64 / 32 */
 #define FASTNN_KERNEL_NARROW_AVX512 5 /* 12 x 1 vector of 32 bytes:       L = 8 / 4 */
 #define FASTNN_KERNEL_NARROW_AVX2 6 /* 12 x 1 vector of 32 bytes, AVX2:    L = 8 / 4 */
+#define FASTNN_KERNEL_SLIM_AVX2 7   /* 12 x 1 vector of 16 bytes, AVX2:    L = 4 / 2 */
 #define FASTNN_NARROW_LANES_F32 8
 #define FASTNN_NARROW_LANES_F64 4
+#define FASTNN_SLIM_LANES_F32 4
+#define FASTNN_SLIM_LANES_F64 2
 #if FASTNN_X86_LEVELS
 #define FASTNN_DEFINE_GEMM_DISPATCH(NAME, T, BASE, AVX2, AVX512, TALL, QUAD, NARROW,     \
-                                    NARROW_AVX2)                                         \
+                                    NARROW_AVX2, SLIM_AVX2)                              \
 static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_off,      \
                         const ptrdiff_t *col_off, ptrdiff_t T_count, const T *B,         \
                         ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate) {            \
@@ -521,17 +533,21 @@ static inline void NAME(int kernel, int rows, const T *A, const ptrdiff_t *row_o
         AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
     else if (kernel == FASTNN_KERNEL_NARROW_AVX2)                                        \
         NARROW_AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);     \
+    else if (kernel == FASTNN_KERNEL_SLIM_AVX2)                                          \
+        SLIM_AVX2(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);       \
     else                                                                                 \
         BASE(rows, A, row_off, col_off, T_count, B, ldb, C, ldc, accumulate);            \
 }
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f32, float, fastnn_gemm_f32_base,
                             fastnn_gemm_f32_avx2, fastnn_gemm_f32_avx512,
                             fastnn_gemm_f32_avx512_tall, fastnn_gemm_f32_avx512_quad,
-                            fastnn_gemm_f32_avx512_narrow, fastnn_gemm_f32_avx2_narrow)
+                            fastnn_gemm_f32_avx512_narrow, fastnn_gemm_f32_avx2_narrow,
+                            fastnn_gemm_f32_avx2_slim)
 FASTNN_DEFINE_GEMM_DISPATCH(fastnn_gather_gemm_f64, double, fastnn_gemm_f64_base,
                             fastnn_gemm_f64_avx2, fastnn_gemm_f64_avx512,
                             fastnn_gemm_f64_avx512_tall, fastnn_gemm_f64_avx512_quad,
-                            fastnn_gemm_f64_avx512_narrow, fastnn_gemm_f64_avx2_narrow)
+                            fastnn_gemm_f64_avx512_narrow, fastnn_gemm_f64_avx2_narrow,
+                            fastnn_gemm_f64_avx2_slim)
 #else
 #define fastnn_gather_gemm_f32(kernel, ...) fastnn_gemm_f32_base(__VA_ARGS__)
 #define fastnn_gather_gemm_f64(kernel, ...) fastnn_gemm_f64_base(__VA_ARGS__)

@@ -386,8 +386,9 @@ cdef void _pack_block(const floating *b, Py_ssize_t T, Py_ssize_t M, Py_ssize_t 
             memcpy(packed + t * L, b + t * s0 + first, run * sizeof(floating))
             for l in range(run, L):
                 packed[t * L + l] = 0
-    elif s0 == 1 and s1 > 0 and run > 0 and T > 0:
-        # a transposed weight matrix: its rows transposed in registers (csrc/transpose.h)
+    elif s0 == 1 and s1 > 0 and run > 0 and T > 0 and L % (32 // sizeof(floating)) == 0:
+        # a transposed weight matrix: its rows transposed in registers (csrc/transpose.h,
+        # blocks of 8 float32 / 4 float64 lanes: a slim tail's 4 / 2 take the loops below)
         if floating is float:
             fastnn_pack_transposed_f32(b + first * s1, s1, run, T, packed, L)
         else:

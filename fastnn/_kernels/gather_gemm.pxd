@@ -10,6 +10,7 @@ cdef extern from "gather_gemm.h" nogil:
     int KERNEL_TALL_AVX512 "FASTNN_KERNEL_TALL_AVX512"
     int KERNEL_NARROW_AVX512 "FASTNN_KERNEL_NARROW_AVX512"
     int KERNEL_NARROW_AVX2 "FASTNN_KERNEL_NARROW_AVX2"
+    int KERNEL_SLIM_AVX2 "FASTNN_KERNEL_SLIM_AVX2"
     void fastnn_gather_gemm_f32(int kernel, int rows, const float *A, const ptrdiff_t *row_off,
                                 const ptrdiff_t *col_off, ptrdiff_t T_count, const float *B,
                                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
@@ -64,9 +65,9 @@ cdef enum:
 
 cdef inline int tile_height(int kernel) noexcept nogil:
     """The rows of ``kernel``'s register tile: 12 for the tiles of one vector a row
-    (AVX-512's tall and narrow, AVX2's narrow), else 6."""
+    (AVX-512's tall and narrow, AVX2's narrow and slim), else 6."""
     return (MR_TALL if kernel == KERNEL_TALL_AVX512 or kernel == KERNEL_NARROW_AVX512
-            or kernel == KERNEL_NARROW_AVX2 else MR)
+            or kernel == KERNEL_NARROW_AVX2 or kernel == KERNEL_SLIM_AVX2 else MR)
 
 
 cdef inline void tile_rows(int kernel, floating *C, ptrdiff_t ldc, const floating *A,

@@ -42,12 +42,18 @@ SMALL_ELEMENTWISE = 32768
 # an eighth; at 784 x 100 x 50, 0.84 of the work, it lost).
 SWAP_MAX_WORK = 0.8
 SWAP_MIN_TERMS = 16
-# ... and A.T @ B whose A would be copied into panels (PANEL_MIN_BYTES) is swapped for no
-# more work than it saves where out has at most this many columns (two AVX2 blocks of
-# lanes): the copy is then a large part of the time (the recommenders' 1682 x 943 x 20
-# float32 at AVX2, x.T @ dout: 4.5 -> 3.2 ms; with 100 columns the swapped form lost,
-# 10.6 -> 12.7; benchmarks/NOTES.md, "Matrix products").
-SWAP_PANELS_MAX_COLUMNS = {np.float32: 32, np.float64: 16}
+# ... and A.T @ B whose A would be copied into panels (PANEL_MIN_BYTES) is swapped even
+# where that pads up to SWAP_PANELS_MAX_WORK times the work, if out has at most
+# SWAP_PANELS_MAX_COLUMNS columns: the copy is then a large part of the time, and the
+# unswapped product's last columns run on a narrow tile, whose lanes cost more than a
+# pair tile's (at AVX2, 1682 x 943 x M, the recommenders' x.T @ dout, swapped against
+# in panels, ms: M = 16 float32 2.2 / 2.8, float64 4.1 / 6.3; M = 20 (1.2 times the
+# padded work swapped) 2.9 / 3.2 and 5.9 / 6.9; M = 32 4.5 / 4.0 and 9.5 / 8.3; M = 100
+# float32 12.7 / 10.6; benchmarks/NOTES.md, "Matrix products").  Below 1 /
+# SWAP_MAX_WORK, so that the swapped product, whose work ratio is the inverse, never
+# swaps back.
+SWAP_PANELS_MAX_WORK = 1.24
+SWAP_PANELS_MAX_COLUMNS = 20
 
 # A product with at least this many of the 6x4 tile's blocks of columns runs its full
 # blocks on that tile (the recommenders' 1682 columns, CS231n's 500: 1.1-1.9x over the
@@ -55,9 +61,10 @@ SWAP_PANELS_MAX_COLUMNS = {np.float32: 32, np.float64: 16}
 # fewer, a product of few rows has few tasks, and the thread split decides.
 WIDE_MIN_BLOCKS = 4
 
-# The tile a product's last few columns take, by level (_gather_with_tail): 12 rows of
-# one 32-byte vector.
-NARROW_TAILS = {"avx512": "narrow_avx512", "avx2": "narrow_avx2"}
+# The tiles a product's last few columns may take, by level, narrowest first: the first
+# that holds them (_gather_with_tail).  12 rows of one 32-byte vector, and at AVX2 of one
+# 16-byte vector.
+NARROW_TAILS = {"avx512": ("narrow_avx512",), "avx2": ("slim_avx2", "narrow_avx2")}
 
 # The "dilated" backward-data form puts input channels in the lanes: it needs at least
 # AVX2's lane count of them at every level, so that every level takes the same form and
@@ -158,7 +165,7 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
                 _padded_work(dtype, M, R, level), _padded_work(dtype, R, M, level),
                 transposed and K * R * itemsize > PANEL_MIN_BYTES
                 and K * M * itemsize <= PANEL_MIN_BYTES
-                and M <= SWAP_PANELS_MAX_COLUMNS[dtype]):
+                and M <= SWAP_PANELS_MAX_COLUMNS):
             return Plan("swapped")
         # B's rows read in place skip a pass over B, which only pays where few rows of A
         # share it; for many rows the packed blocks (contiguous, in L1) run faster.
@@ -206,10 +213,10 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
 def _swap_pays(swapped_work, work, saves_panels):
     """Whether to compute a product as its transpose: where that pads the tiles to at most
     SWAP_MAX_WORK of the work, or, where it saves copying a transposed A into panels for
-    a narrow out (the swapped product reads that A as its B, in place), to no more than
-    the work.  The swapped product's own plan never swaps back: it needs no panels, and
-    its work ratio is the inverse."""
-    return swapped_work <= (1.0 if saves_panels else SWAP_MAX_WORK) * work
+    a narrow out (the swapped product reads that A as its B, in place), to at most
+    SWAP_PANELS_MAX_WORK of it.  The swapped product's own plan never swaps back: it
+    needs no panels, and its work ratio is the inverse."""
+    return swapped_work <= (SWAP_PANELS_MAX_WORK if saves_panels else SWAP_MAX_WORK) * work
 
 
 def _gather(dtype, columns, level):
@@ -239,9 +246,10 @@ def _gather_with_tail(dtype, columns, level):
     padded columns (every kernel sums in the same order: the bits do not depend on it),
     ties to _gather's choice.  (100 float32 columns at AVX-512: 3 x 32 + 16 = 112 on the
     6x2 and 12x1 tiles, where 6x4 tiles alone compute 128.)  Then a last block that the
-    level's narrow tile holds (8 float32 / 4 float64 columns, NARROW_TAILS) takes it: at
-    AVX-512 32-byte vectors, half the lanes (and on Zen 4, which splits a 64-byte FMA in
-    two, half the cycles); at AVX2 one vector a row instead of the pair tile's two.  It
+    level's narrow tile holds (8 float32 / 4 float64 columns, or at AVX2 4 / 2 on the
+    slim tile, NARROW_TAILS) takes it: at AVX-512 32-byte vectors, half the lanes (and on
+    Zen 4, which splits a 64-byte FMA in two, half the cycles); at AVX2 one vector a row
+    instead of the pair tile's two.  It
     never changes the main kernel: a 12-row tile of one vector a row in its place measured
     slower where the 6x2 tile had been chosen (benchmarks/NOTES.md, "Matrix products").
     With WIDE_MIN_BLOCKS or more of its blocks, the full blocks take the 6x4 tile whatever
@@ -264,9 +272,9 @@ def _gather_with_tail(dtype, columns, level):
         if best_cost is None or cost < best_cost:
             best, best_cost = (main, tail), cost
     main, tail = best
-    narrow = NARROW_TAILS.get(level)
-    if narrow and 0 < columns % main.lanes <= _named(dtype, narrow).lanes:
-        tail = _named(dtype, narrow)
+    for narrow in NARROW_TAILS.get(level, ()):
+        if 0 < columns % main.lanes <= _named(dtype, narrow).lanes:
+            return main, _named(dtype, narrow)
     return main, tail
 
 

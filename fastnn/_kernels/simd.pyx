@@ -25,6 +25,9 @@ cdef extern from "gather_gemm.h" nogil:
     int _KERNEL_QUAD_AVX512 "FASTNN_KERNEL_QUAD_AVX512"
     int _KERNEL_NARROW_AVX512 "FASTNN_KERNEL_NARROW_AVX512"
     int _KERNEL_NARROW_AVX2 "FASTNN_KERNEL_NARROW_AVX2"
+    int _KERNEL_SLIM_AVX2 "FASTNN_KERNEL_SLIM_AVX2"
+    int _SLIM_LANES_F32 "FASTNN_SLIM_LANES_F32"
+    int _SLIM_LANES_F64 "FASTNN_SLIM_LANES_F64"
     int _NARROW_LANES_F32 "FASTNN_NARROW_LANES_F32"
     int _NARROW_LANES_F64 "FASTNN_NARROW_LANES_F64"
     int _LANES_F32 "FASTNN_LANES_F32"
@@ -86,11 +89,12 @@ KERNELS = {
     "quad_avx512": (_KERNEL_QUAD_AVX512, "avx512", (_QUAD_LANES_F32, _QUAD_LANES_F64)),
     "narrow_avx512": (_KERNEL_NARROW_AVX512, "avx512", (_NARROW_LANES_F32, _NARROW_LANES_F64)),
     "narrow_avx2": (_KERNEL_NARROW_AVX2, "avx2", (_NARROW_LANES_F32, _NARROW_LANES_F64)),
+    "slim_avx2": (_KERNEL_SLIM_AVX2, "avx2", (_SLIM_LANES_F32, _SLIM_LANES_F64)),
 }
 # The kernels only a product's last, partial block of columns may take (fastnn._kernels.plan).
-TAIL_ONLY = ("narrow_avx512", "narrow_avx2")
+TAIL_ONLY = ("narrow_avx512", "narrow_avx2", "slim_avx2")
 # The rows of each kernel's register tile, by name and by id.
-TILE_ROWS = {name: _MR_TALL if name in ("tall_avx512", "narrow_avx512", "narrow_avx2") else _MR
+TILE_ROWS = {name: _MR_TALL if name in ("tall_avx512",) + TAIL_ONLY else _MR
              for name in KERNELS}
 TILE_ROWS_BY_ID = {kernel_id: TILE_ROWS[name] for name, (kernel_id, _, _) in KERNELS.items()}
 # Output pixels per register row of AVX-512's shifted form (float32, float64).
@@ -116,6 +120,9 @@ cdef int check_kernel(int kernel, Py_ssize_t lanes, bint single) except -1:
     elif kernel == _KERNEL_NARROW_AVX2:
         need = LEVEL_AVX2
         expected = _NARROW_LANES_F32 if single else _NARROW_LANES_F64
+    elif kernel == _KERNEL_SLIM_AVX2:
+        need = LEVEL_AVX2
+        expected = _SLIM_LANES_F32 if single else _SLIM_LANES_F64
     elif kernel != _KERNEL_TALL_AVX512:
         raise ValueError(f"unknown kernel id {kernel}")
     if need > _cpu_level:
