@@ -469,34 +469,29 @@ FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_pair_triples_f32, FASTNN_TARGET_WIDE, f
 FASTNN_DEFINE_GATHER_GEMM_TRIPLES(fastnn_pair_triples_f64, FASTNN_TARGET_WIDE, double,
                                   fastnn_v8d, FASTNN_TWO)
 #if FASTNN_X86_LEVELS
-FASTNN_DEFINE_GATHER_GEMM_QUAD(fastnn_gemm_f32_avx512_quad, FASTNN_TARGET_AVX512, float,
-                               fastnn_v16f)
-FASTNN_DEFINE_GATHER_GEMM_QUAD(fastnn_gemm_f64_avx512_quad, FASTNN_TARGET_AVX512, double,
-                               fastnn_v8d)
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_tall, FASTNN_TARGET_AVX512, float,
-                               fastnn_v16f)
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_tall, FASTNN_TARGET_AVX512, double,
-                               fastnn_v8d)
+/* DEFINE(fastnn_gemm_<dtype>_SUFFIX, TARGET, T, V) for both dtypes, V_F32 and V_F64 their
+ * vectors. */
+#define FASTNN_DEFINE_BOTH_DTYPES(DEFINE, SUFFIX, TARGET, V_F32, V_F64)                  \
+    DEFINE(fastnn_gemm_f32_##SUFFIX, TARGET, float, V_F32)                               \
+    DEFINE(fastnn_gemm_f64_##SUFFIX, TARGET, double, V_F64)
+FASTNN_DEFINE_BOTH_DTYPES(FASTNN_DEFINE_GATHER_GEMM_QUAD, avx512_quad, FASTNN_TARGET_AVX512,
+                          fastnn_v16f, fastnn_v8d)
+FASTNN_DEFINE_BOTH_DTYPES(FASTNN_DEFINE_GATHER_GEMM_TALL, avx512_tall, FASTNN_TARGET_AVX512,
+                          fastnn_v16f, fastnn_v8d)
 /* The tall tile on 32-byte vectors, for a product's last few columns (at most 8 float32 /
  * 4 float64): half the lanes of the tall tile, and on CPUs that split a 64-byte FMA into
  * two 32-byte halves (Zen 4) half the cycles.  The same tile at AVX2, in place of a pair
  * tile that would compute 16 (8) lanes for those few columns (the recommenders' 20
  * columns: 24 lanes instead of 32). */
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx512_narrow, FASTNN_TARGET_AVX512, float,
-                               fastnn_v8f)
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx512_narrow, FASTNN_TARGET_AVX512, double,
-                               fastnn_v4d)
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx2_narrow, FASTNN_TARGET_AVX2, float,
-                               fastnn_v8f)
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx2_narrow, FASTNN_TARGET_AVX2, double,
-                               fastnn_v4d)
+FASTNN_DEFINE_BOTH_DTYPES(FASTNN_DEFINE_GATHER_GEMM_TALL, avx512_narrow, FASTNN_TARGET_AVX512,
+                          fastnn_v8f, fastnn_v4d)
+FASTNN_DEFINE_BOTH_DTYPES(FASTNN_DEFINE_GATHER_GEMM_TALL, avx2_narrow, FASTNN_TARGET_AVX2,
+                          fastnn_v8f, fastnn_v4d)
 /* And on 16-byte vectors ("slim"), at AVX2, for at most 4 float32 / 2 float64 columns: a
  * tile of one vector a row is bound by its broadcasts (one an FMA), and a CPU that runs a
  * 32-byte FMA as two 16-byte halves (Zen 1) spends half the FMA slots on it. */
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f32_avx2_slim, FASTNN_TARGET_AVX2, float,
-                               fastnn_v4f)
-FASTNN_DEFINE_GATHER_GEMM_TALL(fastnn_gemm_f64_avx2_slim, FASTNN_TARGET_AVX2, double,
-                               fastnn_v2d)
+FASTNN_DEFINE_BOTH_DTYPES(FASTNN_DEFINE_GATHER_GEMM_TALL, avx2_slim, FASTNN_TARGET_AVX2,
+                          fastnn_v4f, fastnn_v2d)
 #endif
 
 /* The gather kernels, named by their tile (rows x vectors a row) and instruction set: an

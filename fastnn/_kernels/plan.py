@@ -161,11 +161,14 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         if R * K * M <= SMALL_PRODUCT:
             return Plan("numpy")
         itemsize = np.dtype(dtype).itemsize
+        # A narrow A.T @ B whose swap saves copying A into panels (swapped, A is its B, read
+        # in place)
+        narrow_saves_panels = (transposed and M <= SWAP_PANELS_MAX_COLUMNS
+                               and K * R * itemsize > PANEL_MIN_BYTES
+                               and K * M * itemsize <= PANEL_MIN_BYTES)
         if (transposed or b_columns) and K >= SWAP_MIN_TERMS and _swap_pays(
                 _padded_work(dtype, M, R, level), _padded_work(dtype, R, M, level),
-                transposed and K * R * itemsize > PANEL_MIN_BYTES
-                and K * M * itemsize <= PANEL_MIN_BYTES
-                and M <= SWAP_PANELS_MAX_COLUMNS):
+                narrow_saves_panels):
             return Plan("swapped")
         # B's rows read in place skip a pass over B, which only pays where few rows of A
         # share it; for many rows the packed blocks (contiguous, in L1) run faster.

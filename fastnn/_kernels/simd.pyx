@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from fastnn._kernels.gather_gemm cimport tile_height
+
 cdef extern from "gather_gemm.h" nogil:
     int _KERNEL_PAIR_BASE "FASTNN_KERNEL_PAIR_BASE"
     int _KERNEL_PAIR_AVX2 "FASTNN_KERNEL_PAIR_AVX2"
@@ -38,8 +40,6 @@ cdef extern from "gather_gemm.h" nogil:
     int _QUAD_LANES_F64 "FASTNN_QUAD_LANES_F64"
     int _SHIFTED_LANES_F32 "FASTNN_SHIFTED_LANES_F32"
     int _SHIFTED_LANES_F64 "FASTNN_SHIFTED_LANES_F64"
-    int _MR "FASTNN_MR"
-    int _MR_TALL "FASTNN_MR_TALL"
 
 cdef extern from "simd.h" nogil:
     int fastnn_cpu_level()
@@ -94,8 +94,7 @@ KERNELS = {
 # The kernels only a product's last, partial block of columns may take (fastnn._kernels.plan).
 TAIL_ONLY = ("narrow_avx512", "narrow_avx2", "slim_avx2")
 # The rows of each kernel's register tile, by name and by id.
-TILE_ROWS = {name: _MR_TALL if name in ("tall_avx512",) + TAIL_ONLY else _MR
-             for name in KERNELS}
+TILE_ROWS = {name: tile_height(kernel_id) for name, (kernel_id, _, _) in KERNELS.items()}
 TILE_ROWS_BY_ID = {kernel_id: TILE_ROWS[name] for name, (kernel_id, _, _) in KERNELS.items()}
 # Output pixels per register row of AVX-512's shifted form (float32, float64).
 SHIFTED_LANES = (_SHIFTED_LANES_F32, _SHIFTED_LANES_F64)
