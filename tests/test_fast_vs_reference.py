@@ -686,10 +686,11 @@ def test_a_narrow_transposed_product_is_swapped_rather_than_copied_into_panels(d
 
 
 def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch):
-    """A product of few rows and a long summed index runs in passes over it (partial sums
+    """A product of few rows and a long summed index, or of many rows and many blocks of
+    lanes whose row chunks outgrow ROW_SLICE_BYTES, runs in passes over it (partial sums
     stored and reloaded): the bits of one pass, at every thread count, tails included."""
     from fastnn._kernels import plan
-    shapes = [(100, 3072, 100), (37, 9001, 20), (7, 40000, 3)]
+    shapes = [(100, 3072, 100), (37, 9001, 20), (7, 40000, 3), (257, 1400, 101)]
     cases = [(rng.standard_normal((R, K)).astype(dtype), rng.standard_normal((K, M)).astype(dtype))
              for R, K, M in shapes]
     for a, b in cases:
@@ -702,6 +703,7 @@ def test_a_product_in_passes_gives_the_bits_of_one_pass(dtype, rng, monkeypatch)
             fastnn.set_num_threads(threads)
             runs.append([fast.matmul(a, b) for a, b in cases])
         monkeypatch.setattr(plan, "K_CHUNK_BYTES", 10**9)  # one pass
+        monkeypatch.setattr(plan, "ROW_SLICE_BYTES", 10**9)
         plan._plan.cache_clear()
         runs.append([fast.matmul(a, b) for a, b in cases])
     finally:

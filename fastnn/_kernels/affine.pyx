@@ -16,7 +16,7 @@ import numpy as np
 cimport numpy as cnp
 
 from fastnn.runtime.buffers import POISON, REUSE_MAX_BYTES, thread_buffers
-from fastnn._kernels.plan import SMALL_PRODUCT, matmul_plan
+from fastnn._kernels.plan import ROW_CHUNK as _ROW_CHUNK, SMALL_PRODUCT, matmul_plan
 
 cnp.import_array()
 
@@ -26,8 +26,10 @@ from fastnn._kernels.simd cimport check_kernel
 from fastnn._kernels.threads cimport (num_threads_for, num_threads_for_product,
                                       omp_get_thread_num)
 
+# Rows per task (fastnn._kernels.plan, whose rules count them)
+cdef Py_ssize_t ROW_CHUNK = _ROW_CHUNK
+
 cdef enum:
-    ROW_CHUNK = 48  # rows per task: a multiple of both tile heights (6 and 12 rows)
     MIN_ROW_CHUNK = 12  # ... halved down to this while there are too few tasks
     TASKS_PER_THREAD = 4  # ... that is, fewer than this many per thread
     PACK_TILE = 64  # rows of a packed block filled at a time from a transposed B: 8 KiB

@@ -27,6 +27,11 @@ SMALL_PRODUCT = 2**18
 PACK_B_MIN_ROWS = 256
 PANEL_MIN_BYTES = 1 << 20
 K_CHUNK_BYTES = 2048
+ROW_SLICE_BYTES = 1 << 18
+PASSES_MIN_BLOCKS = 6
+# The rows of a task of the affine products (affine.pyx): a multiple of every tile's
+# height (6 and 12 rows); fewer where a product has too few tasks for the threads.
+ROW_CHUNK = 48
 
 # Below this many elements the elementwise kernels' call costs more than NumPy's loop
 # (the kernels' parallel grain): small arrays take the reference's expression, which
@@ -178,15 +183,25 @@ def _plan(op, dtype, shape, level, stride, pad, finite_weights, transposed, b_ro
         found, tail = _gather_with_tail(dtype, M, level)
         # An A of few rows that outgrows the L2 is read from memory once per lane block
         # in one pass: in passes of K_CHUNK_BYTES of each row, a pass's slices of A and
-        # B stay in the L2 for all its tasks (CS231n's 100x3072x100: 1.4x).  With many
-        # rows the passes' barriers cost more than they save (measured at 943 rows).
-        in_passes = (not transposed and R < PACK_B_MIN_ROWS
-                     and R * K * itemsize > PANEL_MIN_BYTES)
+        # B stay in the L2 for all its tasks (CS231n's 100x3072x100: 1.4x).
+        k_chunk = 0
+        if not transposed and R < PACK_B_MIN_ROWS and R * K * itemsize > PANEL_MIN_BYTES:
+            k_chunk = K_CHUNK_BYTES // itemsize
+        # With many rows, in one pass the blocks of lanes go one after another, each
+        # reading all of A: from memory where a row chunk's terms outgrow the L2.  In
+        # passes, a row chunk's blocks run in turn on its slice of A, kept to
+        # ROW_SLICE_BYTES (half Zen 1's L2), the passes of equal length (943 x 1682 x 200
+        # float64: 1.15-1.3x, 3 passes of 561 terms).  Over few blocks of lanes the
+        # re-reads are few, and the passes' stores cost more (943 x 1682 x 20: 0.9x).
+        elif (not transposed and R >= PACK_B_MIN_ROWS
+              and -(-M // found.lanes) >= PASSES_MIN_BLOCKS
+              and ROW_CHUNK * K * itemsize > ROW_SLICE_BYTES):
+            passes = -(-ROW_CHUNK * K * itemsize // ROW_SLICE_BYTES)
+            k_chunk = -(-K // passes)
         return found._replace(
             pack_b=not (b_rows and R < PACK_B_MIN_ROWS),
             a_panels=transposed and K * R * itemsize > PANEL_MIN_BYTES,
-            tail_kernel_id=tail.kernel_id, tail_lanes=tail.lanes,
-            k_chunk=K_CHUNK_BYTES // itemsize if in_passes else 0)
+            tail_kernel_id=tail.kernel_id, tail_lanes=tail.lanes, k_chunk=k_chunk)
     C, H, W, F, HH, WW = shape
     if op == "conv_forward":
         out_h = (H + 2 * pad - HH) // stride + 1
