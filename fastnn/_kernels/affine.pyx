@@ -198,15 +198,17 @@ cdef int _gemm(Product *p, dict buffers, floating kind) except -1:
 
 
 cdef tuple _tail_scratch(Product *p, int threads, dict buffers, floating kind):
-    """The last block's scratch (none without one): its tiles (R, Lt) and each thread's
-    packed copy of B's last columns, reused buffers (returned: the caller holds them while
-    the product runs), and their "packed" flags, zeroed (free them: _free_tail_scratch)."""
+    """The last block's scratch (none without one): its tiles (R, Lt), unless they go to
+    out itself (Lt lanes for as many columns: _tail_task), and each thread's packed copy
+    of B's last columns, reused buffers (returned: the caller holds them while the
+    product runs), and their "packed" flags, zeroed (free them: _free_tail_scratch)."""
     p.tile, p.tails, p.tail_packed = NULL, NULL, NULL
     if p.full == p.blocks:
         return ()
-    tile = _room(buffers, "matmul-tile", p.R * p.Lt, kind)
+    tile = None if p.Lt == p.rest_columns else _room(buffers, "matmul-tile", p.R * p.Lt, kind)
     tails = _room(buffers, "matmul-tails", threads * max(p.T, 1) * p.Lt, kind)
-    p.tile, p.tails = cnp.PyArray_DATA(tile), cnp.PyArray_DATA(tails)
+    p.tile = NULL if tile is None else cnp.PyArray_DATA(tile)
+    p.tails = cnp.PyArray_DATA(tails)
     p.tail_packed = <int *>calloc(threads, sizeof(int))
     if p.tail_packed == NULL:
         raise MemoryError()
@@ -245,7 +247,9 @@ cdef inline void _tail_task(const Product *p, int me, const floating *a,
                             const Py_ssize_t *col_off, Py_ssize_t k0, Py_ssize_t nk,
                             bint accumulate) noexcept nogil:
     """The last, partial block of columns for rows r0 .. r0 + rows, summed over t in
-    k0 .. k0 + nk, its tiles into p.tile, copied into out after the last pass.
+    k0 .. k0 + nk, its tiles into p.tile, copied into out after the last pass; or, where
+    the tail kernel's Lt lanes are exactly B's last columns, into out itself (a tile's
+    rows then write only their own columns: no copy, which cost a call a row).
 
     Where B's rows are contiguous and there are IN_PLACE_MIN_TERMS terms or more, the
     tail kernel reads its Lt lanes of rows t < T - 1 in place: the lanes past B's last
@@ -256,8 +260,10 @@ cdef inline void _tail_task(const Product *p, int me, const floating *a,
     first such task."""
     cdef Py_ssize_t T = p.T, n = p.rest_columns, Lt = p.Lt, rs = p.rest_s0, l, r, before
     cdef floating *packed = <floating *>p.tails + me * max(T, 1) * Lt
-    cdef floating *tile = <floating *>p.tile + r0 * Lt
     cdef floating *out = <floating *>p.out
+    cdef bint direct = Lt == n
+    cdef floating *tile = out + r0 * p.M + p.M - n if direct else <floating *>p.tile + r0 * Lt
+    cdef Py_ssize_t ldt = p.M if direct else Lt
     cdef const floating *rest = <const floating *>p.rest
     cdef bint in_place = p.rest_s1 == 1 and T >= IN_PLACE_MIN_TERMS and Lt - n <= rs
     if not p.tail_packed[me]:
@@ -270,15 +276,15 @@ cdef inline void _tail_task(const Product *p, int me, const floating *a,
     if in_place:
         before = max(min(nk, T - 1 - k0), 0)  # this pass's terms before the last row
         if before > 0:
-            tile_rows(p.tail_kernel, tile, Lt, a, row_off, rows, col_off, before,
+            tile_rows(p.tail_kernel, tile, ldt, a, row_off, rows, col_off, before,
                       rest + k0 * rs, rs, 0, 1, Lt, accumulate)
         if k0 + nk >= T:
-            tile_rows(p.tail_kernel, tile, Lt, a, row_off, rows, col_off + T - 1 - k0,
+            tile_rows(p.tail_kernel, tile, ldt, a, row_off, rows, col_off + T - 1 - k0,
                       1, packed, Lt, 0, 1, Lt, accumulate or before > 0)
     else:
-        tile_rows(p.tail_kernel, tile, Lt, a, row_off, rows, col_off, nk,
+        tile_rows(p.tail_kernel, tile, ldt, a, row_off, rows, col_off, nk,
                   packed + k0 * Lt, Lt, 0, 1, Lt, accumulate)
-    if k0 + nk >= T:  # the last pass: the first n columns of each row's tile into out
+    if k0 + nk >= T and not direct:  # the last pass: each row's first n columns into out
         for r in range(rows):
             memcpy(out + (r0 + r) * p.M + p.M - n, tile + r * Lt, n * sizeof(floating))
 
