@@ -38,8 +38,9 @@ cdef enum:
     # added apart, costs each tile a store and a reload of its sums, too much beside a
     # short sum (benchmarks/NOTES.md, "Matrix products")
     IN_PLACE_MIN_TERMS = 128
-    # Bytes of B (T x M) up to which a task computes whole rows of out (_gemm): half the
-    # smallest L2 of these machines (1 MiB a core), room left for the task's rows of out
+    # Bytes of B (T x M) up to which a task computes whole rows of out (_gemm): half a
+    # 1 MiB L2 (most of these machines; Zen 1's is 512 KiB), room left for the task's
+    # rows of out
     WHOLE_ROWS_B_BYTES = 524288
     # Packed blocks a thread at least, for gemm to hand them out statically
     STATIC_MIN_BLOCKS = 4
@@ -197,15 +198,21 @@ cdef int _gemm(Product *p, dict buffers, floating kind) except -1:
     return 0
 
 
+cdef inline bint _tail_into_out(const Product *p) noexcept nogil:
+    """Whether the last block's tiles go to out itself: the tail kernel's Lt lanes are
+    exactly B's last columns, so a tile's rows write only their own columns."""
+    return p.Lt == p.rest_columns
+
+
 cdef tuple _tail_scratch(Product *p, int threads, dict buffers, floating kind):
     """The last block's scratch (none without one): its tiles (R, Lt), unless they go to
-    out itself (Lt lanes for as many columns: _tail_task), and each thread's packed copy
+    out itself (_tail_into_out), and each thread's packed copy
     of B's last columns, reused buffers (returned: the caller holds them while the
     product runs), and their "packed" flags, zeroed (free them: _free_tail_scratch)."""
     p.tile, p.tails, p.tail_packed = NULL, NULL, NULL
     if p.full == p.blocks:
         return ()
-    tile = None if p.Lt == p.rest_columns else _room(buffers, "matmul-tile", p.R * p.Lt, kind)
+    tile = None if _tail_into_out(p) else _room(buffers, "matmul-tile", p.R * p.Lt, kind)
     tails = _room(buffers, "matmul-tails", threads * max(p.T, 1) * p.Lt, kind)
     p.tile = NULL if tile is None else cnp.PyArray_DATA(tile)
     p.tails = cnp.PyArray_DATA(tails)
@@ -261,7 +268,7 @@ cdef inline void _tail_task(const Product *p, int me, const floating *a,
     cdef Py_ssize_t T = p.T, n = p.rest_columns, Lt = p.Lt, rs = p.rest_s0, l, r, before
     cdef floating *packed = <floating *>p.tails + me * max(T, 1) * Lt
     cdef floating *out = <floating *>p.out
-    cdef bint direct = Lt == n
+    cdef bint direct = _tail_into_out(p)
     cdef floating *tile = out + r0 * p.M + p.M - n if direct else <floating *>p.tile + r0 * Lt
     cdef Py_ssize_t ldt = p.M if direct else Lt
     cdef const floating *rest = <const floating *>p.rest
